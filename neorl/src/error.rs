@@ -1,0 +1,95 @@
+//! The one error type of the library.
+//!
+//! Every message says what was wrong and what to do about it: these errors are
+//! read by people in notebooks, not by programs.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in neorl.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An environment id that is not in the registry.
+    #[error(
+        "unknown environment '{id}'; known environments: {known} (run `neorl envs` to list them)"
+    )]
+    UnknownEnv { id: String, known: String },
+
+    /// A policy kind that has no controller for this environment.
+    #[error("unknown policy '{name}'; choose one of: {known}")]
+    UnknownPolicy { name: String, known: String },
+
+    /// An action of the wrong length.
+    #[error(
+        "{env}: the action has {got} values but the environment expects {expected} ({names}); pass one value per action dimension"
+    )]
+    ActionShape {
+        env: String,
+        got: usize,
+        expected: usize,
+        names: String,
+    },
+
+    /// An action with NaN or ±Inf in it.
+    #[error(
+        "{env}: action[{index}] ({name}) is {value}; actions must be finite numbers (the state was left unchanged)"
+    )]
+    NonFiniteAction {
+        env: String,
+        index: usize,
+        name: String,
+        value: f32,
+    },
+
+    /// An observation buffer or other array of the wrong length.
+    #[error("{what}: expected {expected} values, got {got}")]
+    Shape {
+        what: String,
+        expected: usize,
+        got: usize,
+    },
+
+    /// `step` after the episode ended.
+    #[error("{env}: the episode is over (terminated or truncated); call reset() before step()")]
+    EpisodeOver { env: String },
+
+    /// `step` before the first `reset`.
+    #[error("{env}: the environment has not been reset; call reset(seed) before step()")]
+    NotReset { env: String },
+
+    /// A bad argument from the user, with what would be valid.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// A policy failed while choosing an action.
+    #[error("policy '{policy}' failed: {reason}")]
+    Policy { policy: String, reason: String },
+
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// JSON that could not be produced or parsed.
+    #[error("JSON error in {context}: {source}")]
+    Json {
+        context: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wrap an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

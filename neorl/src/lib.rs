@@ -1,0 +1,41 @@
+//! # neorl — industrial offline reinforcement learning
+//!
+//! Seven physics-based industrial processes with hard and soft safety
+//! constraints and their plants' own controllers as experts, built for
+//! asking whether an offline-RL policy trained on logged plant data could
+//! run the process better than its PID loops — and safely.
+//!
+//! ```no_run
+//! use neorl::prelude::*;
+//! let mut env = neorl::make("ChemicalReactor-v0")?;
+//! let obs = env.reset(0);
+//! let spec = env.spec().clone();
+//! let mut expert = make_policy(&spec, PolicyKind::Expert)?;
+//! let report = rollout(&mut env, expert.as_mut(), 10, 0)?;
+//! println!("{report:?}");
+//! # Ok::<(), neorl::Error>(())
+//! ```
+
+pub mod bench;
+pub mod control;
+pub mod env;
+pub mod error;
+pub mod eval;
+pub mod policy;
+pub mod quickstart;
+pub mod viz;
+
+pub use env::{make, make_with};
+pub use error::{Error, Result};
+
+/// Everything a notebook needs in scope.
+pub mod prelude {
+    pub use crate::control::{PolicyKind, make_policy};
+    pub use crate::env::{
+        ConstraintKind, ConstraintSpec, Env, EnvOptions, EnvSpec, Model, Step, StepInfo, VecEnv,
+        make, make_with,
+    };
+    pub use crate::error::{Error, Result};
+    pub use crate::eval::{RolloutReport, Trajectory, record_episode, rollout};
+    pub use crate::policy::{FnPolicy, Policy};
+}
