@@ -22,6 +22,7 @@ pub mod env;
 pub mod error;
 pub mod eval;
 pub mod policy;
+pub mod progress;
 pub mod quickstart;
 pub mod viz;
 

@@ -1,1 +1,229 @@
-fn main() {}
+//! The `neorl` command line: a thin shell over the library. Every `--json`
+//! output is a single JSON object on stdout; progress goes to stderr.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use neorl::control::{PolicyKind, make_policy};
+use neorl::env::{EnvOptions, ids, make_with};
+use neorl::eval::{reference, rollout};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "neorl", version, about = "Industrial offline reinforcement learning: environments, safety, datasets, agents")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the environments with their spaces, constraints and reference returns.
+    Envs {
+        #[arg(long)]
+        json: bool,
+        /// Re-measure the reference returns (random and expert, 100 episodes each) and compare with the stored ones.
+        #[arg(long)]
+        calibrate: bool,
+    },
+    /// Roll out a built-in policy (expert, medium or random) and summarise the episodes.
+    Rollout(RolloutArgs),
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: Bench,
+    },
+    /// The main job, end to end: rollouts on every environment, summary table and figures.
+    Quickstart {
+        /// Output folder.
+        #[arg(long, default_value = "neorl-out/quickstart")]
+        out: PathBuf,
+        /// Episodes per policy and environment.
+        #[arg(long, default_value_t = 20)]
+        episodes: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct RolloutArgs {
+    /// Environment id (see `neorl envs`).
+    #[arg(long)]
+    env: String,
+    /// expert, medium or random.
+    #[arg(long, default_value = "expert")]
+    policy: String,
+    #[arg(long, default_value_t = 10)]
+    episodes: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Turn off sensor noise.
+    #[arg(long)]
+    no_noise: bool,
+    /// Turn off stochastic disturbances.
+    #[arg(long)]
+    no_disturbances: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Environment steps per second: single, and batched on 1 and 2 threads.
+    Envs {
+        /// Environments per batch.
+        #[arg(long, default_value_t = 1024)]
+        batch: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print_json(v: &serde_json::Value) -> Result<()> {
+    println!("{}", serde_json::to_string(v)?);
+    Ok(())
+}
+
+/// Errors are printed as one line (with their causes), and with `--json`
+/// also as `{"error": …}` on stdout so scripts always get one JSON object.
+fn main() -> std::process::ExitCode {
+    let json = std::env::args().any(|a| a == "--json");
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            if json {
+                println!("{}", json!({ "error": msg }));
+            }
+            eprintln!("error: {msg}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Envs { json, calibrate } => envs(json, calibrate),
+        Command::Rollout(a) => rollout_cmd(a),
+        Command::Bench { what } => match what {
+            Bench::Envs { batch, seconds, env, json } => bench_envs(batch, seconds, env, json),
+        },
+        Command::Quickstart { out, episodes, seed, json } => {
+            let cfg = neorl::quickstart::QuickstartConfig { out, episodes, seed };
+            let report = neorl::quickstart::run(&cfg)?;
+            if json {
+                print_json(&serde_json::to_value(&report)?)
+            } else {
+                println!("{}", neorl::quickstart::markdown_table(&report));
+                println!("figures and summary written to {}", report.out.display());
+                Ok(())
+            }
+        }
+    }
+}
+
+fn envs(json: bool, calibrate: bool) -> Result<()> {
+    let cat = neorl::env::registry::catalog();
+    if calibrate {
+        let mut rows = vec![];
+        for e in &cat {
+            let (r, x) = reference::measure(&e.id)?;
+            rows.push(json!({"id": e.id, "stored_random": e.ref_random_return, "measured_random": r,
+                             "stored_expert": e.ref_expert_return, "measured_expert": x,
+                             "up_to_date": r == e.ref_random_return && x == e.ref_expert_return}));
+        }
+        if json {
+            return print_json(&json!({ "envs": rows }));
+        }
+        for r in rows {
+            println!("{r}");
+        }
+        return Ok(());
+    }
+    if json {
+        return print_json(&json!({ "envs": cat }));
+    }
+    for e in &cat {
+        println!(
+            "{:<20} obs {:>2}  act {:>2}  horizon {:>4} × {} s   reference returns: random {:.2}, expert {:.2}",
+            e.id, e.obs_dim, e.act_dim, e.horizon, e.dt, e.ref_random_return, e.ref_expert_return
+        );
+        for c in &e.constraints {
+            let op = match c.sense {
+                neorl::env::Sense::Upper => "<=",
+                neorl::env::Sense::Lower => ">=",
+            };
+            println!("    {:<4} {} {op} {} {}", format!("{:?}", c.kind).to_lowercase(), c.name, c.limit, c.unit);
+        }
+    }
+    Ok(())
+}
+
+fn rollout_cmd(a: RolloutArgs) -> Result<()> {
+    let kind: PolicyKind = a.policy.parse()?;
+    let options = EnvOptions {
+        sensor_noise: !a.no_noise,
+        disturbances: !a.no_disturbances,
+    };
+    let mut env = make_with(&a.env, options)?;
+    let spec = env.spec().clone();
+    let mut policy = make_policy(&spec, kind)?;
+    let report = rollout(&mut env, policy.as_mut(), a.episodes, a.seed)
+        .with_context(|| format!("rolling out {kind} on {}", a.env))?;
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["policy"] = json!(kind.as_str());
+        v["policy_description"] = json!(report.policy);
+        return print_json(&v);
+    }
+    println!(
+        "{} / {} over {} episodes (seed {}): return {:.3} ± {:.3}, normalized score {:.1}, cost {:.2}, hard violations {}, length {:.1}",
+        report.env,
+        report.policy,
+        report.episodes,
+        a.seed,
+        report.mean_return,
+        report.std_return,
+        report.normalized_score,
+        report.mean_cost,
+        report.hard_violations,
+        report.mean_length
+    );
+    Ok(())
+}
+
+fn bench_envs(batch: usize, seconds: f64, only: Option<String>, json: bool) -> Result<()> {
+    let all = ids();
+    let chosen: Vec<&str> = match &only {
+        Some(id) => {
+            let m = neorl::env::model(id, EnvOptions::default())?;
+            vec![all.into_iter().find(|i| *i == m.spec().id).context("registered id")?]
+        }
+        None => all,
+    };
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        anyhow::bail!("--seconds must be a positive number, got {seconds}");
+    }
+    let rows = neorl::bench::envs::run(&chosen, batch, Duration::from_secs_f64(seconds))?;
+    if json {
+        return print_json(&json!({ "envs": rows }));
+    }
+    println!("{:<20} {:>14} {:>16} {:>16} {:>8}", "env", "single/s", "batched 1t/s", "batched 2t/s", "2t/1t");
+    for r in rows {
+        println!(
+            "{:<20} {:>14.3e} {:>16.3e} {:>16.3e} {:>8.2}",
+            r.id, r.single_steps_per_s, r.batched_1t_steps_per_s, r.batched_2t_steps_per_s, r.thread_scaling
+        );
+    }
+    Ok(())
+}

@@ -41,3 +41,59 @@ pub fn make(id: &str) -> Result<Env> {
 pub fn make_with(id: &str, options: EnvOptions) -> Result<Env> {
     Ok(Env::new(model(id, options)?, options))
 }
+
+/// One constraint as listed by `neorl envs --json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CatalogConstraint {
+    pub name: String,
+    pub kind: super::ConstraintKind,
+    pub sense: super::Sense,
+    pub limit: f64,
+    pub unit: String,
+}
+
+/// One environment as listed by `neorl envs --json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CatalogEntry {
+    pub id: String,
+    pub obs_dim: usize,
+    pub act_dim: usize,
+    pub horizon: usize,
+    pub dt: f64,
+    pub constraints: Vec<CatalogConstraint>,
+    pub ref_random_return: f64,
+    pub ref_expert_return: f64,
+    pub description: String,
+}
+
+/// The registry as data, for listings.
+pub fn catalog() -> Vec<CatalogEntry> {
+    ENTRIES
+        .iter()
+        .map(|e| {
+            let m = (e.build)(EnvOptions::default());
+            let s = m.spec();
+            CatalogEntry {
+                id: s.id.clone(),
+                obs_dim: s.obs_dim(),
+                act_dim: s.act_dim(),
+                horizon: s.horizon,
+                dt: s.dt,
+                constraints: s
+                    .constraints
+                    .iter()
+                    .map(|c| CatalogConstraint {
+                        name: c.name.clone(),
+                        kind: c.kind,
+                        sense: c.sense,
+                        limit: c.limit,
+                        unit: c.unit.clone(),
+                    })
+                    .collect(),
+                ref_random_return: s.ref_random_return,
+                ref_expert_return: s.ref_expert_return,
+                description: s.description.clone(),
+            }
+        })
+        .collect()
+}
