@@ -139,7 +139,8 @@ impl ConstraintSpec {
     /// Whether `value` crosses the limit (NaN counts as a violation).
     #[inline]
     pub fn violated(&self, value: f64) -> bool {
-        !(self.margin(value) >= 0.0)
+        let m = self.margin(value);
+        m.is_nan() || m < 0.0
     }
 }
 
