@@ -13,6 +13,7 @@ test: bootstrap
 # Benchmarks (optimised build).
 bench: bootstrap
 	cargo run --release -p neorl -- bench envs
+	cargo run --release -p neorl -- bench datasets
 
 bootstrap:
 	bash scripts/bootstrap.sh

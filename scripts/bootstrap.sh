@@ -22,4 +22,39 @@ if command -v rustup >/dev/null 2>&1; then
     fi
   done
 fi
-say "ok ($(cargo --version))"
+# Datasets: the HDF5 C library and pkg-config to find it (hdf5-metno links
+# the system libhdf5), from Debian/Ubuntu packages.
+apt_missing=()
+command -v pkg-config >/dev/null 2>&1 || apt_missing+=(pkg-config)
+if ! pkg-config --exists hdf5 2>/dev/null && ! dpkg -s libhdf5-dev >/dev/null 2>&1; then
+  apt_missing+=(libhdf5-dev)
+fi
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    say "installing ${apt_missing[*]} (apt-get)"
+    apt_install "${apt_missing[@]}"
+  else
+    say "missing: ${apt_missing[*]}; install the HDF5 development files and pkg-config with your package manager"
+    exit 1
+  fi
+fi
+
+# Tests: h5py and numpy (the dataset tests check files against h5py).
+if ! python3 -c "import h5py, numpy" >/dev/null 2>&1; then
+  say "installing h5py and numpy (pip)"
+  if ! command -v python3 >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    apt_install python3 python3-pip
+  fi
+  python3 -m pip install -q h5py numpy >/dev/null 2>&1 \
+    || python3 -m pip install -q --break-system-packages h5py numpy >/dev/null 2>&1 \
+    || { command -v apt-get >/dev/null 2>&1 && apt_install python3-h5py python3-numpy; } \
+    || { say "could not install h5py; run: python3 -m pip install h5py numpy"; exit 1; }
+fi
+
+say "ok ($(cargo --version), hdf5 $(pkg-config --modversion hdf5 2>/dev/null || echo '?'))"

@@ -72,6 +72,37 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A dataset file that cannot be used: not HDF5, truncated, corrupt, a
+    /// missing key, a wrong dtype or shape, mismatched lengths.
+    #[error("dataset file {path}: {problem}")]
+    DataFile { path: PathBuf, problem: String },
+
+    /// A dataset whose content does not hash to the SHA-256 it should have.
+    #[error(
+        "{what}: content SHA-256 is {actual} but {expected} was expected ({source_of_expected}); {fix}"
+    )]
+    Checksum {
+        what: String,
+        expected: String,
+        actual: String,
+        source_of_expected: String,
+        fix: String,
+    },
+
+    /// A dataset id that is not in the registry.
+    #[error(
+        "unknown dataset '{id}'; known datasets: {known} (run `neorl datasets list` to list them)"
+    )]
+    UnknownDataset { id: String, known: String },
+
+    /// The dataset registry (datasets/registry.toml or an override) is malformed.
+    #[error("dataset registry {path}: {problem}")]
+    Registry { path: String, problem: String },
+
+    /// A DataFrame or Parquet operation failed.
+    #[error("{context}: {message}")]
+    Frame { context: String, message: String },
+
     /// JSON that could not be produced or parsed.
     #[error("JSON error in {context}: {source}")]
     Json {
@@ -85,6 +116,14 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A problem with a dataset file.
+    pub fn data_file(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
+        Error::DataFile {
+            path: path.into(),
+            problem: problem.into(),
+        }
+    }
+
     /// Wrap an I/O error with the path it happened on.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

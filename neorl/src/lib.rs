@@ -18,6 +18,7 @@
 
 pub mod bench;
 pub mod control;
+pub mod data;
 pub mod env;
 pub mod error;
 pub mod eval;
@@ -27,11 +28,15 @@ pub mod quickstart;
 pub mod viz;
 
 pub use env::{make, make_with};
+
+/// Offline datasets (`neorl::datasets::load(id)`); the same module as [`data`].
+pub use data as datasets;
 pub use error::{Error, Result};
 
 /// Everything a notebook needs in scope.
 pub mod prelude {
     pub use crate::control::{PolicyKind, make_policy};
+    pub use crate::data::{Batch, Dataset, Quality, Summary};
     pub use crate::env::{
         ConstraintKind, ConstraintSpec, Env, EnvOptions, EnvSpec, Model, Step, StepInfo, VecEnv,
         make, make_with,

@@ -8,7 +8,11 @@ use neorl::env::{EnvOptions, ids, make_with};
 use neorl::eval::{reference, rollout};
 use serde_json::json;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
+
+#[path = "cli/datasets.rs"]
+mod datasets;
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +37,11 @@ enum Command {
     },
     /// Roll out a built-in policy (expert, medium or random) and summarise the episodes.
     Rollout(RolloutArgs),
+    /// Offline datasets: list, generate, inspect, validate, export.
+    Datasets {
+        #[command(subcommand)]
+        what: Datasets,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -76,6 +85,63 @@ struct RolloutArgs {
 }
 
 #[derive(Subcommand)]
+enum Datasets {
+    /// List the registry: 7 environments × random, medium, expert, mixed.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate a dataset (into the cache unless --out is given) and check it against the registry.
+    Generate {
+        /// Dataset id, e.g. SupplyChain-medium-v0 (see `neorl datasets list`).
+        #[arg(required_unless_present = "all")]
+        id: Option<String>,
+        /// Every registry dataset of the registered environments, into the cache.
+        #[arg(long, conflicts_with_all = ["id", "out"])]
+        all: bool,
+        /// Number of transitions (default: the registry's size, whose checksum is pinned).
+        #[arg(long)]
+        size: Option<usize>,
+        /// Output HDF5 file (default: the cache, see NEORL_DATA_DIR).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts, return statistics, attributes and the content SHA-256 of a dataset file.
+    Info {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a dataset file (shapes, finiteness, bounds, continuity, flags, checksum); exits non-zero on any failure.
+    Validate {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    #[cfg(feature = "frames")]
+    /// Write a dataset file as Parquet: one row per transition (or per episode with --episodes).
+    Export {
+        file: PathBuf,
+        /// Output .parquet file.
+        out: PathBuf,
+        #[arg(long)]
+        episodes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Regenerate every dataset of the registered environments and rewrite the registry's checksums (for developers, after a deliberate model change).
+    Pin {
+        /// Registry file to rewrite.
+        #[arg(long)]
+        registry: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Bench {
     /// Environment steps per second: single, and batched on 1 and 2 threads.
     Envs {
@@ -91,6 +157,20 @@ enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// Dataset generation rate, HDF5 write/read of 1M transitions, minibatch sampling.
+    Datasets {
+        /// Environment to generate from (default: the first registered one).
+        #[arg(long)]
+        env: Option<String>,
+        /// Transitions to generate (then tiled to 1M for the I/O measurements).
+        #[arg(long, default_value_t = 100_000)]
+        transitions: usize,
+        /// Transitions written and read (the `_1m_` timings; for quick checks only).
+        #[arg(long, default_value_t = neorl::bench::datasets::ONE_MILLION)]
+        io_transitions: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn print_json(v: &serde_json::Value) -> Result<()> {
@@ -100,33 +180,41 @@ fn print_json(v: &serde_json::Value) -> Result<()> {
 
 /// Errors are printed as one line (with their causes), and with `--json`
 /// also as `{"error": …}` on stdout so scripts always get one JSON object.
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let json = std::env::args().any(|a| a == "--json");
     match run(Cli::parse()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             let msg = format!("{e:#}");
             if json {
                 println!("{}", json!({ "error": msg }));
             }
             eprintln!("error: {msg}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<ExitCode> {
+    let ok = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
     match cli.command {
-        Command::Envs { json, calibrate } => envs(json, calibrate),
-        Command::Rollout(a) => rollout_cmd(a),
-        Command::Bench { what } => match what {
+        Command::Datasets { what } => datasets::run(what),
+        Command::Envs { json, calibrate } => ok(envs(json, calibrate)),
+        Command::Rollout(a) => ok(rollout_cmd(a)),
+        Command::Bench { what } => ok(match what {
             Bench::Envs {
                 batch,
                 seconds,
                 env,
                 json,
             } => bench_envs(batch, seconds, env, json),
-        },
+            Bench::Datasets {
+                env,
+                transitions,
+                io_transitions,
+                json,
+            } => datasets::bench(env, transitions, io_transitions, json),
+        }),
         Command::Quickstart {
             out,
             episodes,
@@ -140,12 +228,12 @@ fn run(cli: Cli) -> Result<()> {
             };
             let report = neorl::quickstart::run(&cfg)?;
             if json {
-                print_json(&serde_json::to_value(&report)?)
+                print_json(&serde_json::to_value(&report)?)?;
             } else {
                 println!("{}", neorl::quickstart::markdown_table(&report));
                 println!("figures and summary written to {}", report.out.display());
-                Ok(())
             }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

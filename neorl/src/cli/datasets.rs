@@ -1,0 +1,223 @@
+//! `neorl datasets …` and `neorl bench datasets`: parse, call the library,
+//! print. Every `--json` output is one JSON object on stdout.
+
+use super::{Datasets, print_json};
+use anyhow::Result;
+use neorl::data::{self, Registry, Store};
+use serde_json::json;
+use std::process::ExitCode;
+
+pub fn run(what: Datasets) -> Result<ExitCode> {
+    match what {
+        Datasets::List { json } => list(json)?,
+        Datasets::Generate {
+            id,
+            all,
+            size,
+            out,
+            json,
+        } => {
+            let store = Store::open()?;
+            if all {
+                let mut rows = vec![];
+                for e in store.registry.datasets.clone() {
+                    if neorl::env::model(&e.env, Default::default()).is_err() {
+                        continue;
+                    }
+                    let g = store.generate(&e.id, size, None)?;
+                    if !json {
+                        println!(
+                            "{} → {} ({} transitions, sha256 {})",
+                            g.id,
+                            g.path.display(),
+                            g.transitions,
+                            g.sha256
+                        );
+                    }
+                    rows.push(g);
+                }
+                if json {
+                    print_json(&json!({ "datasets": rows }))?;
+                }
+            } else {
+                let id = id.unwrap_or_default();
+                let g = store.generate(&id, size, out.as_deref())?;
+                if json {
+                    print_json(&json!({
+                        "id": g.id, "path": g.path, "transitions": g.transitions,
+                        "episodes": g.episodes, "sha256": g.sha256,
+                    }))?;
+                } else {
+                    println!(
+                        "{}: {} transitions in {} episodes written to {}\nsha256 {}",
+                        g.id,
+                        g.transitions,
+                        g.episodes,
+                        g.path.display(),
+                        g.sha256
+                    );
+                }
+            }
+        }
+        Datasets::Info { file, json } => {
+            let i = data::info(&file)?;
+            if json {
+                print_json(&serde_json::to_value(&i)?)?;
+            } else {
+                println!("{} ({} layout)", i.path, i.layout);
+                println!(
+                    "  {} / {} / {}: {} transitions, {} episodes, obs_dim {}, act_dim {}",
+                    i.id, i.env, i.quality, i.transitions, i.episodes, i.obs_dim, i.act_dim
+                );
+                println!(
+                    "  return {:.3} ± {:.3} (min {:.3}, max {:.3}){}",
+                    i.returns.mean,
+                    i.returns.std,
+                    i.returns.min,
+                    i.returns.max,
+                    i.normalized_score
+                        .map(|s| format!(", normalized score {s:.1}"))
+                        .unwrap_or_default()
+                );
+                println!(
+                    "  episode length {:.1}, cost per episode {:.2}, {} terminals, {} timeouts",
+                    i.episode_lengths.mean, i.episode_costs.mean, i.terminals, i.timeouts
+                );
+                println!("  constraints: {}", i.constraints.join(", "));
+                for (k, v) in &i.attributes {
+                    println!("  @{k} = {v}");
+                }
+                println!(
+                    "  content sha256 {}{}",
+                    i.sha256,
+                    match i.sha256_matches {
+                        Some(true) => " (matches the file's attribute)",
+                        Some(false) => " (DOES NOT match the file's attribute)",
+                        None => "",
+                    }
+                );
+            }
+        }
+        Datasets::Validate { file, json } => {
+            let r = data::validate_file(&file);
+            if json {
+                print_json(&serde_json::to_value(&r)?)?;
+            } else {
+                for c in &r.checks {
+                    println!(
+                        "{} {:<30} {}",
+                        if c.ok { "pass" } else { "FAIL" },
+                        c.name,
+                        c.detail
+                    );
+                }
+                println!("{}: {}", r.file, if r.ok { "valid" } else { "INVALID" });
+            }
+            return Ok(if r.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        #[cfg(feature = "frames")]
+        Datasets::Export {
+            file,
+            out,
+            episodes,
+            json,
+        } => {
+            let d = data::read(&file)?;
+            let mut df = if episodes {
+                d.episodes()?
+            } else {
+                d.to_polars()?
+            };
+            data::write_parquet(&mut df, &out)?;
+            if json {
+                print_json(&json!({"path": out, "rows": df.height(), "columns": df.width()}))?;
+            } else {
+                println!(
+                    "{} rows × {} columns written to {}",
+                    df.height(),
+                    df.width(),
+                    out.display()
+                );
+            }
+        }
+        Datasets::Pin { registry, json } => {
+            let path = registry.unwrap_or_else(data::registry::source_path);
+            let rows = data::pin(&path)?;
+            if json {
+                print_json(&json!({"registry": path, "datasets": rows}))?;
+            } else {
+                for r in &rows {
+                    let what = match (r.generated, r.changed) {
+                        (false, _) => "kept (environment not registered in this build)",
+                        (true, true) => "updated",
+                        (true, false) => "unchanged",
+                    };
+                    println!("{:<32} {} {}", r.id, what, r.sha256);
+                }
+                println!("wrote {}", path.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(json: bool) -> Result<()> {
+    let reg = Registry::load()?;
+    if json {
+        let rows: Vec<_> = reg
+            .datasets
+            .iter()
+            .map(|d| {
+                json!({"id": d.id, "env": d.env, "quality": d.quality, "transitions": d.transitions,
+                       "seed": d.seed, "sha256": d.sha256})
+            })
+            .collect();
+        return print_json(&json!({ "datasets": rows }));
+    }
+    println!(
+        "{:<32} {:<20} {:<7} {:>11} {:>4}  sha256",
+        "id", "env", "quality", "transitions", "seed"
+    );
+    for d in &reg.datasets {
+        println!(
+            "{:<32} {:<20} {:<7} {:>11} {:>4}  {}",
+            d.id,
+            d.env,
+            d.quality,
+            d.transitions,
+            d.seed,
+            if d.sha256.is_empty() {
+                "(not pinned)"
+            } else {
+                &d.sha256[..16]
+            }
+        );
+    }
+    println!("cache: {}", data::data_dir().display());
+    Ok(())
+}
+
+pub fn bench(env: Option<String>, transitions: usize, io: usize, json: bool) -> Result<()> {
+    let dir = std::env::temp_dir();
+    let b = neorl::bench::datasets::run(env.as_deref(), transitions, io, &dir)?;
+    if json {
+        return print_json(&serde_json::to_value(&b)?);
+    }
+    println!(
+        "{}: generate {:.3e} transitions/s; {} transitions: write {:.2} s, read {:.2} s ({:.2} s unverified), {:.1} MiB; sampling {:.3e} batches/s of {}",
+        b.env,
+        b.generate_transitions_per_s,
+        b.io_transitions,
+        b.write_1m_s,
+        b.read_1m_s,
+        b.read_1m_unverified_s,
+        b.file_mib,
+        b.sample_batches_per_s,
+        b.batch
+    );
+    Ok(())
+}

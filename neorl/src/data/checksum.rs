@@ -1,0 +1,139 @@
+//! The content checksum: SHA-256 over a canonical byte stream of a
+//! dataset's arrays, not over the HDF5 file (HDF5 files embed library
+//! versions, timestamps and allocation details that differ between writers).
+//!
+//! The stream, version 1, is:
+//!
+//! ```text
+//! "neorl-content-sha256/1\n"
+//! for each field, in this order:
+//!     observations, actions, rewards, next_observations, terminals, timeouts, costs,
+//!     then for each constraint c in file order: infos/<c>, infos/violations/<c>
+//!   name (UTF-8) 0x00
+//!   dtype ("f32" or "u8") 0x00
+//!   ndim as u64 little-endian, then each dimension as u64 little-endian
+//!   the elements in row-major order, little-endian (f32 as IEEE-754 bits,
+//!   booleans as one byte 0 or 1)
+//! ```
+//!
+//! 1-D fields have `ndim = 1`; observations, actions and next observations
+//! are 2-D (`n × dim`). The result is written as 64 lowercase hex digits.
+
+use super::dataset::Dataset;
+use sha2::{Digest, Sha256};
+
+/// Version tag at the start of the hashed stream.
+pub const STREAM_TAG: &[u8] = b"neorl-content-sha256/1\n";
+
+fn header(h: &mut Sha256, name: &str, dtype: &str, shape: &[usize]) {
+    h.update(name.as_bytes());
+    h.update([0u8]);
+    h.update(dtype.as_bytes());
+    h.update([0u8]);
+    h.update((shape.len() as u64).to_le_bytes());
+    for &d in shape {
+        h.update((d as u64).to_le_bytes());
+    }
+}
+
+fn f32_field(h: &mut Sha256, name: &str, shape: &[usize], data: &[f32]) {
+    header(h, name, "f32", shape);
+    let mut buf = [0u8; 4096];
+    for chunk in data.chunks(1024) {
+        for (b, x) in buf.chunks_exact_mut(4).zip(chunk) {
+            b.copy_from_slice(&x.to_le_bytes());
+        }
+        h.update(&buf[..chunk.len() * 4]);
+    }
+}
+
+fn bool_field(h: &mut Sha256, name: &str, data: &[bool]) {
+    header(h, name, "u8", &[data.len()]);
+    let mut buf = [0u8; 4096];
+    for chunk in data.chunks(4096) {
+        for (b, &x) in buf.iter_mut().zip(chunk) {
+            *b = x as u8;
+        }
+        h.update(&buf[..chunk.len()]);
+    }
+}
+
+/// Content SHA-256 of a dataset, as 64 lowercase hex digits.
+pub fn content_sha256(d: &Dataset) -> String {
+    let mut h = Sha256::new();
+    h.update(STREAM_TAG);
+    let (n, od, ad) = (d.len(), d.obs_dim(), d.act_dim());
+    f32_field(&mut h, "observations", &[n, od], d.observations());
+    f32_field(&mut h, "actions", &[n, ad], d.actions());
+    f32_field(&mut h, "rewards", &[n], d.rewards());
+    f32_field(&mut h, "next_observations", &[n, od], d.next_observations());
+    bool_field(&mut h, "terminals", d.terminals());
+    bool_field(&mut h, "timeouts", d.timeouts());
+    f32_field(&mut h, "costs", &[n], d.costs());
+    for c in d.constraints() {
+        f32_field(&mut h, &format!("infos/{}", c.name), &[n], &c.values);
+        bool_field(
+            &mut h,
+            &format!("infos/violations/{}", c.name),
+            &c.violations,
+        );
+    }
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::dataset::{Columns, Metadata};
+
+    #[test]
+    fn known_vector_and_sensitivity() {
+        // SHA-256 of the empty string, to pin the hex encoding.
+        assert_eq!(
+            hex(&Sha256::digest(b"")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        let mut cols = Columns::with_capacity(1, 1, &["c".into()], 2);
+        for i in 0..2 {
+            cols.observations.push(i as f32);
+            cols.next_observations.push(i as f32 + 1.0);
+            cols.actions.push(0.5);
+            cols.rewards.push(-1.0);
+            cols.terminals.push(false);
+            cols.timeouts.push(i == 1);
+            cols.costs.push(0.0);
+            cols.constraints[0].values.push(3.0);
+            cols.constraints[0].violations.push(false);
+        }
+        let d = Dataset::new(Metadata::default(), cols.clone()).unwrap();
+        let a = content_sha256(&d);
+        assert_eq!(a.len(), 64);
+        // Metadata is not content.
+        let mut m = Metadata::default();
+        m.env_id = "x".into();
+        assert_eq!(a, content_sha256(&Dataset::new(m, cols.clone()).unwrap()));
+        // One flipped bit in any field changes it.
+        let mut c2 = cols.clone();
+        c2.constraints[0].violations[1] = true;
+        assert_ne!(
+            a,
+            content_sha256(&Dataset::new(Metadata::default(), c2).unwrap())
+        );
+        let mut c3 = cols;
+        c3.rewards[0] = f32::from_bits((-1.0f32).to_bits() ^ 1);
+        assert_ne!(
+            a,
+            content_sha256(&Dataset::new(Metadata::default(), c3).unwrap())
+        );
+    }
+}

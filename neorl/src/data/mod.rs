@@ -1,0 +1,336 @@
+//! Offline datasets: generated reproducibly from a seed, checksummed, stored
+//! as D4RL-layout HDF5 that any HDF5 user can read, explored with polars.
+//!
+//! ```no_run
+//! let data = neorl::datasets::load("SupplyChain-medium-v0")?; // generated on first use, cached, checksummed
+//! println!("{}", data.summary());
+//! let df = data.to_polars()?;          // one row per transition
+//! let episodes = data.episodes()?;     // one row per episode
+//! let (train, val) = data.split(0.1, 0)?;
+//! # Ok::<(), neorl::Error>(())
+//! ```
+//!
+//! ## File layout (`format = "neorl-d4rl/1"`)
+//!
+//! All arrays are HDF5 datasets, chunked along the transition axis (8192
+//! rows) and compressed with shuffle + deflate level 4; `n` transitions:
+//!
+//! | key | shape | dtype | meaning |
+//! |---|---|---|---|
+//! | `observations` | `(n, obs_dim)` | float32 | observation before the step |
+//! | `actions` | `(n, act_dim)` | float32 | action applied (clipped to the actuator bounds) |
+//! | `rewards` | `(n,)` | float32 | reward of the step |
+//! | `next_observations` | `(n, obs_dim)` | float32 | observation after the step (the true final one at an episode's end) |
+//! | `terminals` | `(n,)` | bool | `terminated`: hard-constraint breach or true terminal state |
+//! | `timeouts` | `(n,)` | bool | `truncated`: time limit, or the last step of the file's last episode when it was cut to size |
+//! | `costs` | `(n,)` | float32 | number of constraints violated after the step |
+//! | `infos/<constraint>` | `(n,)` | float32 | the constraint's signal after the step (unit in the env spec) |
+//! | `infos/violations/<constraint>` | `(n,)` | bool | whether that constraint was violated after the step |
+//!
+//! Root attributes: `format`, `dataset_id`, `env_id`, `quality`, `seed`
+//! (uint64), `generator`, `neorl_version`, `behavior_policy`,
+//! `ref_min_score` and `ref_max_score` (float64: the environment's random
+//! and expert reference returns, D4RL's names), `sensor_noise`,
+//! `disturbances` (bool), `observation_names`, `action_names`,
+//! `constraint_names` (string arrays), `transitions`, `episodes` (uint64)
+//! and `sha256` (the content checksum of [`checksum`]). Booleans are
+//! HDF5's enum-of-int8 booleans, which h5py reads as `numpy.bool_`.
+//!
+//! An episode ends at a row with `terminals` or `timeouts` set. D4RL and
+//! Minari files written by others read into the same [`Dataset`] (see
+//! [`formats`]).
+//!
+//! ## Registry and cache
+//!
+//! `datasets/registry.toml` ([`registry`]) lists 7 environments × 4
+//! qualities, each with its recipe and content SHA-256. [`load`] generates a
+//! dataset on first use ([`generate`]), checks it against the registry, and
+//! caches it in [`data_dir`]; later calls read the cached file and check it
+//! again.
+
+pub mod checksum;
+pub mod dataset;
+pub mod formats;
+pub mod frame;
+pub mod generate;
+pub mod h5;
+pub mod info;
+pub mod registry;
+pub mod validate;
+
+pub use checksum::content_sha256;
+pub use dataset::{Batch, Columns, ConstraintColumn, Dataset, Metadata, Normalization};
+pub use formats::{read, read_with};
+#[cfg(feature = "frames")]
+pub use frame::write_parquet;
+pub use frame::{ColumnSummary, Summary};
+pub use generate::{GENERATOR, GenerateConfig, Quality, generate};
+pub use h5::{Reader, WriteOptions, write, write_with};
+pub use info::{FileInfo, info};
+pub use registry::{DatasetEntry, Registry};
+pub use validate::{Check, ValidationReport, validate_file};
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Environment variable naming the dataset cache directory.
+pub const DATA_DIR_VAR: &str = "NEORL_DATA_DIR";
+
+/// Where generated datasets are cached: `$NEORL_DATA_DIR`, else
+/// `$XDG_CACHE_HOME/neorl/datasets`, else the platform's cache directory
+/// (`~/.cache`, `~/Library/Caches`, `%LOCALAPPDATA%`) + `neorl/datasets`,
+/// else `./neorl-data`.
+pub fn data_dir() -> PathBuf {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(d) = var(DATA_DIR_VAR) {
+        return d;
+    }
+    let cache = var("XDG_CACHE_HOME").or_else(|| {
+        if cfg!(windows) {
+            var("LOCALAPPDATA")
+        } else if cfg!(target_os = "macos") {
+            var("HOME").map(|h| h.join("Library/Caches"))
+        } else {
+            var("HOME").map(|h| h.join(".cache"))
+        }
+    });
+    match cache {
+        Some(c) => c.join("neorl").join("datasets"),
+        None => PathBuf::from("neorl-data"),
+    }
+}
+
+/// File name of a dataset in the cache: `<id>.h5` at the registry's size,
+/// `<id>-n<size>.h5` otherwise.
+pub fn cache_file_name(entry: &DatasetEntry, size: usize) -> String {
+    if size == entry.transitions {
+        format!("{}.h5", entry.id)
+    } else {
+        format!("{}-n{size}.h5", entry.id)
+    }
+}
+
+/// Generate the registry dataset `entry` at `size` transitions (no cache,
+/// no checksum check).
+pub fn generate_entry(entry: &DatasetEntry, size: usize) -> Result<Dataset> {
+    let mut cfg = GenerateConfig::new(&entry.env, entry.quality, size, entry.seed);
+    cfg.dataset_id = entry.id.clone();
+    let d = generate(&cfg)?;
+    if d.metadata().generator != entry.generator {
+        return Err(Error::Registry {
+            path: entry.id.clone(),
+            problem: format!(
+                "pins generator {} but this neorl has {}; use a matching neorl version",
+                entry.generator,
+                d.metadata().generator
+            ),
+        });
+    }
+    Ok(d)
+}
+
+/// Compare a dataset's content with the registry's pinned SHA-256 (only at
+/// the registry's size, and only when pinned).
+fn check_pinned(entry: &DatasetEntry, d: &Dataset, what: &str, fix: &str) -> Result<String> {
+    let actual = content_sha256(d);
+    if d.len() == entry.transitions && !entry.sha256.is_empty() && actual != entry.sha256 {
+        return Err(Error::Checksum {
+            what: what.to_string(),
+            expected: entry.sha256.clone(),
+            actual,
+            source_of_expected: format!("the registry's pin for {}", entry.id),
+            fix: fix.to_string(),
+        });
+    }
+    Ok(actual)
+}
+
+/// A dataset store: a registry and a cache directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub registry: Registry,
+    pub dir: PathBuf,
+}
+
+/// What [`Store::generate`] did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Generated {
+    pub id: String,
+    pub path: PathBuf,
+    pub transitions: usize,
+    pub episodes: usize,
+    pub sha256: String,
+}
+
+impl Store {
+    /// The registry in use ([`Registry::load`]) and [`data_dir`].
+    pub fn open() -> Result<Self> {
+        Ok(Store {
+            registry: Registry::load()?,
+            dir: data_dir(),
+        })
+    }
+
+    /// The registry in use with an explicit cache directory.
+    pub fn with_dir(dir: impl Into<PathBuf>) -> Result<Self> {
+        Ok(Store {
+            registry: Registry::load()?,
+            dir: dir.into(),
+        })
+    }
+
+    /// Path of a dataset in the cache.
+    pub fn path(&self, id: &str, size: Option<usize>) -> Result<PathBuf> {
+        let e = self.registry.get(id)?;
+        Ok(self
+            .dir
+            .join(cache_file_name(e, size.unwrap_or(e.transitions))))
+    }
+
+    /// The dataset `id` at the registry's size.
+    pub fn load(&self, id: &str) -> Result<Dataset> {
+        self.load_sized(id, None)
+    }
+
+    /// The dataset `id` with `size` transitions (`None`: the registry's
+    /// size): read from the cache if there, else generated and cached. At
+    /// the registry's size the content must match the pinned SHA-256; every
+    /// file must match the SHA-256 in its own attributes.
+    pub fn load_sized(&self, id: &str, size: Option<usize>) -> Result<Dataset> {
+        let e = self.registry.get(id)?.clone();
+        let size = size.unwrap_or(e.transitions);
+        let path = self.dir.join(cache_file_name(&e, size));
+        if path.exists() {
+            let fix = format!(
+                "delete {} and load it again to regenerate it (or run `neorl datasets generate {}`)",
+                path.display(),
+                e.id
+            );
+            let d = read(&path).map_err(|err| match err {
+                Error::Checksum {
+                    what,
+                    expected,
+                    actual,
+                    source_of_expected,
+                    ..
+                } => Error::Checksum {
+                    what,
+                    expected,
+                    actual,
+                    source_of_expected,
+                    fix: fix.clone(),
+                },
+                other => Error::data_file(&path, format!("{other}; {fix}")),
+            })?;
+            if d.len() != size || !d.metadata().dataset_id.eq_ignore_ascii_case(&e.id) {
+                return Err(Error::data_file(
+                    &path,
+                    format!(
+                        "holds '{}' with {} transitions, not '{}' with {size}; {fix}",
+                        d.metadata().dataset_id,
+                        d.len(),
+                        e.id
+                    ),
+                ));
+            }
+            check_pinned(&e, &d, &path.display().to_string(), &fix)?;
+            return Ok(d);
+        }
+        let g = self.generate(id, Some(size), None)?;
+        let mut d = read(&g.path)?;
+        d.metadata_mut().sha256 = Some(g.sha256);
+        Ok(d)
+    }
+
+    /// Generate `id` (at `size`, default the registry's) and write it to
+    /// `out` (default: the cache). At the registry's size the content must
+    /// hash to the pinned SHA-256 or nothing is written.
+    pub fn generate(&self, id: &str, size: Option<usize>, out: Option<&Path>) -> Result<Generated> {
+        let e = self.registry.get(id)?.clone();
+        let size = size.unwrap_or(e.transitions);
+        let d = generate_entry(&e, size)?;
+        check_pinned(
+            &e,
+            &d,
+            &format!("freshly generated {}", e.id),
+            "the environment or its controllers changed since the registry was pinned; if that change is deliberate, run `neorl datasets pin` and commit datasets/registry.toml, otherwise report a determinism bug",
+        )?;
+        let path = match out {
+            Some(p) => p.to_path_buf(),
+            None => self.dir.join(cache_file_name(&e, size)),
+        };
+        let sha256 = write(&d, &path)?;
+        Ok(Generated {
+            id: e.id.clone(),
+            path,
+            transitions: d.len(),
+            episodes: d.num_episodes(),
+            sha256,
+        })
+    }
+}
+
+/// The registry dataset `id` (e.g. `"SupplyChain-medium-v0"`): generated on
+/// first use, verified against the registry's SHA-256 and cached in
+/// [`data_dir`].
+pub fn load(id: &str) -> Result<Dataset> {
+    Store::open()?.load(id)
+}
+
+/// As [`load`], with `size` transitions instead of the registry's default
+/// (a small or large variant, cached separately and checked against the
+/// checksum in its own file).
+pub fn load_sized(id: &str, size: usize) -> Result<Dataset> {
+    Store::open()?.load_sized(id, Some(size))
+}
+
+/// What `neorl datasets pin` did to one entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pinned {
+    pub id: String,
+    /// Whether the environment is registered in this build (others are kept as they were).
+    pub generated: bool,
+    pub changed: bool,
+    pub sha256: String,
+}
+
+/// Regenerate every registry dataset whose environment is registered in
+/// this build, at its registry size, and rewrite the registry file at
+/// `path` with the new checksums, behaviour policies and reference returns
+/// (entries of other environments are kept; missing ones are added
+/// unpinned).
+pub fn pin(path: &Path) -> Result<Vec<Pinned>> {
+    let mut reg = Registry::from_path(path)?.complete();
+    let mut out = vec![];
+    for e in &mut reg.datasets {
+        let Ok(m) = crate::env::model(&e.env, crate::env::EnvOptions::default()) else {
+            out.push(Pinned {
+                id: e.id.clone(),
+                generated: false,
+                changed: false,
+                sha256: e.sha256.clone(),
+            });
+            continue;
+        };
+        let before = e.clone();
+        e.generator = GENERATOR.to_string();
+        let d = generate_entry(e, e.transitions)?;
+        e.sha256 = content_sha256(&d);
+        e.behavior_policy = d.metadata().behavior_policy.clone();
+        e.ref_random_return = m.spec().ref_random_return;
+        e.ref_expert_return = m.spec().ref_expert_return;
+        out.push(Pinned {
+            id: e.id.clone(),
+            generated: true,
+            changed: *e != before,
+            sha256: e.sha256.clone(),
+        });
+    }
+    std::fs::write(path, reg.to_toml()).map_err(|e| Error::io(path, e))?;
+    Ok(out)
+}
