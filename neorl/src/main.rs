@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "neorl", version, about = "Industrial offline reinforcement learning: environments, safety, datasets, agents")]
+#[command(
+    name = "neorl",
+    version,
+    about = "Industrial offline reinforcement learning: environments, safety, datasets, agents"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -116,10 +120,24 @@ fn run(cli: Cli) -> Result<()> {
         Command::Envs { json, calibrate } => envs(json, calibrate),
         Command::Rollout(a) => rollout_cmd(a),
         Command::Bench { what } => match what {
-            Bench::Envs { batch, seconds, env, json } => bench_envs(batch, seconds, env, json),
+            Bench::Envs {
+                batch,
+                seconds,
+                env,
+                json,
+            } => bench_envs(batch, seconds, env, json),
         },
-        Command::Quickstart { out, episodes, seed, json } => {
-            let cfg = neorl::quickstart::QuickstartConfig { out, episodes, seed };
+        Command::Quickstart {
+            out,
+            episodes,
+            seed,
+            json,
+        } => {
+            let cfg = neorl::quickstart::QuickstartConfig {
+                out,
+                episodes,
+                seed,
+            };
             let report = neorl::quickstart::run(&cfg)?;
             if json {
                 print_json(&serde_json::to_value(&report)?)
@@ -138,9 +156,11 @@ fn envs(json: bool, calibrate: bool) -> Result<()> {
         let mut rows = vec![];
         for e in &cat {
             let (r, x) = reference::measure(&e.id)?;
-            rows.push(json!({"id": e.id, "stored_random": e.ref_random_return, "measured_random": r,
+            rows.push(
+                json!({"id": e.id, "stored_random": e.ref_random_return, "measured_random": r,
                              "stored_expert": e.ref_expert_return, "measured_expert": x,
-                             "up_to_date": r == e.ref_random_return && x == e.ref_expert_return}));
+                             "up_to_date": r == e.ref_random_return && x == e.ref_expert_return}),
+            );
         }
         if json {
             return print_json(&json!({ "envs": rows }));
@@ -163,7 +183,13 @@ fn envs(json: bool, calibrate: bool) -> Result<()> {
                 neorl::env::Sense::Upper => "<=",
                 neorl::env::Sense::Lower => ">=",
             };
-            println!("    {:<4} {} {op} {} {}", format!("{:?}", c.kind).to_lowercase(), c.name, c.limit, c.unit);
+            println!(
+                "    {:<4} {} {op} {} {}",
+                format!("{:?}", c.kind).to_lowercase(),
+                c.name,
+                c.limit,
+                c.unit
+            );
         }
     }
     Ok(())
@@ -207,7 +233,11 @@ fn bench_envs(batch: usize, seconds: f64, only: Option<String>, json: bool) -> R
     let chosen: Vec<&str> = match &only {
         Some(id) => {
             let m = neorl::env::model(id, EnvOptions::default())?;
-            vec![all.into_iter().find(|i| *i == m.spec().id).context("registered id")?]
+            vec![
+                all.into_iter()
+                    .find(|i| *i == m.spec().id)
+                    .context("registered id")?,
+            ]
         }
         None => all,
     };
@@ -218,11 +248,18 @@ fn bench_envs(batch: usize, seconds: f64, only: Option<String>, json: bool) -> R
     if json {
         return print_json(&json!({ "envs": rows }));
     }
-    println!("{:<20} {:>14} {:>16} {:>16} {:>8}", "env", "single/s", "batched 1t/s", "batched 2t/s", "2t/1t");
+    println!(
+        "{:<20} {:>14} {:>16} {:>16} {:>8}",
+        "env", "single/s", "batched 1t/s", "batched 2t/s", "2t/1t"
+    );
     for r in rows {
         println!(
             "{:<20} {:>14.3e} {:>16.3e} {:>16.3e} {:>8.2}",
-            r.id, r.single_steps_per_s, r.batched_1t_steps_per_s, r.batched_2t_steps_per_s, r.thread_scaling
+            r.id,
+            r.single_steps_per_s,
+            r.batched_1t_steps_per_s,
+            r.batched_2t_steps_per_s,
+            r.thread_scaling
         );
     }
     Ok(())

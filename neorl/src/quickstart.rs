@@ -108,7 +108,11 @@ fn summarise_env(id: &str, cfg: &QuickstartConfig) -> Result<EnvSummary> {
     let tr = record_episode(&mut env, random_p.as_mut(), cfg.seed)?;
     let fig = trajectory_figure(&spec, &[&te, &tr])?;
     let figure = format!("{id}.html");
-    fig.write_html(cfg.out.join(&figure), &format!("{id}: expert vs random"), JsMode::Sibling)?;
+    fig.write_html(
+        cfg.out.join(&figure),
+        &format!("{id}: expert vs random"),
+        JsMode::Sibling,
+    )?;
     Ok(EnvSummary {
         id: id.to_string(),
         expert,
@@ -129,7 +133,11 @@ pub fn markdown_table(r: &QuickstartReport) -> String {
     s.push_str("| environment | policy | return | score | cost | hard | length | figure |\n");
     s.push_str("|---|---|---:|---:|---:|---:|---:|---|\n");
     for e in &r.envs {
-        for (name, rep) in [("expert", &e.expert), ("medium", &e.medium), ("random", &e.random)] {
+        for (name, rep) in [
+            ("expert", &e.expert),
+            ("medium", &e.medium),
+            ("random", &e.random),
+        ] {
             let _ = writeln!(
                 s,
                 "| {} | {name} | {:.2} ± {:.2} | {:.1} | {:.1} | {}/{} | {:.0} | [{}]({}) |",

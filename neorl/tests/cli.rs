@@ -20,8 +20,9 @@ fn neorl(args: &[&str]) -> (i32, String, String) {
 fn json(args: &[&str]) -> Value {
     let (code, stdout, stderr) = neorl(args);
     assert_eq!(code, 0, "neorl {args:?} failed: {stderr}");
-    let v: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("neorl {args:?}: stdout is not one JSON object ({e}): {stdout}"));
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!("neorl {args:?}: stdout is not one JSON object ({e}): {stdout}")
+    });
     assert!(v.is_object());
     v
 }
@@ -41,7 +42,14 @@ fn envs_json_has_the_documented_fields() {
     let envs = v["envs"].as_array().unwrap();
     assert_eq!(envs.len(), 7, "seven processes are registered");
     for e in envs {
-        for key in ["id", "obs_dim", "act_dim", "horizon", "ref_random_return", "ref_expert_return"] {
+        for key in [
+            "id",
+            "obs_dim",
+            "act_dim",
+            "horizon",
+            "ref_random_return",
+            "ref_expert_return",
+        ] {
             assert!(!e[key].is_null(), "{key} missing in {e}");
         }
         let cons = e["constraints"].as_array().unwrap();
@@ -57,9 +65,29 @@ fn envs_json_has_the_documented_fields() {
 #[test]
 fn rollout_json_reports_every_field_and_is_reproducible() {
     for id in env_ids() {
-        let args = ["rollout", "--env", &id, "--policy", "expert", "--episodes", "2", "--seed", "3", "--json"];
+        let args = [
+            "rollout",
+            "--env",
+            &id,
+            "--policy",
+            "expert",
+            "--episodes",
+            "2",
+            "--seed",
+            "3",
+            "--json",
+        ];
         let v = json(&args);
-        for key in ["env", "policy", "episodes", "mean_return", "std_return", "mean_cost", "hard_violations", "mean_length"] {
+        for key in [
+            "env",
+            "policy",
+            "episodes",
+            "mean_return",
+            "std_return",
+            "mean_cost",
+            "hard_violations",
+            "mean_length",
+        ] {
             assert!(!v[key].is_null(), "{id}: {key} missing in {v}");
         }
         assert_eq!(v["env"], id.as_str());
@@ -76,7 +104,13 @@ fn bad_input_gives_a_clear_error_and_nonzero_exit() {
     let v: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert!(v["error"].as_str().unwrap().contains("NoSuchPlant-v0"));
     assert!(stderr.contains("neorl envs"), "{stderr}");
-    let (code, _, stderr) = neorl(&["rollout", "--env", "ChemicalReactor-v0", "--policy", "genius"]);
+    let (code, _, stderr) = neorl(&[
+        "rollout",
+        "--env",
+        "ChemicalReactor-v0",
+        "--policy",
+        "genius",
+    ]);
     assert_ne!(code, 0);
     assert!(stderr.contains("expert, medium, random"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -85,10 +119,25 @@ fn bad_input_gives_a_clear_error_and_nonzero_exit() {
 #[test]
 fn bench_envs_json_shape() {
     let id = &env_ids()[0];
-    let v = json(&["bench", "envs", "--env", id, "--batch", "32", "--seconds", "0.02", "--json"]);
+    let v = json(&[
+        "bench",
+        "envs",
+        "--env",
+        id,
+        "--batch",
+        "32",
+        "--seconds",
+        "0.02",
+        "--json",
+    ]);
     let rows = v["envs"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
-    for key in ["id", "single_steps_per_s", "batched_1t_steps_per_s", "batched_2t_steps_per_s"] {
+    for key in [
+        "id",
+        "single_steps_per_s",
+        "batched_1t_steps_per_s",
+        "batched_2t_steps_per_s",
+    ] {
         assert!(!rows[0][key].is_null(), "{key} missing");
     }
     assert!(rows[0]["single_steps_per_s"].as_f64().unwrap() > 0.0);
@@ -98,12 +147,22 @@ fn bench_envs_json_shape() {
 fn quickstart_writes_summary_and_one_figure_per_env() {
     let dir = std::env::temp_dir().join(format!("neorl-qs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let v = json(&["quickstart", "--out", dir.to_str().unwrap(), "--episodes", "2", "--json"]);
+    let v = json(&[
+        "quickstart",
+        "--out",
+        dir.to_str().unwrap(),
+        "--episodes",
+        "2",
+        "--json",
+    ]);
     let ids = env_ids();
     assert_eq!(v["envs"].as_array().unwrap().len(), ids.len());
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     let js = std::fs::read_to_string(dir.join("plotly.min.js")).unwrap();
-    assert!(js.len() > 1_000_000, "plotly.js is shipped for offline viewing");
+    assert!(
+        js.len() > 1_000_000,
+        "plotly.js is shipped for offline viewing"
+    );
     for id in ids {
         assert!(md.contains(&id), "{id} in summary");
         let html = std::fs::read_to_string(dir.join(format!("{id}.html"))).unwrap();

@@ -50,7 +50,9 @@ fn rate(min_time: Duration, mut f: impl FnMut() -> Result<usize>) -> Result<f64>
 
 /// Benchmark every environment in `ids`.
 pub fn run(ids: &[&str], batch: usize, min_time: Duration) -> Result<Vec<EnvBench>> {
-    ids.iter().map(|id| bench_one(id, batch, min_time)).collect()
+    ids.iter()
+        .map(|id| bench_one(id, batch, min_time))
+        .collect()
 }
 
 fn bench_one(id: &str, batch: usize, min_time: Duration) -> Result<EnvBench> {
@@ -71,7 +73,9 @@ fn bench_one(id: &str, batch: usize, min_time: Duration) -> Result<EnvBench> {
         }
         Ok(1000)
     })?;
-    let batch_actions: Vec<f32> = (0..batch).flat_map(|i| actions[(i % ROWS) * ad..(i % ROWS + 1) * ad].to_vec()).collect();
+    let batch_actions: Vec<f32> = (0..batch)
+        .flat_map(|i| actions[(i % ROWS) * ad..(i % ROWS + 1) * ad].to_vec())
+        .collect();
     let batched = |threads| -> Result<f64> {
         let m = model(id, EnvOptions::default())?;
         let mut venv = VecEnv::new(m, batch, 0, threads)?;

@@ -22,7 +22,10 @@ pub fn plotly_js() -> &'static str {
         let all = plotly::Plot::offline_js_sources();
         let open = "<script type=\"text/javascript\">";
         let start = all.find(open).map(|i| i + open.len()).unwrap_or(0);
-        let end = all[start..].find("</script>").map(|i| start + i).unwrap_or(all.len());
+        let end = all[start..]
+            .find("</script>")
+            .map(|i| start + i)
+            .unwrap_or(all.len());
         all[start..end].to_string()
     })
 }
@@ -31,14 +34,19 @@ pub fn plotly_js() -> &'static str {
 pub fn write_plotly_js(dir: &Path) -> Result<()> {
     let path = dir.join("plotly.min.js");
     let js = plotly_js();
-    if std::fs::metadata(&path).map(|m| m.len() as usize == js.len()).unwrap_or(false) {
+    if std::fs::metadata(&path)
+        .map(|m| m.len() as usize == js.len())
+        .unwrap_or(false)
+    {
         return Ok(());
     }
     std::fs::write(&path, js).map_err(|e| Error::io(&path, e))
 }
 
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 pub(super) fn document(fig: &Figure, title: &str, js: JsMode) -> String {

@@ -29,7 +29,9 @@ pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result
     let (t_scale, t_unit) = time_unit(spec);
     for (ti, tr) in trajectories.iter().enumerate() {
         let color = COLORS[ti % COLORS.len()];
-        let t: Vec<f64> = (1..=tr.rewards.len()).map(|i| i as f64 * spec.dt / t_scale).collect();
+        let t: Vec<f64> = (1..=tr.rewards.len())
+            .map(|i| i as f64 * spec.dt / t_scale)
+            .collect();
         for (k, c) in spec.constraints.iter().enumerate() {
             let (xa, ya) = axis(k);
             let y: Vec<f64> = tr.constraint_values.iter().map(|v| v[k]).collect();
@@ -88,7 +90,11 @@ pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result
     let title = format!(
         "{}: {}",
         spec.id,
-        trajectories.iter().map(|t| t.policy.as_str()).collect::<Vec<_>>().join(" vs ")
+        trajectories
+            .iter()
+            .map(|t| t.policy.as_str())
+            .collect::<Vec<_>>()
+            .join(" vs ")
     );
     layout.insert("title".into(), json!({"text": title}));
     layout.insert("hovermode".into(), json!("x unified"));
@@ -104,7 +110,11 @@ pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result
             let d = &spec.actions[k - nc];
             format!("{} [{}]", d.name, d.unit)
         };
-        let suffix = if k == 0 { String::new() } else { (k + 1).to_string() };
+        let suffix = if k == 0 {
+            String::new()
+        } else {
+            (k + 1).to_string()
+        };
         let last = k + 1 == panels;
         layout.insert(
             format!("xaxis{suffix}"),

@@ -1,0 +1,549 @@
+//! The action shield: a model-predictive safety filter between any policy
+//! and the plant ("simplex" architecture with a backup controller).
+//!
+//! ## One decision
+//!
+//! 1. **Bounds and rate limits.** The proposed action is clipped to the
+//!    actuator bounds, then (if configured) to `previous ± rate_limit` per
+//!    dimension. A non-finite proposal is never applied: it is treated as
+//!    unsafe and replaced by a backup action.
+//! 2. **Look-ahead.** A *nominal* copy of the environment's model (the same
+//!    physics with [`EnvOptions::deterministic`]: no disturbances, no sensor
+//!    noise) is fed the plant's current internal state, applies the
+//!    candidate action for one step and then the model's **safe action**
+//!    (its emergency-shutdown law, a state feedback) for `horizon − 1` more
+//!    steps. The candidate is *verified* if every hard constraint keeps a
+//!    margin of at least `tighten[i]` (its unit) on every predicted step.
+//!    Committing to the backup for the rest of the horizon is what makes a
+//!    plant with inertia (momentum, thermal runaway, frequency dynamics)
+//!    safe: a one-step check accepts actions after which no action can stop
+//!    the plant in time; the backup horizon rejects them.
+//! 3. **Projection.** If the proposal is not verified, the shield looks for
+//!    the nearest verified action on the segment from the proposal to a
+//!    backup action — first the environment's **expert controller**'s action
+//!    (it keeps the plant productive), then the model's **safe action** —
+//!    by bisection on the blend factor. The end point itself is verified
+//!    first, so the result is always a verified action.
+//! 4. **Emergency.** If even the safe action is not verified (the plant is
+//!    already in a state the backup cannot recover in `horizon` steps), the
+//!    safe action is applied anyway and the decision is `Emergency`; the
+//!    [`super::Supervisor`] then trips the emergency stop.
+//!
+//! Every decision reports what it did ([`Decision`]): the kind of
+//! intervention, the hard constraint that made the proposal unsafe, and the
+//! predicted (normalised) margins of the proposal and of the applied action.
+//! The hot path allocates nothing: every buffer is allocated in
+//! [`Shield::new`] (`neorl bench safety` reports the nanoseconds per decision).
+//!
+//! ## What is and is not guaranteed
+//!
+//! The look-ahead needs the plant's internal state ([`crate::env::Env::state`]).
+//! A real plant would feed it from a state estimator; here the simulator's
+//! state is used, so estimation error is not modelled.
+//!
+//! When the plant is the nominal model (disturbances off), an applied
+//! verified action keeps the hard constraints satisfied on the next step,
+//! and the backup remains a candidate on the step after, verified again
+//! over a window that reaches one step further. Safety therefore holds for
+//! as long as the backup trajectory stays safe beyond the horizon; with a
+//! horizon long enough for the backup to bring the plant to rest, the
+//! guarantee is exact. Every action the env receives is rounded to `f32`
+//! before the look-ahead, exactly as the env will round it, so the
+//! prediction and the plant agree to the bit.
+//!
+//! With stochastic disturbances the nominal model does not know, no filter
+//! can guarantee anything when a disturbance is larger than the control
+//! authority left after the worst case; `tighten` (absolute back-off per
+//! hard constraint) buys robustness against bounded disturbances at the
+//! price of more interventions. The residual violation rate is measured per
+//! environment by the property tests and reported in the module docs of
+//! [`super`].
+
+use super::constraints::ConstraintHierarchy;
+use crate::control::{PolicyKind, make_policy};
+use crate::env::{EnvOptions, EnvRng, Model};
+use crate::error::{Error, Result};
+use crate::policy::Policy;
+use rand::SeedableRng;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Shield settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShieldConfig {
+    /// Steps of look-ahead: the candidate, then `horizon − 1` steps of the
+    /// backup (safe action). 1 = one-step look-ahead.
+    pub horizon: usize,
+    /// Bisection iterations when projecting onto the backup segment.
+    pub bisection_steps: usize,
+    /// Absolute back-off per constraint, in its unit (order of
+    /// `spec.constraints`; only hard constraints are used). Empty = none.
+    pub tighten: Vec<f64>,
+    /// Largest change per step per action dimension (order of
+    /// `spec.actions`). Empty = no rate limits. Not applied on the first step
+    /// of an episode (the actuator's position is unknown) nor to the
+    /// emergency action (an interlock overrides rate limits).
+    pub rate_limits: Vec<f64>,
+    /// Project toward the environment's expert controller before falling
+    /// back to the safe action.
+    pub use_expert: bool,
+}
+
+impl Default for ShieldConfig {
+    fn default() -> Self {
+        ShieldConfig {
+            horizon: 20,
+            bisection_steps: 8,
+            tighten: vec![],
+            rate_limits: vec![],
+            use_expert: true,
+        }
+    }
+}
+
+/// What the shield did to a proposed action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InterventionKind {
+    /// Only the rate limit changed the action; it was verified safe.
+    RateLimited,
+    /// The proposal was unsafe; the nearest verified blend of it and a backup
+    /// action (expert or safe action) was applied.
+    Projected,
+    /// The expert controller's action was applied.
+    Expert,
+    /// The model's safe (shutdown) action was applied; it was verified safe.
+    SafeAction,
+    /// No action was verified safe; the safe action was applied anyway.
+    Emergency,
+}
+
+impl InterventionKind {
+    pub const ALL: [InterventionKind; 5] = [
+        InterventionKind::RateLimited,
+        InterventionKind::Projected,
+        InterventionKind::Expert,
+        InterventionKind::SafeAction,
+        InterventionKind::Emergency,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InterventionKind::RateLimited => "rate_limited",
+            InterventionKind::Projected => "projected",
+            InterventionKind::Expert => "expert",
+            InterventionKind::SafeAction => "safe_action",
+            InterventionKind::Emergency => "emergency",
+        }
+    }
+}
+
+/// The outcome of one [`Shield::decide`]. The actions themselves are in
+/// the caller's buffers and in [`Shield::proposed`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Decision {
+    /// `None` when the proposal (after bounds) was applied unchanged.
+    pub intervention: Option<InterventionKind>,
+    /// The hard constraint the proposal was predicted to cross (index into
+    /// `spec.constraints`), or the binding one of the applied action.
+    pub constraint: Option<usize>,
+    /// Predicted smallest normalised hard margin of the proposal
+    /// (`−∞` if it was not finite).
+    pub proposed_margin: f64,
+    /// Predicted smallest normalised hard margin of the applied action.
+    pub applied_margin: f64,
+    /// Blend factor toward the backup action: 0 = the proposal, 1 = the backup.
+    pub blend: f64,
+    /// Look-ahead simulations this decision ran.
+    pub lookaheads: u32,
+}
+
+/// Counters over every decision of a shield.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct ShieldStats {
+    pub decisions: u64,
+    pub interventions: u64,
+    /// Interventions per [`InterventionKind`], in the order of `InterventionKind::ALL`.
+    pub by_kind: [u64; 5],
+    pub lookaheads: u64,
+}
+
+/// The model-predictive action shield of one environment.
+#[derive(Debug)]
+pub struct Shield {
+    nominal: Arc<dyn Model>,
+    hierarchy: ConstraintHierarchy,
+    config: ShieldConfig,
+    expert: Option<Box<dyn Policy>>,
+    low: Vec<f64>,
+    high: Vec<f64>,
+    tighten: Vec<f64>,
+    rng: EnvRng,
+    sim: Vec<f64>,
+    values: Vec<f64>,
+    proposal: Vec<f64>,
+    target: Vec<f64>,
+    step_action: Vec<f64>,
+    candidate: Vec<f64>,
+    expert_action: Vec<f32>,
+    prev: Vec<f64>,
+    has_prev: bool,
+    stats: ShieldStats,
+}
+
+impl Shield {
+    /// A shield for the registered environment `spec_id` of `model`: the
+    /// nominal model is the registry's model with deterministic options if
+    /// the id is registered, else `model` itself (then pass a deterministic
+    /// model with [`Shield::with_model`] for a meaningful prediction). The
+    /// expert is the registry's expert controller when `config.use_expert`
+    /// and one exists.
+    pub fn for_model(model: &Arc<dyn Model>, config: ShieldConfig) -> Result<Self> {
+        let spec = model.spec();
+        let nominal = crate::env::model(&spec.id, EnvOptions::deterministic())
+            .unwrap_or_else(|_| model.clone());
+        let expert = if config.use_expert {
+            make_policy(spec, PolicyKind::Expert).ok()
+        } else {
+            None
+        };
+        let mut s = Self::with_model(nominal, config)?;
+        s.expert = expert;
+        Ok(s)
+    }
+
+    /// A shield with an explicit nominal model and no expert (add one with
+    /// [`Shield::set_expert`]).
+    pub fn with_model(nominal: Arc<dyn Model>, config: ShieldConfig) -> Result<Self> {
+        let spec = nominal.spec();
+        let (ad, nc) = (spec.act_dim(), spec.n_constraints());
+        if config.horizon == 0 {
+            return Err(Error::InvalidArgument(
+                "shield horizon must be at least 1 step (1 = one-step look-ahead)".into(),
+            ));
+        }
+        if !config.tighten.is_empty() && config.tighten.len() != nc {
+            return Err(Error::Shape {
+                what: format!("{}: shield tighten (one per constraint)", spec.id),
+                expected: nc,
+                got: config.tighten.len(),
+            });
+        }
+        if !config.rate_limits.is_empty() && config.rate_limits.len() != ad {
+            return Err(Error::Shape {
+                what: format!("{}: shield rate_limits (one per action dimension)", spec.id),
+                expected: ad,
+                got: config.rate_limits.len(),
+            });
+        }
+        if config
+            .tighten
+            .iter()
+            .chain(&config.rate_limits)
+            .any(|v| !(v.is_finite() && *v >= 0.0))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "{}: shield tighten and rate_limits must be finite and >= 0, got {:?} and {:?}",
+                spec.id, config.tighten, config.rate_limits
+            )));
+        }
+        let hierarchy = ConstraintHierarchy::from_model(nominal.as_ref());
+        let tighten = if config.tighten.is_empty() {
+            vec![0.0; nc]
+        } else {
+            config.tighten.clone()
+        };
+        Ok(Shield {
+            low: spec.action_low(),
+            high: spec.action_high(),
+            tighten,
+            rng: EnvRng::seed_from_u64(0),
+            sim: vec![0.0; nominal.state_dim()],
+            values: vec![0.0; nc],
+            proposal: vec![0.0; ad],
+            target: vec![0.0; ad],
+            step_action: vec![0.0; ad],
+            candidate: vec![0.0; ad],
+            expert_action: vec![0.0; ad],
+            prev: vec![0.0; ad],
+            has_prev: false,
+            stats: ShieldStats::default(),
+            expert: None,
+            hierarchy,
+            config,
+            nominal,
+        })
+    }
+
+    /// Use `expert` as the first backup target (it is fed every observation).
+    pub fn set_expert(&mut self, expert: Box<dyn Policy>) {
+        self.expert = Some(expert);
+    }
+
+    pub fn config(&self) -> &ShieldConfig {
+        &self.config
+    }
+    pub fn hierarchy(&self) -> &ConstraintHierarchy {
+        &self.hierarchy
+    }
+    pub fn nominal(&self) -> &Arc<dyn Model> {
+        &self.nominal
+    }
+    pub fn stats(&self) -> ShieldStats {
+        self.stats
+    }
+    /// Whether an expert controller is used as backup target.
+    pub fn has_expert(&self) -> bool {
+        self.expert.is_some()
+    }
+    /// The latest proposal after bounds and rate limits (what the shield checked).
+    pub fn proposed(&self) -> &[f64] {
+        &self.proposal
+    }
+
+    /// Start of an episode: forget the previous action (rate limits) and
+    /// reset the expert.
+    pub fn reset(&mut self, seed: u64) {
+        self.has_prev = false;
+        if let Some(e) = self.expert.as_mut() {
+            e.reset(seed);
+        }
+    }
+
+    /// Tell the shield which action was really applied (e.g. by an emergency
+    /// stop that bypassed it), so rate limits start from there.
+    pub fn note_applied(&mut self, applied: &[f32]) {
+        for (p, &a) in self.prev.iter_mut().zip(applied) {
+            *p = a as f64;
+        }
+        self.has_prev = true;
+    }
+
+    /// Simulate `self.candidate` (already rounded) then the safe action for
+    /// the rest of the horizon from `state`; returns the smallest tightened
+    /// normalised hard margin and its constraint. Stops early once a limit
+    /// is crossed or the task ends.
+    fn lookahead(&mut self, state: &[f64]) -> (f64, Option<usize>) {
+        self.stats.lookaheads += 1;
+        self.sim.copy_from_slice(state);
+        let mut worst = (f64::INFINITY, None);
+        for k in 0..self.config.horizon {
+            let tr = if k == 0 {
+                self.nominal
+                    .step(&mut self.sim, &self.candidate, &mut self.rng)
+            } else {
+                self.nominal.safe_action(&self.sim, &mut self.step_action);
+                as_applied(&self.low, &self.high, &mut self.step_action);
+                self.nominal
+                    .step(&mut self.sim, &self.step_action, &mut self.rng)
+            };
+            self.nominal.constraints(&self.sim, &mut self.values);
+            let (m, c) = self.hierarchy.min_hard_margin(&self.values, &self.tighten);
+            if m < worst.0 || worst.1.is_none() {
+                worst = (m, c);
+            }
+            if !(m >= 0.0) || tr.terminal {
+                break;
+            }
+        }
+        worst
+    }
+
+    /// Filter one action. `state` is the plant's internal state
+    /// ([`crate::env::Env::state`]), `obs` its latest observation (for the
+    /// expert), `proposed` the policy's action; the action to apply is
+    /// written into `applied`. Allocation-free.
+    pub fn decide(
+        &mut self,
+        state: &[f64],
+        obs: &[f32],
+        proposed: &[f32],
+        applied: &mut [f32],
+    ) -> Result<Decision> {
+        let ad = self.low.len();
+        for (what, got, expected) in [
+            ("shield: proposed action", proposed.len(), ad),
+            ("shield: applied action buffer", applied.len(), ad),
+            ("shield: plant state", state.len(), self.sim.len()),
+        ] {
+            if got != expected {
+                return Err(Error::Shape {
+                    what: format!("{}: {what}", self.hierarchy.env()),
+                    expected,
+                    got,
+                });
+            }
+        }
+        self.stats.decisions += 1;
+        let expert_ok = match self.expert.as_mut() {
+            Some(e) => {
+                e.act(obs, &mut self.expert_action).is_ok()
+                    && self.expert_action.iter().all(|a| a.is_finite())
+            }
+            None => false,
+        };
+        // 1. Bounds and rate limits.
+        let finite = proposed.iter().all(|a| a.is_finite());
+        for (p, &a) in self.proposal.iter_mut().zip(proposed) {
+            *p = if a.is_finite() { a as f64 } else { 0.0 };
+        }
+        as_applied(&self.low, &self.high, &mut self.proposal);
+        let rate_limited = self.rate_limit(Buf::Proposal);
+        let mut lookaheads = 0u32;
+        // 2. Look-ahead of the proposal.
+        let (pm, pc) = if finite {
+            self.candidate.copy_from_slice(&self.proposal);
+            lookaheads += 1;
+            self.lookahead(state)
+        } else {
+            (f64::NEG_INFINITY, None)
+        };
+        let mut decision = Decision {
+            intervention: None,
+            constraint: pc,
+            proposed_margin: pm,
+            applied_margin: pm,
+            blend: 0.0,
+            lookaheads,
+        };
+        if pm >= 0.0 {
+            if rate_limited {
+                decision.intervention = Some(InterventionKind::RateLimited);
+            }
+            return Ok(self.finish(decision, applied));
+        }
+        // 3. Projection toward the expert, then toward the safe action.
+        for backup in [Backup::Expert, Backup::Safe] {
+            match backup {
+                Backup::Expert if !expert_ok => continue,
+                Backup::Expert => {
+                    for (t, &a) in self.target.iter_mut().zip(&self.expert_action) {
+                        *t = a as f64;
+                    }
+                    as_applied(&self.low, &self.high, &mut self.target);
+                    self.rate_limit(Buf::Target);
+                }
+                Backup::Safe => {
+                    self.nominal.safe_action(state, &mut self.target);
+                    as_applied(&self.low, &self.high, &mut self.target);
+                }
+            }
+            self.candidate.copy_from_slice(&self.target);
+            decision.lookaheads += 1;
+            let (tm, tc) = self.lookahead(state);
+            if !(tm >= 0.0) {
+                if backup == Backup::Safe {
+                    // 4. Nothing verified: apply the safe action anyway.
+                    decision.intervention = Some(InterventionKind::Emergency);
+                    decision.applied_margin = tm;
+                    decision.blend = 1.0;
+                    if decision.constraint.is_none() {
+                        decision.constraint = tc;
+                    }
+                    return Ok(self.finish(decision, applied));
+                }
+                continue;
+            }
+            let (mut lo, mut hi, mut best) = (0.0f64, 1.0f64, tm);
+            if finite {
+                for _ in 0..self.config.bisection_steps {
+                    let mid = 0.5 * (lo + hi);
+                    self.blend_into_candidate(mid);
+                    decision.lookaheads += 1;
+                    let (mm, _) = self.lookahead(state);
+                    if mm >= 0.0 {
+                        hi = mid;
+                        best = mm;
+                    } else {
+                        lo = mid;
+                    }
+                }
+            }
+            if hi < 1.0 {
+                self.blend_into_candidate(hi);
+                decision.intervention = Some(InterventionKind::Projected);
+            } else {
+                self.candidate.copy_from_slice(&self.target);
+                decision.intervention = Some(match backup {
+                    Backup::Expert => InterventionKind::Expert,
+                    Backup::Safe => InterventionKind::SafeAction,
+                });
+            }
+            decision.applied_margin = best;
+            decision.blend = hi;
+            return Ok(self.finish(decision, applied));
+        }
+        unreachable!("the safe-action branch always returns")
+    }
+
+    /// `candidate = proposal + λ (target − proposal)`, rounded as applied.
+    fn blend_into_candidate(&mut self, lambda: f64) {
+        for ((c, &p), &t) in self
+            .candidate
+            .iter_mut()
+            .zip(&self.proposal)
+            .zip(&self.target)
+        {
+            *c = p + lambda * (t - p);
+        }
+        as_applied(&self.low, &self.high, &mut self.candidate);
+    }
+
+    /// Clamp a buffer to `previous ± rate_limit`; whether it changed.
+    fn rate_limit(&mut self, which: Buf) -> bool {
+        if !self.has_prev || self.config.rate_limits.is_empty() {
+            return false;
+        }
+        let buf = match which {
+            Buf::Proposal => &mut self.proposal,
+            Buf::Target => &mut self.target,
+        };
+        let mut changed = false;
+        for ((x, &p), &r) in buf.iter_mut().zip(&self.prev).zip(&self.config.rate_limits) {
+            let c = x.clamp(p - r, p + r);
+            changed |= c != *x;
+            *x = c;
+        }
+        as_applied(&self.low, &self.high, buf);
+        changed
+    }
+
+    /// Write the chosen action (the candidate, or the proposal when no
+    /// intervention happened) and update counters.
+    fn finish(&mut self, d: Decision, applied: &mut [f32]) -> Decision {
+        let src = match d.intervention {
+            None | Some(InterventionKind::RateLimited) => &self.proposal,
+            Some(_) => &self.candidate,
+        };
+        for ((a, &c), p) in applied.iter_mut().zip(src).zip(self.prev.iter_mut()) {
+            *a = c as f32;
+            *p = c;
+        }
+        self.has_prev = true;
+        if let Some(k) = d.intervention {
+            self.stats.interventions += 1;
+            self.stats.by_kind[k as usize] += 1;
+        }
+        d
+    }
+}
+
+/// Round to what the env will apply: `f32`, then clipped to the bounds
+/// (exactly as [`crate::env::core::clip_action`] does).
+#[inline]
+fn as_applied(low: &[f64], high: &[f64], a: &mut [f64]) {
+    for ((x, &lo), &hi) in a.iter_mut().zip(low).zip(high) {
+        *x = ((*x as f32) as f64).clamp(lo, hi);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backup {
+    Expert,
+    Safe,
+}
+
+#[derive(Clone, Copy)]
+enum Buf {
+    Proposal,
+    Target,
+}
