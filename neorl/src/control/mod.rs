@@ -12,6 +12,7 @@
 
 pub mod noise;
 pub mod pid;
+pub mod power_grid;
 pub mod random;
 
 use crate::env::EnvSpec;
@@ -75,7 +76,11 @@ struct Controllers {
 }
 
 /// One row per environment, in registry order.
-const CONTROLLERS: &[Controllers] = &[];
+const CONTROLLERS: &[Controllers] = &[Controllers {
+    id: "PowerGrid-v0",
+    expert: power_grid::expert,
+    medium: power_grid::medium,
+}];
 
 /// Build the `kind` policy of the environment described by `spec`.
 pub fn make_policy(spec: &EnvSpec, kind: PolicyKind) -> Result<Box<dyn Policy>> {
