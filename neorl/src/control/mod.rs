@@ -12,6 +12,7 @@
 
 pub mod noise;
 pub mod pid;
+pub mod power_grid;
 pub mod random;
 pub mod supply_chain;
 
@@ -76,11 +77,18 @@ struct Controllers {
 }
 
 /// One row per environment, in registry order.
-const CONTROLLERS: &[Controllers] = &[Controllers {
-    id: "SupplyChain-v0",
-    expert: supply_chain::expert,
-    medium: supply_chain::medium,
-}];
+const CONTROLLERS: &[Controllers] = &[
+    Controllers {
+        id: "PowerGrid-v0",
+        expert: power_grid::expert,
+        medium: power_grid::medium,
+    },
+    Controllers {
+        id: "SupplyChain-v0",
+        expert: supply_chain::expert,
+        medium: supply_chain::medium,
+    },
+];
 
 /// Build the `kind` policy of the environment described by `spec`.
 pub fn make_policy(spec: &EnvSpec, kind: PolicyKind) -> Result<Box<dyn Policy>> {

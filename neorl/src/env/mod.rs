@@ -7,6 +7,7 @@
 pub mod core;
 pub mod math;
 pub mod model;
+pub mod power_grid;
 pub mod registry;
 pub mod spec;
 pub mod supply_chain;

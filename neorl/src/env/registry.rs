@@ -12,10 +12,16 @@ pub struct Entry {
 }
 
 /// Every registered environment, in a fixed order.
-pub const ENTRIES: &[Entry] = &[Entry {
-    id: "SupplyChain-v0",
-    build: super::supply_chain::build,
-}];
+pub const ENTRIES: &[Entry] = &[
+    Entry {
+        id: "PowerGrid-v0",
+        build: super::power_grid::build,
+    },
+    Entry {
+        id: "SupplyChain-v0",
+        build: super::supply_chain::build,
+    },
+];
 
 /// Ids of every registered environment.
 pub fn ids() -> Vec<&'static str> {
