@@ -10,6 +10,7 @@ pub mod model;
 pub mod registry;
 pub mod spec;
 pub mod vec_env;
+pub mod water_treatment;
 pub mod wrapper;
 
 #[cfg(test)]
