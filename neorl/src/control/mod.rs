@@ -15,6 +15,7 @@ pub mod pid;
 pub mod power_grid;
 pub mod random;
 pub mod supply_chain;
+pub mod water_treatment;
 
 use crate::env::EnvSpec;
 use crate::error::{Error, Result};
@@ -79,6 +80,11 @@ struct Controllers {
 /// One row per environment, in registry order.
 const CONTROLLERS: &[Controllers] = &[
     Controllers {
+        id: "WaterTreatment-v0",
+        expert: water_treatment::expert,
+        medium: water_treatment::medium,
+    },
+    Controllers {
         id: "PowerGrid-v0",
         expert: power_grid::expert,
         medium: power_grid::medium,
@@ -89,6 +95,11 @@ const CONTROLLERS: &[Controllers] = &[
         medium: supply_chain::medium,
     },
 ];
+const CONTROLLERS: &[Controllers] = &[Controllers {
+    id: "WaterTreatment-v0",
+    expert: water_treatment::expert,
+    medium: water_treatment::medium,
+}];
 
 /// Build the `kind` policy of the environment described by `spec`.
 pub fn make_policy(spec: &EnvSpec, kind: PolicyKind) -> Result<Box<dyn Policy>> {

@@ -12,6 +12,7 @@ pub mod registry;
 pub mod spec;
 pub mod supply_chain;
 pub mod vec_env;
+pub mod water_treatment;
 pub mod wrapper;
 
 #[cfg(test)]

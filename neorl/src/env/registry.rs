@@ -14,6 +14,10 @@ pub struct Entry {
 /// Every registered environment, in a fixed order.
 pub const ENTRIES: &[Entry] = &[
     Entry {
+        id: "WaterTreatment-v0",
+        build: super::water_treatment::build,
+    },
+    Entry {
         id: "PowerGrid-v0",
         build: super::power_grid::build,
     },
@@ -22,6 +26,10 @@ pub const ENTRIES: &[Entry] = &[
         build: super::supply_chain::build,
     },
 ];
+pub const ENTRIES: &[Entry] = &[Entry {
+    id: "WaterTreatment-v0",
+    build: super::water_treatment::build,
+}];
 
 /// Ids of every registered environment.
 pub fn ids() -> Vec<&'static str> {
