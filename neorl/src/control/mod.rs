@@ -95,11 +95,6 @@ const CONTROLLERS: &[Controllers] = &[
         medium: supply_chain::medium,
     },
 ];
-const CONTROLLERS: &[Controllers] = &[Controllers {
-    id: "WaterTreatment-v0",
-    expert: water_treatment::expert,
-    medium: water_treatment::medium,
-}];
 
 /// Build the `kind` policy of the environment described by `spec`.
 pub fn make_policy(spec: &EnvSpec, kind: PolicyKind) -> Result<Box<dyn Policy>> {

@@ -26,10 +26,6 @@ pub const ENTRIES: &[Entry] = &[
         build: super::supply_chain::build,
     },
 ];
-pub const ENTRIES: &[Entry] = &[Entry {
-    id: "WaterTreatment-v0",
-    build: super::water_treatment::build,
-}];
 
 /// Ids of every registered environment.
 pub fn ids() -> Vec<&'static str> {
