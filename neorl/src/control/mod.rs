@@ -10,6 +10,7 @@
 //! its measurements. (This module depends on `env` for the observation
 //! layout each controller reads; `env` does not depend on it.)
 
+pub mod hvac;
 pub mod noise;
 pub mod pid;
 pub mod power_grid;
@@ -79,6 +80,11 @@ struct Controllers {
 
 /// One row per environment, in registry order.
 const CONTROLLERS: &[Controllers] = &[
+    Controllers {
+        id: "HVACControl-v0",
+        expert: hvac::expert,
+        medium: hvac::medium,
+    },
     Controllers {
         id: "WaterTreatment-v0",
         expert: water_treatment::expert,

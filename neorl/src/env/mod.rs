@@ -5,6 +5,7 @@
 //! units and sources in the file's doc comment.
 
 pub mod core;
+pub mod hvac;
 pub mod math;
 pub mod model;
 pub mod power_grid;

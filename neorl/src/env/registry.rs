@@ -14,6 +14,10 @@ pub struct Entry {
 /// Every registered environment, in a fixed order.
 pub const ENTRIES: &[Entry] = &[
     Entry {
+        id: "HVACControl-v0",
+        build: super::hvac::build,
+    },
+    Entry {
         id: "WaterTreatment-v0",
         build: super::water_treatment::build,
     },
