@@ -5,11 +5,15 @@
 //! units and sources in the file's doc comment.
 
 pub mod core;
+pub mod hvac;
 pub mod math;
 pub mod model;
+pub mod power_grid;
 pub mod registry;
 pub mod spec;
+pub mod supply_chain;
 pub mod vec_env;
+pub mod water_treatment;
 pub mod wrapper;
 
 #[cfg(test)]

@@ -12,7 +12,24 @@ pub struct Entry {
 }
 
 /// Every registered environment, in a fixed order.
-pub const ENTRIES: &[Entry] = &[];
+pub const ENTRIES: &[Entry] = &[
+    Entry {
+        id: "HVACControl-v0",
+        build: super::hvac::build,
+    },
+    Entry {
+        id: "WaterTreatment-v0",
+        build: super::water_treatment::build,
+    },
+    Entry {
+        id: "PowerGrid-v0",
+        build: super::power_grid::build,
+    },
+    Entry {
+        id: "SupplyChain-v0",
+        build: super::supply_chain::build,
+    },
+];
 
 /// Ids of every registered environment.
 pub fn ids() -> Vec<&'static str> {

@@ -139,7 +139,8 @@ impl ConstraintSpec {
     /// Whether `value` crosses the limit (NaN counts as a violation).
     #[inline]
     pub fn violated(&self, value: f64) -> bool {
-        !(self.margin(value) >= 0.0)
+        let m = self.margin(value);
+        m.is_nan() || m < 0.0
     }
 }
 
@@ -163,7 +164,7 @@ pub struct EnvSpec {
     /// `reward_min` for every step left in the horizon, so ending an episode
     /// early never pays.
     pub reward_range: (f64, f64),
-    /// Mean undiscounted return of the uniform random policy (see [`crate::env::reference`]).
+    /// Mean undiscounted return of the uniform random policy (see `crate::eval::reference`).
     pub ref_random_return: f64,
     /// Mean undiscounted return of the expert controller.
     pub ref_expert_return: f64,
