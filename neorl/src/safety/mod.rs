@@ -59,7 +59,9 @@ pub use constraints::{CheckSummary, ConstraintHierarchy, Level, Preferences};
 pub use estop::{EStopState, EmergencyStop, TripCause};
 pub use human_override::{ControlMode, HumanOverride, OverrideSource};
 pub use monitor::{AlarmLevel, Monitor, MonitorConfig, MonitorReport};
-pub use shield::{Decision, InterventionKind, Shield, ShieldConfig, ShieldStats};
+pub use shield::{
+    BackupLaw, BackupScores, Decision, InterventionKind, Shield, ShieldConfig, ShieldStats,
+};
 pub use supervisor::{ActionSource, SafetyConfig, SafetyTotals, SupervisedStep, Supervisor};
 
 #[cfg(test)]

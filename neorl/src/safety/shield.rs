@@ -79,6 +79,13 @@ pub struct ShieldConfig {
     /// Absolute back-off per constraint, in its unit (order of
     /// `spec.constraints`; only hard constraints are used). Empty = none.
     pub tighten: Vec<f64>,
+    /// Relative back-off: every hard limit is tightened by this fraction of
+    /// its nominal clearance (see [`super::constraints`]), on top of
+    /// `tighten`. Buys robustness against disturbances the nominal model
+    /// does not know. When not even the safe action can respect the
+    /// back-off, the shield applies it anyway without tripping the emergency
+    /// stop, as long as it respects the real limits.
+    pub backoff: f64,
     /// Largest change per step per action dimension (order of
     /// `spec.actions`). Empty = no rate limits. Not applied on the first step
     /// of an episode (the actuator's position is unknown) nor to the
@@ -87,6 +94,10 @@ pub struct ShieldConfig {
     /// Project toward the environment's expert controller before falling
     /// back to the safe action.
     pub use_expert: bool,
+    /// The backup law of the look-ahead (and of the emergency stop under a
+    /// supervisor): see [`BackupLaw`]. `None` = choose automatically at
+    /// construction ([`Shield::backup_scores`]).
+    pub backup: Option<BackupLaw>,
 }
 
 impl Default for ShieldConfig {
@@ -95,8 +106,10 @@ impl Default for ShieldConfig {
             horizon: 20,
             bisection_steps: 8,
             tighten: vec![],
+            backoff: 0.2,
             rate_limits: vec![],
             use_expert: true,
+            backup: None,
         }
     }
 }
@@ -112,6 +125,8 @@ pub enum InterventionKind {
     Projected,
     /// The expert controller's action was applied.
     Expert,
+    /// The previous applied action was held; it was verified safe.
+    Hold,
     /// The model's safe (shutdown) action was applied; it was verified safe.
     SafeAction,
     /// No action was verified safe; the safe action was applied anyway.
@@ -119,10 +134,11 @@ pub enum InterventionKind {
 }
 
 impl InterventionKind {
-    pub const ALL: [InterventionKind; 5] = [
+    pub const ALL: [InterventionKind; 6] = [
         InterventionKind::RateLimited,
         InterventionKind::Projected,
         InterventionKind::Expert,
+        InterventionKind::Hold,
         InterventionKind::SafeAction,
         InterventionKind::Emergency,
     ];
@@ -131,6 +147,7 @@ impl InterventionKind {
             InterventionKind::RateLimited => "rate_limited",
             InterventionKind::Projected => "projected",
             InterventionKind::Expert => "expert",
+            InterventionKind::Hold => "hold",
             InterventionKind::SafeAction => "safe_action",
             InterventionKind::Emergency => "emergency",
         }
@@ -163,7 +180,7 @@ pub struct ShieldStats {
     pub decisions: u64,
     pub interventions: u64,
     /// Interventions per [`InterventionKind`], in the order of `InterventionKind::ALL`.
-    pub by_kind: [u64; 5],
+    pub by_kind: [u64; 6],
     pub lookaheads: u64,
 }
 
@@ -177,6 +194,7 @@ pub struct Shield {
     low: Vec<f64>,
     high: Vec<f64>,
     tighten: Vec<f64>,
+    untightened: Vec<f64>,
     rng: EnvRng,
     sim: Vec<f64>,
     values: Vec<f64>,
@@ -188,6 +206,8 @@ pub struct Shield {
     prev: Vec<f64>,
     has_prev: bool,
     stats: ShieldStats,
+    law: BackupLaw,
+    scores: Option<BackupScores>,
 }
 
 impl Shield {
@@ -246,16 +266,31 @@ impl Shield {
                 spec.id, config.tighten, config.rate_limits
             )));
         }
+        if !(config.backoff.is_finite() && config.backoff >= 0.0) {
+            return Err(Error::InvalidArgument(format!(
+                "{}: shield backoff must be a finite fraction >= 0 of each hard constraint's nominal clearance, got {}",
+                spec.id, config.backoff
+            )));
+        }
         let hierarchy = ConstraintHierarchy::from_model(nominal.as_ref());
-        let tighten = if config.tighten.is_empty() {
-            vec![0.0; nc]
-        } else {
-            config.tighten.clone()
-        };
-        Ok(Shield {
+        // Effective back-off per constraint, in its unit: the absolute
+        // tightening plus the relative back-off of the nominal clearance.
+        let tighten = (0..nc)
+            .map(|i| {
+                let abs = config.tighten.get(i).copied().unwrap_or(0.0);
+                match spec.constraints[i].kind {
+                    crate::env::ConstraintKind::Hard => {
+                        abs + config.backoff * hierarchy.scales()[i]
+                    }
+                    crate::env::ConstraintKind::Soft => abs,
+                }
+            })
+            .collect();
+        let mut shield = Shield {
             low: spec.action_low(),
             high: spec.action_high(),
             tighten,
+            untightened: vec![0.0; nc],
             rng: EnvRng::seed_from_u64(0),
             sim: vec![0.0; nominal.state_dim()],
             values: vec![0.0; nc],
@@ -267,11 +302,88 @@ impl Shield {
             prev: vec![0.0; ad],
             has_prev: false,
             stats: ShieldStats::default(),
+            law: config.backup.unwrap_or(BackupLaw::Recompute),
+            scores: None,
             expert: None,
             hierarchy,
             config,
             nominal,
-        })
+        };
+        if shield.config.backup.is_none() {
+            shield.calibrate();
+        }
+        Ok(shield)
+    }
+
+    /// Choose the backup law: sample states the nominal plant visits under
+    /// random actions (8 episodes, every 5th of the first 60 steps, only
+    /// states inside the hard limits), run each law from them for three
+    /// horizons, and keep the law that stays safe from more of them
+    /// (`Recompute` on a tie).
+    fn calibrate(&mut self) {
+        let model = self.nominal.clone();
+        let spec = model.spec();
+        let mut rng = EnvRng::seed_from_u64(0xBAC0);
+        let mut state = vec![0.0; model.state_dim()];
+        let mut action = vec![0.0; spec.act_dim()];
+        let mut samples = vec![];
+        for _ in 0..8 {
+            model.reset(&mut state, &mut rng);
+            for t in 0..60 {
+                model.constraints(&state, &mut self.values);
+                if !(self.hierarchy.min_hard_margin(&self.values, &[]).0 >= 0.0) {
+                    break;
+                }
+                if t % 5 == 0 {
+                    samples.push(state.clone());
+                }
+                for ((a, &lo), &hi) in action.iter_mut().zip(&self.low).zip(&self.high) {
+                    *a = crate::env::math::uniform_in(&mut rng, lo, hi);
+                }
+                as_applied(&self.low, &self.high, &mut action);
+                if model.step(&mut state, &action, &mut rng).terminal {
+                    break;
+                }
+            }
+        }
+        let mut score = [0usize; 2];
+        for (i, law) in [BackupLaw::Recompute, BackupLaw::Latch]
+            .into_iter()
+            .enumerate()
+        {
+            self.law = law;
+            for s in &samples {
+                model.safe_action(s, &mut self.candidate);
+                as_applied(&self.low, &self.high, &mut self.candidate);
+                let hold = law == BackupLaw::Latch;
+                if self.simulate(s, 3 * self.config.horizon, hold).0 >= 0.0 {
+                    score[i] += 1;
+                }
+            }
+        }
+        let n = samples.len().max(1) as f64;
+        self.law = if score[1] > score[0] {
+            BackupLaw::Latch
+        } else {
+            BackupLaw::Recompute
+        };
+        self.scores = Some(BackupScores {
+            recompute: score[0] as f64 / n,
+            latch: score[1] as f64 / n,
+            samples: samples.len(),
+            chosen: self.law,
+        });
+        self.stats = ShieldStats::default();
+    }
+
+    /// The backup law in use.
+    pub fn backup_law(&self) -> BackupLaw {
+        self.law
+    }
+
+    /// The calibration that chose the backup law (`None` if it was configured).
+    pub fn backup_scores(&self) -> Option<BackupScores> {
+        self.scores
     }
 
     /// Use `expert` as the first backup target (it is fed every observation).
@@ -318,21 +430,30 @@ impl Shield {
         self.has_prev = true;
     }
 
-    /// Simulate `self.candidate` (already rounded) then the safe action for
-    /// the rest of the horizon from `state`; returns the smallest tightened
-    /// normalised hard margin and its constraint. Stops early once a limit
-    /// is crossed or the task ends.
+    /// Simulate `self.candidate` (already rounded) for one step, then the
+    /// backup law for the rest of the horizon, from `state`; returns the
+    /// smallest tightened normalised hard margin and its constraint. Stops
+    /// early once a limit is crossed or the task ends.
     fn lookahead(&mut self, state: &[f64]) -> (f64, Option<usize>) {
+        self.simulate(state, self.config.horizon, false)
+    }
+
+    /// [`Shield::lookahead`] over `steps` steps.
+    /// With `hold`, the candidate itself is held after the first step (the
+    /// continuation of a latched safe action).
+    fn simulate(&mut self, state: &[f64], steps: usize, hold: bool) -> (f64, Option<usize>) {
         self.stats.lookaheads += 1;
         self.sim.copy_from_slice(state);
         let mut worst = (f64::INFINITY, None);
-        for k in 0..self.config.horizon {
-            let tr = if k == 0 {
+        for k in 0..steps {
+            let tr = if k == 0 || hold {
                 self.nominal
                     .step(&mut self.sim, &self.candidate, &mut self.rng)
             } else {
-                self.nominal.safe_action(&self.sim, &mut self.step_action);
-                as_applied(&self.low, &self.high, &mut self.step_action);
+                if k == 1 || self.law == BackupLaw::Recompute {
+                    self.nominal.safe_action(&self.sim, &mut self.step_action);
+                    as_applied(&self.low, &self.high, &mut self.step_action);
+                }
                 self.nominal
                     .step(&mut self.sim, &self.step_action, &mut self.rng)
             };
@@ -412,9 +533,11 @@ impl Shield {
             return Ok(self.finish(decision, applied));
         }
         // 3. Projection toward the expert, then toward the safe action.
-        for backup in [Backup::Expert, Backup::Safe] {
+        for backup in [Backup::Expert, Backup::Hold, Backup::Safe] {
             match backup {
                 Backup::Expert if !expert_ok => continue,
+                Backup::Hold if !self.has_prev => continue,
+                Backup::Hold => self.target.copy_from_slice(&self.prev),
                 Backup::Expert => {
                     for (t, &a) in self.target.iter_mut().zip(&self.expert_action) {
                         *t = a as f64;
@@ -429,10 +552,26 @@ impl Shield {
             }
             self.candidate.copy_from_slice(&self.target);
             decision.lookaheads += 1;
-            let (tm, tc) = self.lookahead(state);
+            // Under a latched backup, the safe action and the held previous
+            // action are checked as held settings: that is the plan an
+            // earlier look-ahead verified, so it stays available.
+            let hold = self.law == BackupLaw::Latch && backup != Backup::Expert;
+            let (tm, tc) = self.simulate(state, self.config.horizon, hold);
             if !(tm >= 0.0) {
                 if backup == Backup::Safe {
-                    // 4. Nothing verified: apply the safe action anyway.
+                    // 4. Nothing verified with the back-off. Without it?
+                    std::mem::swap(&mut self.tighten, &mut self.untightened);
+                    let (um, _) = self.simulate(state, self.config.horizon, hold);
+                    std::mem::swap(&mut self.tighten, &mut self.untightened);
+                    decision.lookaheads += 1;
+                    if um >= 0.0 {
+                        // Inside the back-off band but recoverable.
+                        decision.intervention = Some(InterventionKind::SafeAction);
+                        decision.applied_margin = tm;
+                        decision.blend = 1.0;
+                        return Ok(self.finish(decision, applied));
+                    }
+                    // Nothing verified at all: apply the safe action anyway.
                     decision.intervention = Some(InterventionKind::Emergency);
                     decision.applied_margin = tm;
                     decision.blend = 1.0;
@@ -465,6 +604,7 @@ impl Shield {
                 self.candidate.copy_from_slice(&self.target);
                 decision.intervention = Some(match backup {
                     Backup::Expert => InterventionKind::Expert,
+                    Backup::Hold => InterventionKind::Hold,
                     Backup::Safe => InterventionKind::SafeAction,
                 });
             }
@@ -539,7 +679,32 @@ fn as_applied(low: &[f64], high: &[f64], a: &mut [f64]) {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Backup {
     Expert,
+    Hold,
     Safe,
+}
+
+/// What the look-ahead applies after the candidate's first step (and what
+/// a tripped emergency stop applies under a [`super::Supervisor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupLaw {
+    /// The model's safe action, recomputed from the state on every step (a
+    /// state feedback: the meaning of [`Model::safe_action`]).
+    Recompute,
+    /// The model's safe action computed once, at the first backup step, and
+    /// then held. For plants whose safe action is a one-shot correction that
+    /// is not safe to repeat (e.g. a set-point jump by the current error).
+    Latch,
+}
+
+/// How well each backup law keeps the nominal plant safe from sampled
+/// states (fraction of samples with no hard breach over three horizons).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BackupScores {
+    pub recompute: f64,
+    pub latch: f64,
+    pub samples: usize,
+    pub chosen: BackupLaw,
 }
 
 #[derive(Clone, Copy)]

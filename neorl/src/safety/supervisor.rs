@@ -4,7 +4,9 @@
 //!
 //! Priority on every step, highest first:
 //!
-//! 1. **Emergency stop** (tripped): the model's safe action, nothing else.
+//! 1. **Emergency stop** (tripped): the model's safe action, nothing else
+//!    (recomputed every step, or latched at the trip when the shield's
+//!    backup law is [`BackupLaw::Latch`]).
 //! 2. **Operator** (manual mode): the operator's action, through the shield
 //!    unless `shield_operator` is off.
 //! 3. **Policy**: the policy's action, through the shield.
@@ -21,7 +23,7 @@ use super::constraints::ConstraintHierarchy;
 use super::estop::{EmergencyStop, TripCause};
 use super::human_override::{HumanOverride, OverrideSource};
 use super::monitor::{AlarmLevel, Monitor, MonitorConfig};
-use super::shield::{Decision, InterventionKind, Shield, ShieldConfig};
+use super::shield::{BackupLaw, Decision, InterventionKind, Shield, ShieldConfig};
 use crate::env::{Env, EnvOptions, Model, StepOutcome};
 use crate::error::{Error, Result};
 use crate::policy::Policy;
@@ -97,7 +99,7 @@ pub struct SafetyTotals {
     pub steps: u64,
     pub interventions: u64,
     /// Per [`InterventionKind`], in the order of `InterventionKind::ALL`.
-    pub interventions_by_kind: [u64; 5],
+    pub interventions_by_kind: [u64; 6],
     /// Emergency-stop trips.
     pub emergency_stops: u64,
     /// Steps on which the emergency stop drove the plant.
@@ -123,6 +125,7 @@ pub struct Supervisor {
     proposed: Vec<f32>,
     applied: Vec<f32>,
     safe: Vec<f64>,
+    estop_latched: bool,
     episode: Option<u64>,
     step: u64,
     episode_return: f64,
@@ -159,6 +162,7 @@ impl Supervisor {
             proposed: vec![0.0; ad],
             applied: vec![0.0; ad],
             safe: vec![0.0; ad],
+            estop_latched: false,
             episode: None,
             step: 0,
             episode_return: 0.0,
@@ -238,6 +242,7 @@ impl Supervisor {
         self.episode_cost = 0.0;
         self.episode_interventions = 0;
         self.totals.episodes += 1;
+        self.estop_latched = false;
         if self.estop.is_tripped() {
             let cause = self.estop.reset("supervisor (new episode)", true)?;
             self.log(
@@ -298,7 +303,15 @@ impl Supervisor {
         let mut decision = None;
         let mut tripped = false;
         if self.estop.is_tripped() {
-            self.model.safe_action(env.state(), &mut self.safe);
+            // The shield's backup law decides whether the safe action is a
+            // state feedback (recomputed) or a one-shot setting (latched).
+            if !self.estop_latched {
+                self.model.safe_action(env.state(), &mut self.safe);
+                self.estop_latched = self
+                    .shield
+                    .as_ref()
+                    .is_some_and(|s| s.backup_law() == BackupLaw::Latch);
+            }
             for (a, &s) in self.applied.iter_mut().zip(&self.safe) {
                 *a = s as f32;
             }
@@ -432,6 +445,7 @@ impl Supervisor {
             .zip(env.constraint_values())
             .all(|(c, v)| c.kind != crate::env::ConstraintKind::Hard || !c.violated(*v));
         let cause = self.estop.reset(operator, safe)?;
+        self.estop_latched = false;
         self.monitor.clear_emergency();
         self.log(
             "estop_reset",
