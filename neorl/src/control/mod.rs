@@ -13,6 +13,7 @@
 pub mod noise;
 pub mod pid;
 pub mod random;
+pub mod robot_assembly;
 
 use crate::env::EnvSpec;
 use crate::error::{Error, Result};
@@ -75,7 +76,11 @@ struct Controllers {
 }
 
 /// One row per environment, in registry order.
-const CONTROLLERS: &[Controllers] = &[];
+const CONTROLLERS: &[Controllers] = &[Controllers {
+    id: "RobotAssembly-v0",
+    expert: robot_assembly::expert,
+    medium: robot_assembly::medium,
+}];
 
 /// Build the `kind` policy of the environment described by `spec`.
 pub fn make_policy(spec: &EnvSpec, kind: PolicyKind) -> Result<Box<dyn Policy>> {

@@ -8,6 +8,7 @@ pub mod core;
 pub mod math;
 pub mod model;
 pub mod registry;
+pub mod robot_assembly;
 pub mod spec;
 pub mod vec_env;
 pub mod wrapper;

@@ -12,7 +12,10 @@ pub struct Entry {
 }
 
 /// Every registered environment, in a fixed order.
-pub const ENTRIES: &[Entry] = &[];
+pub const ENTRIES: &[Entry] = &[Entry {
+    id: "RobotAssembly-v0",
+    build: super::robot_assembly::build,
+}];
 
 /// Ids of every registered environment.
 pub fn ids() -> Vec<&'static str> {
