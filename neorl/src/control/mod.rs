@@ -15,6 +15,7 @@ pub mod noise;
 pub mod pid;
 pub mod power_grid;
 pub mod random;
+pub mod robot_assembly;
 pub mod supply_chain;
 pub mod water_treatment;
 
@@ -80,6 +81,11 @@ struct Controllers {
 
 /// One row per environment, in registry order.
 const CONTROLLERS: &[Controllers] = &[
+    Controllers {
+        id: "RobotAssembly-v0",
+        expert: robot_assembly::expert,
+        medium: robot_assembly::medium,
+    },
     Controllers {
         id: "HVACControl-v0",
         expert: hvac::expert,

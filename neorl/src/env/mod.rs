@@ -10,6 +10,7 @@ pub mod math;
 pub mod model;
 pub mod power_grid;
 pub mod registry;
+pub mod robot_assembly;
 pub mod spec;
 pub mod supply_chain;
 pub mod vec_env;
