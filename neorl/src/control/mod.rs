@@ -13,6 +13,7 @@
 pub mod noise;
 pub mod pid;
 pub mod random;
+pub mod steel_annealing;
 
 use crate::env::EnvSpec;
 use crate::error::{Error, Result};
@@ -75,7 +76,11 @@ struct Controllers {
 }
 
 /// One row per environment, in registry order.
-const CONTROLLERS: &[Controllers] = &[];
+const CONTROLLERS: &[Controllers] = &[Controllers {
+    id: "SteelAnnealing-v0",
+    expert: steel_annealing::expert,
+    medium: steel_annealing::medium,
+}];
 
 /// Build the `kind` policy of the environment described by `spec`.
 pub fn make_policy(spec: &EnvSpec, kind: PolicyKind) -> Result<Box<dyn Policy>> {

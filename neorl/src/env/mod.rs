@@ -9,6 +9,7 @@ pub mod math;
 pub mod model;
 pub mod registry;
 pub mod spec;
+pub mod steel_annealing;
 pub mod vec_env;
 pub mod wrapper;
 

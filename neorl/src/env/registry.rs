@@ -12,7 +12,10 @@ pub struct Entry {
 }
 
 /// Every registered environment, in a fixed order.
-pub const ENTRIES: &[Entry] = &[];
+pub const ENTRIES: &[Entry] = &[Entry {
+    id: "SteelAnnealing-v0",
+    build: super::steel_annealing::build,
+}];
 
 /// Ids of every registered environment.
 pub fn ids() -> Vec<&'static str> {
