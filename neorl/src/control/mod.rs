@@ -16,6 +16,7 @@ pub mod pid;
 pub mod power_grid;
 pub mod random;
 pub mod robot_assembly;
+pub mod steel_annealing;
 pub mod supply_chain;
 pub mod water_treatment;
 
@@ -95,6 +96,11 @@ const CONTROLLERS: &[Controllers] = &[
         id: "WaterTreatment-v0",
         expert: water_treatment::expert,
         medium: water_treatment::medium,
+    },
+    Controllers {
+        id: "SteelAnnealing-v0",
+        expert: steel_annealing::expert,
+        medium: steel_annealing::medium,
     },
     Controllers {
         id: "PowerGrid-v0",

@@ -12,6 +12,7 @@ pub mod power_grid;
 pub mod registry;
 pub mod robot_assembly;
 pub mod spec;
+pub mod steel_annealing;
 pub mod supply_chain;
 pub mod vec_env;
 pub mod water_treatment;

@@ -26,6 +26,10 @@ pub const ENTRIES: &[Entry] = &[
         build: super::water_treatment::build,
     },
     Entry {
+        id: "SteelAnnealing-v0",
+        build: super::steel_annealing::build,
+    },
+    Entry {
         id: "PowerGrid-v0",
         build: super::power_grid::build,
     },
