@@ -10,6 +10,7 @@
 //! its measurements. (This module depends on `env` for the observation
 //! layout each controller reads; `env` does not depend on it.)
 
+pub mod chemical_reactor;
 pub mod noise;
 pub mod pid;
 pub mod random;
@@ -75,7 +76,11 @@ struct Controllers {
 }
 
 /// One row per environment, in registry order.
-const CONTROLLERS: &[Controllers] = &[];
+const CONTROLLERS: &[Controllers] = &[Controllers {
+    id: "ChemicalReactor-v0",
+    expert: chemical_reactor::expert,
+    medium: chemical_reactor::medium,
+}];
 
 /// Build the `kind` policy of the environment described by `spec`.
 pub fn make_policy(spec: &EnvSpec, kind: PolicyKind) -> Result<Box<dyn Policy>> {

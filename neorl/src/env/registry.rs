@@ -12,7 +12,10 @@ pub struct Entry {
 }
 
 /// Every registered environment, in a fixed order.
-pub const ENTRIES: &[Entry] = &[];
+pub const ENTRIES: &[Entry] = &[Entry {
+    id: "ChemicalReactor-v0",
+    build: super::chemical_reactor::build,
+}];
 
 /// Ids of every registered environment.
 pub fn ids() -> Vec<&'static str> {
