@@ -10,6 +10,7 @@
 //! its measurements. (This module depends on `env` for the observation
 //! layout each controller reads; `env` does not depend on it.)
 
+pub mod chemical_reactor;
 pub mod hvac;
 pub mod noise;
 pub mod pid;
@@ -82,6 +83,11 @@ struct Controllers {
 
 /// One row per environment, in registry order.
 const CONTROLLERS: &[Controllers] = &[
+    Controllers {
+        id: "ChemicalReactor-v0",
+        expert: chemical_reactor::expert,
+        medium: chemical_reactor::medium,
+    },
     Controllers {
         id: "RobotAssembly-v0",
         expert: robot_assembly::expert,

@@ -4,6 +4,7 @@
 //! Each process is a pure [`Model`] in its own file, with its physics,
 //! units and sources in the file's doc comment.
 
+pub mod chemical_reactor;
 pub mod core;
 pub mod hvac;
 pub mod math;

@@ -14,6 +14,10 @@ pub struct Entry {
 /// Every registered environment, in a fixed order.
 pub const ENTRIES: &[Entry] = &[
     Entry {
+        id: "ChemicalReactor-v0",
+        build: super::chemical_reactor::build,
+    },
+    Entry {
         id: "RobotAssembly-v0",
         build: super::robot_assembly::build,
     },
