@@ -86,6 +86,12 @@ pub struct ShieldConfig {
     /// back-off, the shield applies it anyway without tripping the emergency
     /// stop, as long as it respects the real limits.
     pub backoff: f64,
+    /// Disturbance scenarios: besides the nominal prediction, every
+    /// candidate must stay safe under this many disturbance sequences
+    /// sampled from the environment's own stochastic model (the same draws
+    /// for every candidate of one decision). 0 = nominal only. Costs one
+    /// more look-ahead per scenario.
+    pub scenarios: usize,
     /// Largest change per step per action dimension (order of
     /// `spec.actions`). Empty = no rate limits. Not applied on the first step
     /// of an episode (the actuator's position is unknown) nor to the
@@ -107,6 +113,7 @@ impl Default for ShieldConfig {
             bisection_steps: 8,
             tighten: vec![],
             backoff: 0.2,
+            scenarios: 0,
             rate_limits: vec![],
             use_expert: true,
             backup: None,
@@ -208,6 +215,9 @@ pub struct Shield {
     stats: ShieldStats,
     law: BackupLaw,
     scores: Option<BackupScores>,
+    stochastic: Option<Arc<dyn Model>>,
+    scenario_rng: EnvRng,
+    decision_seed: u64,
 }
 
 impl Shield {
@@ -228,6 +238,13 @@ impl Shield {
         };
         let mut s = Self::with_model(nominal, config)?;
         s.expert = expert;
+        if s.config.scenarios > 0 {
+            let stochastic = EnvOptions {
+                sensor_noise: false,
+                disturbances: true,
+            };
+            s.stochastic = crate::env::model(&spec.id, stochastic).ok();
+        }
         Ok(s)
     }
 
@@ -304,6 +321,9 @@ impl Shield {
             stats: ShieldStats::default(),
             law: config.backup.unwrap_or(BackupLaw::Recompute),
             scores: None,
+            stochastic: None,
+            scenario_rng: EnvRng::seed_from_u64(0),
+            decision_seed: 0,
             expert: None,
             hierarchy,
             config,
@@ -356,7 +376,7 @@ impl Shield {
                 model.safe_action(s, &mut self.candidate);
                 as_applied(&self.low, &self.high, &mut self.candidate);
                 let hold = law == BackupLaw::Latch;
-                if self.simulate(s, 3 * self.config.horizon, hold).0 >= 0.0 {
+                if self.simulate(s, 3 * self.config.horizon, hold, None).0 >= 0.0 {
                     score[i] += 1;
                 }
             }
@@ -384,6 +404,12 @@ impl Shield {
     /// The calibration that chose the backup law (`None` if it was configured).
     pub fn backup_scores(&self) -> Option<BackupScores> {
         self.scores
+    }
+
+    /// Check every candidate also against `config.scenarios` disturbance
+    /// sequences drawn from `model` (the plant's model with disturbances on).
+    pub fn set_scenario_model(&mut self, model: Arc<dyn Model>) {
+        self.stochastic = Some(model);
     }
 
     /// Use `expert` as the first backup target (it is fed every observation).
@@ -416,6 +442,7 @@ impl Shield {
     /// reset the expert.
     pub fn reset(&mut self, seed: u64) {
         self.has_prev = false;
+        self.decision_seed = seed.wrapping_mul(0xD1B5_4A32_D192_ED03);
         if let Some(e) = self.expert.as_mut() {
             e.reset(seed);
         }
@@ -435,35 +462,72 @@ impl Shield {
     /// smallest tightened normalised hard margin and its constraint. Stops
     /// early once a limit is crossed or the task ends.
     fn lookahead(&mut self, state: &[f64]) -> (f64, Option<usize>) {
-        self.simulate(state, self.config.horizon, false)
+        self.verify(state, false)
     }
 
     /// [`Shield::lookahead`] over `steps` steps.
     /// With `hold`, the candidate itself is held after the first step (the
-    /// continuation of a latched safe action).
-    fn simulate(&mut self, state: &[f64], steps: usize, hold: bool) -> (f64, Option<usize>) {
+    /// continuation of a latched safe action). `scenario` = `None` runs the
+    /// nominal model; `Some(j)` runs the stochastic model with disturbance
+    /// sequence `j` of this decision.
+    fn simulate(
+        &mut self,
+        state: &[f64],
+        steps: usize,
+        hold: bool,
+        scenario: Option<u64>,
+    ) -> (f64, Option<usize>) {
         self.stats.lookaheads += 1;
         self.sim.copy_from_slice(state);
+        let (model, rng): (&dyn Model, &mut EnvRng) = match (scenario, &self.stochastic) {
+            (Some(j), Some(m)) => {
+                // Common random numbers: every candidate of one decision
+                // meets the same disturbance sequences.
+                self.scenario_rng = EnvRng::seed_from_u64(
+                    self.decision_seed
+                        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        .wrapping_add(j),
+                );
+                (m.as_ref(), &mut self.scenario_rng)
+            }
+            _ => (self.nominal.as_ref(), &mut self.rng),
+        };
         let mut worst = (f64::INFINITY, None);
         for k in 0..steps {
             let tr = if k == 0 || hold {
-                self.nominal
-                    .step(&mut self.sim, &self.candidate, &mut self.rng)
+                model.step(&mut self.sim, &self.candidate, rng)
             } else {
                 if k == 1 || self.law == BackupLaw::Recompute {
-                    self.nominal.safe_action(&self.sim, &mut self.step_action);
+                    model.safe_action(&self.sim, &mut self.step_action);
                     as_applied(&self.low, &self.high, &mut self.step_action);
                 }
-                self.nominal
-                    .step(&mut self.sim, &self.step_action, &mut self.rng)
+                model.step(&mut self.sim, &self.step_action, rng)
             };
-            self.nominal.constraints(&self.sim, &mut self.values);
+            model.constraints(&self.sim, &mut self.values);
             let (m, c) = self.hierarchy.min_hard_margin(&self.values, &self.tighten);
             if m < worst.0 || worst.1.is_none() {
                 worst = (m, c);
             }
             if !(m >= 0.0) || tr.terminal {
                 break;
+            }
+        }
+        worst
+    }
+
+    /// Verify the candidate: the nominal prediction, then (if configured)
+    /// every disturbance scenario; the worst margin of them all.
+    fn verify(&mut self, state: &[f64], hold: bool) -> (f64, Option<usize>) {
+        let mut worst = self.simulate(state, self.config.horizon, hold, None);
+        if self.stochastic.is_some() {
+            for j in 0..self.config.scenarios as u64 {
+                if !(worst.0 >= 0.0) {
+                    break;
+                }
+                let r = self.simulate(state, self.config.horizon, hold, Some(j));
+                if r.0 < worst.0 {
+                    worst = r;
+                }
             }
         }
         worst
@@ -495,6 +559,7 @@ impl Shield {
             }
         }
         self.stats.decisions += 1;
+        self.decision_seed = self.decision_seed.wrapping_add(1);
         let expert_ok = match self.expert.as_mut() {
             Some(e) => {
                 e.act(obs, &mut self.expert_action).is_ok()
@@ -556,12 +621,12 @@ impl Shield {
             // action are checked as held settings: that is the plan an
             // earlier look-ahead verified, so it stays available.
             let hold = self.law == BackupLaw::Latch && backup != Backup::Expert;
-            let (tm, tc) = self.simulate(state, self.config.horizon, hold);
+            let (tm, tc) = self.verify(state, hold);
             if !(tm >= 0.0) {
                 if backup == Backup::Safe {
                     // 4. Nothing verified with the back-off. Without it?
                     std::mem::swap(&mut self.tighten, &mut self.untightened);
-                    let (um, _) = self.simulate(state, self.config.horizon, hold);
+                    let (um, _) = self.simulate(state, self.config.horizon, hold, None);
                     std::mem::swap(&mut self.tighten, &mut self.untightened);
                     decision.lookaheads += 1;
                     if um >= 0.0 {

@@ -581,10 +581,19 @@ fn run_registered_with(
     steps: usize,
 ) -> Counts {
     let (mut env, nominal) = registered(id, options);
+    let horizon = std::env::var("RESIDUAL_HORIZON")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(ShieldConfig::default().horizon);
     let config = match backoff {
         Some(backoff) => SafetyConfig {
             shield: Some(ShieldConfig {
                 backoff,
+                horizon,
+                scenarios: std::env::var("RESIDUAL_SCENARIOS")
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0),
                 ..ShieldConfig::default()
             }),
             ..SafetyConfig::default()
@@ -705,12 +714,27 @@ fn diagnose_registered() {
                 EnvOptions::deterministic()
             };
             let (mut env, nominal) = registered(id, opts);
-            let mut sup = Supervisor::new(&env, SafetyConfig::default()).unwrap();
+            let scenarios = std::env::var("DIAG_SCEN")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let cfg = SafetyConfig {
+                shield: Some(ShieldConfig {
+                    scenarios,
+                    ..ShieldConfig::default()
+                }),
+                ..SafetyConfig::default()
+            };
+            let mut sup = Supervisor::new(&env, cfg).unwrap();
             eprintln!("{id} backup {:?}", sup.shield().unwrap().backup_scores());
             let mut random = crate::control::RandomPolicy::new(env.spec());
             let mut adversary = Adversary::new(nominal, 3);
             let mut action = vec![0f32; env.spec().act_dim()];
-            for ep in 0..3u64 {
+            let eps: u64 = std::env::var("DIAG_EPS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(3);
+            for ep in 0..eps {
                 env.reset(ep);
                 random.reset(ep);
                 sup.begin_episode(&env, ep).unwrap();
@@ -764,7 +788,11 @@ fn residual_table() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5000);
+    let only = std::env::var("RESIDUAL_ENV").ok();
     for id in crate::env::ids() {
+        if only.as_deref().is_some_and(|o| o != id) {
+            continue;
+        }
         for attack in [Attack::Random, Attack::Adversarial] {
             let mut row = format!("{id:<20} {attack:<12?}");
             for backoff in [None, Some(0.0), Some(0.05), Some(0.1), Some(0.2), Some(0.3)] {
