@@ -83,6 +83,12 @@ struct RolloutArgs {
     /// Look-ahead horizon of the shield, in steps.
     #[arg(long, default_value_t = 20)]
     shield_horizon: usize,
+    /// Back-off of every hard limit, as a fraction of its nominal clearance.
+    #[arg(long, default_value_t = 0.2)]
+    shield_backoff: f64,
+    /// Disturbance scenarios each action must also survive (0 = nominal model only).
+    #[arg(long, default_value_t = 8)]
+    shield_scenarios: usize,
     /// Write every safety event to this hash-chained audit log (JSON Lines; appended to if it exists).
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
@@ -290,6 +296,8 @@ fn shielded_rollout_cmd(
         SafetyConfig {
             shield: Some(ShieldConfig {
                 horizon: a.shield_horizon,
+                backoff: a.shield_backoff,
+                scenarios: a.shield_scenarios,
                 ..ShieldConfig::default()
             }),
             ..SafetyConfig::default()

@@ -9,7 +9,7 @@
 //! is chosen — a greedy attacker that knows the physics and the state,
 //! which no real policy does. Ties are broken by a seeded RNG.
 
-use super::constraints::ConstraintHierarchy;
+use super::constraints::{ConstraintHierarchy, crossed};
 use crate::env::math::uniform;
 use crate::env::{EnvRng, Model};
 use rand::SeedableRng;
@@ -84,7 +84,7 @@ impl Adversary {
                 self.nominal.constraints(&self.sim, &mut self.values);
                 let (m, _) = self.hierarchy.min_hard_margin(&self.values, &[]);
                 worst = worst.min(m);
-                if !(m >= 0.0) || tr.terminal {
+                if crossed(m) || tr.terminal {
                     break;
                 }
             }

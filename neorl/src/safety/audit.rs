@@ -451,10 +451,8 @@ fn check_line(
                 .into(),
         );
     }
-    if let Some(l) = last {
-        if l.event == "seal" && rec.event != "open" {
-            return Err("a record follows a seal without a new 'open' record".into());
-        }
+    if last.is_some_and(|l| l.event == "seal") && rec.event != "open" {
+        return Err("a record follows a seal without a new 'open' record".into());
     }
     if rec.event == "seal" {
         let count = rec.payload.get("records").and_then(|v| v.as_u64());

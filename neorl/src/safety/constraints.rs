@@ -30,6 +30,12 @@ use crate::error::{Error, Result};
 use rand::SeedableRng;
 use serde::Serialize;
 
+/// Whether a margin means the limit is crossed (negative or NaN).
+#[inline]
+pub fn crossed(margin: f64) -> bool {
+    margin.is_nan() || margin < 0.0
+}
+
 /// Which level of the hierarchy a constraint belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -267,7 +273,7 @@ impl ConstraintHierarchy {
             margins[i] = m;
             normalised[i] = nm;
             // `!(m >= 0)` also catches NaN.
-            let crossed = !(m >= 0.0);
+            let crossed = crossed(m);
             match c.kind {
                 ConstraintKind::Hard => {
                     s.hard_violated |= crossed;

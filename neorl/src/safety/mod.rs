@@ -29,6 +29,56 @@
 //! The shield reads the plant's internal state ([`crate::env::Env::state`]);
 //! a real plant would feed it from a state estimator.
 //!
+//! ## Measured per environment
+//!
+//! Default shield (horizon 20, back-off 0.2 of the nominal clearance, 8
+//! disturbance scenarios, expert → hold → safe-action targets). "Random" is
+//! the uniform policy, "adversarial" the privileged [`Adversary`] (every
+//! step, the corner of the action box that drives the plant nearest to a
+//! hard limit over three steps). Entries are "random / adversarial";
+//! breaches count episodes that ended in a hard breach, out of 30 (seed 21,
+//! `cargo test -p neorl --lib residual_table -- --ignored --nocapture` with
+//! `RESIDUAL_STEPS=1000000 RESIDUAL_MAX_EPISODES=30 RESIDUAL_BACKOFFS=none,0.2`,
+//! plus `RESIDUAL_DETERMINISTIC=1` for the "off" columns: disturbances and
+//! sensor noise off). The adversary pushes at full authority every step, so
+//! the shield changes nearly all of its actions.
+//!
+//! | environment        | backup law | off: unshielded | off: shielded | on: unshielded | on: shielded | on: interventions (% of steps) | on: emergency stops |
+//! |---|---|---|---|---|---|---|---|
+//! | ChemicalReactor-v0 | recompute | 8 / 30 | 0 / 0 | 12 / 30 | **1 / 9** | 1 / 76 | 4 / 14 |
+//! | RobotAssembly-v0 | recompute | 30 / 30 | 0 / 0 | 30 / 30 | **0 / 0** | 46 / 100 | 0 / 0 |
+//! | HVACControl-v0 | recompute | 30 / 30 | 0 / 0 | 24 / 30 | **0 / 0** | 28 / 100 | 0 / 0 |
+//! | WaterTreatment-v0 | recompute | 28 / 30 | 0 / 0 | 28 / 30 | **0 / 0** | 30 / 98 | 0 / 0 |
+//! | SteelAnnealing-v0 | recompute | 12 / 30 | 0 / 0 | 18 / 30 | **0 / 0** | 21 / 98 | 0 / 0 |
+//! | PowerGrid-v0 | latch | 30 / 30 | 0 / 0 | 29 / 30 | **0 / 0** | 20 / 99 | 0 / 0 |
+//! | SupplyChain-v0 | recompute | 30 / 30 | 0 / 0 | 30 / 30 | **0 / 0** | 23 / 24 | 0 / 0 |
+//!
+//! With disturbances off the guarantee holds in every environment: the
+//! property test `shielded_registered_envs_never_breach` asserts zero
+//! breaches and zero emergencies over random seeds. With disturbances on:
+//!
+//! - **ChemicalReactor-v0 has no guarantee.** The CSTR runs at its
+//!   open-loop-unstable steady state; near the ignition boundary the peak
+//!   temperature under full cooling jumps by tens of kelvin between
+//!   neighbouring states (measured: 361 K predicted vs 370 K real one step,
+//!   then 409 K predicted the next), so the unmeasured feed-temperature and
+//!   concentration drift (Ornstein–Uhlenbeck, 2 K and 0.03 mol/L) decides
+//!   whether a state the nominal model calls recoverable is. No temperature
+//!   back-off captures a distance to a bifurcation. Scenarios help (without
+//!   them the adversary breaches 5 of 10 episodes at back-off 0.2, with 16
+//!   scenarios 1 of 10), and the residual is in the table. A reactor this
+//!   close to runaway would in practice also dump the feed (the interlock's
+//!   other half, outside this model's action space).
+//! - **PowerGrid-v0**'s safe action (set-points moved by the area control
+//!   error) oscillates when repeated every second, so its backup law is
+//!   latched (calibration: recompute keeps 4 % of sampled states safe,
+//!   latch 81 %), and so is its emergency stop.
+//! - Everywhere else the residual measured is zero; back-off 0 without
+//!   scenarios leaves breaches in WaterTreatment, PowerGrid, SupplyChain, RobotAssembly and
+//!   SteelAnnealing (the level, frequency, stock and joint limits ride the
+//!   boundary and the next disturbance tips them over), which is why the
+//!   default back-off is 0.2.
+//!
 //! ```
 //! use neorl::safety::{SafetyConfig, Supervisor};
 //! # fn main() -> neorl::Result<()> {

@@ -23,7 +23,7 @@
 //! rate over the last `window` steps) live in a pre-allocated ring buffer:
 //! [`Monitor::observe`] allocates nothing.
 
-use super::constraints::{CheckSummary, ConstraintHierarchy};
+use super::constraints::{CheckSummary, ConstraintHierarchy, crossed};
 use crate::error::{Error, Result};
 use serde::Serialize;
 
@@ -259,7 +259,7 @@ impl Monitor {
         };
         self.ring[row * n..(row + 1) * n].copy_from_slice(&self.normalised);
         for (v, &mg) in self.violations.iter_mut().zip(&self.margins) {
-            *v += !(mg >= 0.0) as u64;
+            *v += crossed(mg) as u64;
         }
         self.steps += 1;
         self.steps_at_level[self.level as usize] += 1;
@@ -307,7 +307,7 @@ impl Monitor {
                 for v in col {
                     sum += v;
                     min = min.min(v);
-                    crossed += !(v >= 0.0) as usize;
+                    crossed += super::constraints::crossed(v) as usize;
                 }
                 ConstraintStats {
                     name: self.hierarchy.name(i).to_string(),

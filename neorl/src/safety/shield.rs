@@ -8,32 +8,52 @@
 //!    dimension. A non-finite proposal is never applied: it is treated as
 //!    unsafe and replaced by a backup action.
 //! 2. **Look-ahead.** A *nominal* copy of the environment's model (the same
-//!    physics with [`EnvOptions::deterministic`]: no disturbances, no sensor
-//!    noise) is fed the plant's current internal state, applies the
-//!    candidate action for one step and then the model's **safe action**
-//!    (its emergency-shutdown law, a state feedback) for `horizon − 1` more
-//!    steps. The candidate is *verified* if every hard constraint keeps a
-//!    margin of at least `tighten[i]` (its unit) on every predicted step.
+//!    physics with [`EnvOptions::deterministic`]) is fed the plant's current
+//!    internal state, applies the candidate for one step and then the
+//!    **backup law** for `horizon − 1` more steps. The candidate is
+//!    *verified* if every hard constraint keeps its back-off margin on every
+//!    predicted step — in the nominal prediction and, with `scenarios > 0`,
+//!    under that many disturbance sequences drawn from the environment's own
+//!    stochastic model (the same draws for every candidate of a decision).
 //!    Committing to the backup for the rest of the horizon is what makes a
 //!    plant with inertia (momentum, thermal runaway, frequency dynamics)
 //!    safe: a one-step check accepts actions after which no action can stop
-//!    the plant in time; the backup horizon rejects them.
+//!    the plant in time; the backup horizon rejects them (the cart test in
+//!    `safety::tests` shows both).
 //! 3. **Projection.** If the proposal is not verified, the shield looks for
 //!    the nearest verified action on the segment from the proposal to a
-//!    backup action — first the environment's **expert controller**'s action
-//!    (it keeps the plant productive), then the model's **safe action** —
-//!    by bisection on the blend factor. The end point itself is verified
-//!    first, so the result is always a verified action.
-//! 4. **Emergency.** If even the safe action is not verified (the plant is
-//!    already in a state the backup cannot recover in `horizon` steps), the
-//!    safe action is applied anyway and the decision is `Emergency`; the
-//!    [`super::Supervisor`] then trips the emergency stop.
+//!    backup target — the environment's **expert controller**'s action (it
+//!    keeps the plant productive), then the **previous applied action**
+//!    held, then the model's **safe action** — by bisection on the blend
+//!    factor. The target itself is verified first, so the result is always
+//!    a verified action.
+//! 4. **Emergency.** If not even the safe action is verified, it is checked
+//!    once more without the back-off (nominal model): if it respects the real
+//!    limits it is applied as `SafeAction`; otherwise it is applied anyway,
+//!    the decision is `Emergency` and the [`super::Supervisor`] trips the
+//!    emergency stop.
+//!
+//! ## The backup law
+//!
+//! [`Model::safe_action`] is a state feedback ("coolant full open, burners
+//! off"); [`BackupLaw::Recompute`] applies it recomputed on every predicted
+//! step. Some plants' safe action is a one-shot correction that must not be
+//! repeated (PowerGrid's emergency assist moves the set-points by the
+//! current area control error: applied every second it is an integrator
+//! with gain one and oscillates); for those [`BackupLaw::Latch`] computes it
+//! once and holds it. Unless configured, the law is chosen at construction:
+//! from states the nominal plant visits under random actions, each law is
+//! run for three horizons and the one that stays safe from more states wins
+//! ([`Shield::backup_scores`]). The supervisor's emergency stop applies the
+//! same law. Under `Latch`, the safe-action and hold targets are checked as
+//! held settings, which is exactly the continuation an earlier look-ahead
+//! verified.
 //!
 //! Every decision reports what it did ([`Decision`]): the kind of
 //! intervention, the hard constraint that made the proposal unsafe, and the
-//! predicted (normalised) margins of the proposal and of the applied action.
-//! The hot path allocates nothing: every buffer is allocated in
-//! [`Shield::new`] (`neorl bench safety` reports the nanoseconds per decision).
+//! predicted normalised margins of the proposal and of the applied action.
+//! The hot path allocates nothing: every buffer is allocated at
+//! construction (`neorl bench safety` reports the nanoseconds per decision).
 //!
 //! ## What is and is not guaranteed
 //!
@@ -43,23 +63,25 @@
 //!
 //! When the plant is the nominal model (disturbances off), an applied
 //! verified action keeps the hard constraints satisfied on the next step,
-//! and the backup remains a candidate on the step after, verified again
-//! over a window that reaches one step further. Safety therefore holds for
-//! as long as the backup trajectory stays safe beyond the horizon; with a
-//! horizon long enough for the backup to bring the plant to rest, the
-//! guarantee is exact. Every action the env receives is rounded to `f32`
-//! before the look-ahead, exactly as the env will round it, so the
-//! prediction and the plant agree to the bit.
+//! and the plan it was verified with (backup after it) is again a candidate
+//! on the next step, verified over a window one step longer. Safety
+//! therefore holds as long as the backup trajectory stays safe beyond the
+//! horizon; with a horizon long enough for the backup to settle the plant,
+//! it is exact. Every action is rounded to `f32` and clipped before the
+//! look-ahead, exactly as the env will, so prediction and plant agree to
+//! the bit. The property tests check zero hard breaches *and* zero
+//! emergencies for random and adversarial policies in every registered
+//! environment with disturbances off.
 //!
-//! With stochastic disturbances the nominal model does not know, no filter
-//! can guarantee anything when a disturbance is larger than the control
-//! authority left after the worst case; `tighten` (absolute back-off per
-//! hard constraint) buys robustness against bounded disturbances at the
-//! price of more interventions. The residual violation rate is measured per
-//! environment by the property tests and reported in the module docs of
-//! [`super`].
+//! With disturbances the nominal model does not know, no filter can
+//! guarantee anything once a disturbance exceeds the control authority left
+//! in the worst case. `backoff` (a fraction of each limit's nominal
+//! clearance) and `tighten` (absolute) buy robustness against bounded
+//! disturbances, `scenarios` against the plant's own disturbance
+//! distribution, at the price of more interventions and look-aheads. The
+//! residual breach rates are measured per environment in [`super`].
 
-use super::constraints::ConstraintHierarchy;
+use super::constraints::{ConstraintHierarchy, crossed};
 use crate::control::{PolicyKind, make_policy};
 use crate::env::{EnvOptions, EnvRng, Model};
 use crate::error::{Error, Result};
@@ -72,7 +94,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShieldConfig {
     /// Steps of look-ahead: the candidate, then `horizon − 1` steps of the
-    /// backup (safe action). 1 = one-step look-ahead.
+    /// backup law. 1 = one-step look-ahead.
     pub horizon: usize,
     /// Bisection iterations when projecting onto the backup segment.
     pub bisection_steps: usize,
@@ -113,7 +135,7 @@ impl Default for ShieldConfig {
             bisection_steps: 8,
             tighten: vec![],
             backoff: 0.2,
-            scenarios: 0,
+            scenarios: 8,
             rate_limits: vec![],
             use_expert: true,
             backup: None,
@@ -248,6 +270,17 @@ impl Shield {
         Ok(s)
     }
 
+    /// A shield for `env`: as [`Shield::for_model`], and the disturbance
+    /// scenarios are only checked when the env's disturbances are on (with
+    /// them off, the nominal model is the plant and scenarios add nothing).
+    pub fn for_env(env: &crate::env::Env, config: ShieldConfig) -> Result<Self> {
+        let mut s = Self::for_model(env.model(), config)?;
+        if !env.options().disturbances {
+            s.stochastic = None;
+        }
+        Ok(s)
+    }
+
     /// A shield with an explicit nominal model and no expert (add one with
     /// [`Shield::set_expert`]).
     pub fn with_model(nominal: Arc<dyn Model>, config: ShieldConfig) -> Result<Self> {
@@ -351,7 +384,7 @@ impl Shield {
             model.reset(&mut state, &mut rng);
             for t in 0..60 {
                 model.constraints(&state, &mut self.values);
-                if !(self.hierarchy.min_hard_margin(&self.values, &[]).0 >= 0.0) {
+                if crossed(self.hierarchy.min_hard_margin(&self.values, &[]).0) {
                     break;
                 }
                 if t % 5 == 0 {
@@ -508,7 +541,7 @@ impl Shield {
             if m < worst.0 || worst.1.is_none() {
                 worst = (m, c);
             }
-            if !(m >= 0.0) || tr.terminal {
+            if crossed(m) || tr.terminal {
                 break;
             }
         }
@@ -521,7 +554,7 @@ impl Shield {
         let mut worst = self.simulate(state, self.config.horizon, hold, None);
         if self.stochastic.is_some() {
             for j in 0..self.config.scenarios as u64 {
-                if !(worst.0 >= 0.0) {
+                if crossed(worst.0) {
                     break;
                 }
                 let r = self.simulate(state, self.config.horizon, hold, Some(j));
@@ -622,7 +655,7 @@ impl Shield {
             // earlier look-ahead verified, so it stays available.
             let hold = self.law == BackupLaw::Latch && backup != Backup::Expert;
             let (tm, tc) = self.verify(state, hold);
-            if !(tm >= 0.0) {
+            if crossed(tm) {
                 if backup == Backup::Safe {
                     // 4. Nothing verified with the back-off. Without it?
                     std::mem::swap(&mut self.tighten, &mut self.untightened);

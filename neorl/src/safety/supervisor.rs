@@ -140,7 +140,7 @@ impl Supervisor {
     pub fn new(env: &Env, config: SafetyConfig) -> Result<Self> {
         let model = env.model().clone();
         let shield = match &config.shield {
-            Some(c) => Some(Shield::for_model(&model, c.clone())?),
+            Some(c) => Some(Shield::for_env(env, c.clone())?),
             None => None,
         };
         let hierarchy = match &shield {
