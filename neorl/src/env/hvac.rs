@@ -175,7 +175,7 @@
 //!
 //! See [`SOURCES`].
 
-use super::math::{normal, normal_pair, uniform_in};
+use super::math::{expm, normal, normal_pair, uniform_in};
 use super::model::{EnvOptions, EnvRng, Model, Transition};
 use super::spec::{ConstraintSpec, Dim, EnvSpec};
 use std::sync::Arc;
@@ -519,57 +519,6 @@ impl Params {
             eer.clamp(self.eer_range.0, self.eer_range.1),
         )
     }
-}
-
-/// `e^{M}` of an `n × n` row-major matrix by scaling and squaring of the
-/// Taylor series (pure arithmetic).
-fn expm(m: &[f64], n: usize) -> Vec<f64> {
-    let norm = |x: &[f64]| -> f64 {
-        (0..n)
-            .map(|j| (0..n).map(|i| x[i * n + j].abs()).sum::<f64>())
-            .fold(0.0, f64::max)
-    };
-    let matmul = |x: &[f64], y: &[f64]| -> Vec<f64> {
-        let mut z = vec![0.0; n * n];
-        for i in 0..n {
-            for k in 0..n {
-                let xik = x[i * n + k];
-                if xik != 0.0 {
-                    for j in 0..n {
-                        z[i * n + j] += xik * y[k * n + j];
-                    }
-                }
-            }
-        }
-        z
-    };
-    let mut scale = 1.0;
-    let mut squarings = 0;
-    let nm = norm(m);
-    while nm * scale > 0.5 {
-        scale *= 0.5;
-        squarings += 1;
-    }
-    let a: Vec<f64> = m.iter().map(|v| v * scale).collect();
-    let mut e = vec![0.0; n * n];
-    let mut term = vec![0.0; n * n];
-    for i in 0..n {
-        e[i * n + i] = 1.0;
-        term[i * n + i] = 1.0;
-    }
-    for k in 1..=30 {
-        term = matmul(&term, &a);
-        let inv_k = 1.0 / k as f64;
-        term.iter_mut().for_each(|v| *v *= inv_k);
-        e.iter_mut().zip(&term).for_each(|(ei, ti)| *ei += ti);
-        if norm(&term) < 1e-20 {
-            break;
-        }
-    }
-    for _ in 0..squarings {
-        e = matmul(&e, &e);
-    }
-    e
 }
 
 /// Exogenous inputs over one interval.

@@ -48,6 +48,59 @@ pub fn rk4_substeps<const N: usize>(
     }
 }
 
+/// `e^{M}` of an `n × n` row-major matrix by scaling and squaring of the
+/// Taylor series. Only + − × ÷, so the result is bit-identical on every
+/// machine: exact discretisations of linear models (zero-order hold) use it
+/// once at construction.
+pub fn expm(m: &[f64], n: usize) -> Vec<f64> {
+    let norm = |x: &[f64]| -> f64 {
+        (0..n)
+            .map(|j| (0..n).map(|i| x[i * n + j].abs()).sum::<f64>())
+            .fold(0.0, f64::max)
+    };
+    let matmul = |x: &[f64], y: &[f64]| -> Vec<f64> {
+        let mut z = vec![0.0; n * n];
+        for i in 0..n {
+            for k in 0..n {
+                let xik = x[i * n + k];
+                if xik != 0.0 {
+                    for j in 0..n {
+                        z[i * n + j] += xik * y[k * n + j];
+                    }
+                }
+            }
+        }
+        z
+    };
+    let mut scale = 1.0;
+    let mut squarings = 0;
+    let nm = norm(m);
+    while nm * scale > 0.5 {
+        scale *= 0.5;
+        squarings += 1;
+    }
+    let a: Vec<f64> = m.iter().map(|v| v * scale).collect();
+    let mut e = vec![0.0; n * n];
+    let mut term = vec![0.0; n * n];
+    for i in 0..n {
+        e[i * n + i] = 1.0;
+        term[i * n + i] = 1.0;
+    }
+    for k in 1..=30 {
+        term = matmul(&term, &a);
+        let inv_k = 1.0 / k as f64;
+        term.iter_mut().for_each(|v| *v *= inv_k);
+        e.iter_mut().zip(&term).for_each(|(ei, ti)| *ei += ti);
+        if norm(&term) < 1e-20 {
+            break;
+        }
+    }
+    for _ in 0..squarings {
+        e = matmul(&e, &e);
+    }
+    e
+}
+
 /// Uniform draw in `[0, 1)` with 53 random bits.
 #[inline]
 pub fn uniform(rng: &mut EnvRng) -> f64 {
@@ -190,6 +243,24 @@ mod tests {
             (tail - 2.0 * cdf(-ZIG_R)).abs() < 2.5e-4,
             "tail mass {tail}"
         );
+    }
+
+    #[test]
+    fn expm_matches_closed_forms() {
+        // Rotation generator: e^{[[0, -t], [t, 0]]} = [[cos t, -sin t], [sin t, cos t]].
+        let t = 2.5;
+        let e = expm(&[0.0, -t, t, 0.0], 2);
+        let want = [libm::cos(t), -libm::sin(t), libm::sin(t), libm::cos(t)];
+        for (a, b) in e.iter().zip(want) {
+            assert!((a - b).abs() < 1e-13, "{e:?}");
+        }
+        // Diagonal with a large entry (exercises scaling and squaring).
+        let e = expm(&[-30.0, 0.0, 0.0, 3.0], 2);
+        assert!(
+            (e[0] / libm::exp(-30.0) - 1.0).abs() < 1e-10
+                && (e[3] / libm::exp(3.0) - 1.0).abs() < 1e-12
+        );
+        assert_eq!((e[1], e[2]), (0.0, 0.0));
     }
 
     #[test]

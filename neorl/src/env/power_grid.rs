@@ -179,7 +179,7 @@
 //! * C. F. Van Loan, "Computing integrals involving the matrix exponential",
 //!   IEEE Trans. Automatic Control 23(3), 1978.
 
-use super::math::{normal_pair, uniform_in};
+use super::math::{expm, normal_pair, uniform_in};
 use super::model::{EnvOptions, EnvRng, Model, Transition};
 use super::spec::{ConstraintSpec, Dim, EnvSpec};
 use std::sync::Arc;
@@ -365,53 +365,6 @@ pub fn default_ties() -> [TieLine; 3] {
 /// Default three-area ring with disturbances per `options`.
 pub fn build(options: EnvOptions) -> Arc<dyn Model> {
     Arc::new(PowerGrid::new(&default_areas(), &default_ties(), options))
-}
-
-/// Matrix exponential of the `k × k` row-major matrix `a` by scaling and
-/// squaring with a Taylor series (only + − × ÷, hence bit-reproducible).
-fn expm(a: &[f64], k: usize) -> Vec<f64> {
-    let norm = (0..k)
-        .map(|j| (0..k).map(|i| a[i * k + j].abs()).sum::<f64>())
-        .fold(0.0, f64::max);
-    let mut s = 0;
-    let mut scale = 1.0;
-    while norm * scale > 0.25 {
-        scale *= 0.5;
-        s += 1;
-    }
-    let matmul = |x: &[f64], y: &[f64]| {
-        let mut z = vec![0.0; k * k];
-        for i in 0..k {
-            for l in 0..k {
-                let xil = x[i * k + l];
-                if xil != 0.0 {
-                    for j in 0..k {
-                        z[i * k + j] += xil * y[l * k + j];
-                    }
-                }
-            }
-        }
-        z
-    };
-    let a_s: Vec<f64> = a.iter().map(|v| v * scale).collect();
-    let mut result = vec![0.0; k * k];
-    let mut term = vec![0.0; k * k];
-    for i in 0..k {
-        result[i * k + i] = 1.0;
-        term[i * k + i] = 1.0;
-    }
-    for order in 1..=16 {
-        term = matmul(&term, &a_s);
-        let inv = 1.0 / order as f64;
-        for (r, t) in result.iter_mut().zip(term.iter_mut()) {
-            *t *= inv;
-            *r += *t;
-        }
-    }
-    for _ in 0..s {
-        result = matmul(&result, &result);
-    }
-    result
 }
 
 impl PowerGrid {
