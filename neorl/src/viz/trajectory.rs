@@ -33,13 +33,13 @@ pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result
         let t: Vec<f64> = (1..=tr.rewards.len())
             .map(|i| i as f64 * spec.dt / t_scale)
             .collect();
-        for (k, c) in spec.constraints.iter().enumerate() {
+        for k in 0..nc {
             let (xa, ya) = axis(k);
             let y: Vec<f64> = tr.constraint_values.iter().map(|v| v[k]).collect();
             plot.add_trace(
                 Scatter::new(t.clone(), y)
                     .name(who)
-                    .legend_group(who.to_string())
+                    .legend_group(who)
                     .show_legend(k == 0)
                     .mode(Mode::Lines)
                     .line(Line::new().color(color).width(1.5))
@@ -53,7 +53,7 @@ pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result
             plot.add_trace(
                 Scatter::new(t.clone(), y)
                     .name(who)
-                    .legend_group(who.to_string())
+                    .legend_group(who)
                     .show_legend(false)
                     .mode(Mode::Lines)
                     .line(Line::new().color(color).width(1.0))
