@@ -108,8 +108,8 @@
 //!
 //! **Sensor noise** (`options.sensor_noise`): Gaussian, σ = 0.1 K on zone
 //! temperatures (class-B room sensors), σ = 0.3 K on the outdoor temperature.
-//! Gaussian draws come in pairs from Marsaglia's polar method (Marsaglia &
-//! Bray 1964). Draw order: reset — initial temperatures (zone by zone: mass,
+//! Gaussian draws come in pairs from `math::normal_pair` (ziggurat;
+//! see `env::math`). Draw order: reset — initial temperatures (zone by zone: mass,
 //! air offset), then (with disturbances) season, `T̄` offset, swing, front
 //! onset, size, time constant, weather state, cloud mean, attendances; step —
 //! one pair (weather, cloud); observation — three pairs (zones 1–5, outdoor).
@@ -175,7 +175,7 @@
 //!
 //! See [`SOURCES`].
 
-use super::math::{normal, uniform_in};
+use super::math::{expm, normal, normal_pair, uniform_in};
 use super::model::{EnvOptions, EnvRng, Model, Transition};
 use super::spec::{ConstraintSpec, Dim, EnvSpec};
 use std::sync::Arc;
@@ -521,57 +521,6 @@ impl Params {
     }
 }
 
-/// `e^{M}` of an `n × n` row-major matrix by scaling and squaring of the
-/// Taylor series (pure arithmetic).
-fn expm(m: &[f64], n: usize) -> Vec<f64> {
-    let norm = |x: &[f64]| -> f64 {
-        (0..n)
-            .map(|j| (0..n).map(|i| x[i * n + j].abs()).sum::<f64>())
-            .fold(0.0, f64::max)
-    };
-    let matmul = |x: &[f64], y: &[f64]| -> Vec<f64> {
-        let mut z = vec![0.0; n * n];
-        for i in 0..n {
-            for k in 0..n {
-                let xik = x[i * n + k];
-                if xik != 0.0 {
-                    for j in 0..n {
-                        z[i * n + j] += xik * y[k * n + j];
-                    }
-                }
-            }
-        }
-        z
-    };
-    let mut scale = 1.0;
-    let mut squarings = 0;
-    let nm = norm(m);
-    while nm * scale > 0.5 {
-        scale *= 0.5;
-        squarings += 1;
-    }
-    let a: Vec<f64> = m.iter().map(|v| v * scale).collect();
-    let mut e = vec![0.0; n * n];
-    let mut term = vec![0.0; n * n];
-    for i in 0..n {
-        e[i * n + i] = 1.0;
-        term[i * n + i] = 1.0;
-    }
-    for k in 1..=30 {
-        term = matmul(&term, &a);
-        let inv_k = 1.0 / k as f64;
-        term.iter_mut().for_each(|v| *v *= inv_k);
-        e.iter_mut().zip(&term).for_each(|(ei, ti)| *ei += ti);
-        if norm(&term) < 1e-20 {
-            break;
-        }
-    }
-    for _ in 0..squarings {
-        e = matmul(&e, &e);
-    }
-    e
-}
-
 /// Exogenous inputs over one interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Exogenous {
@@ -604,22 +553,6 @@ pub struct HvacControl {
 
 /// Half control intervals per day.
 const PHASES: usize = (48.0 / DT_H) as usize;
-
-/// A pair of independent standard normal draws by Marsaglia's polar method
-/// (Marsaglia & Bray 1964; `libm` only, no trigonometry): pairs of uniforms
-/// are drawn from `rng` until one falls inside the unit disc.
-#[inline]
-fn normal_pair(rng: &mut EnvRng) -> (f64, f64) {
-    loop {
-        let u = 2.0 * super::math::uniform(rng) - 1.0;
-        let v = 2.0 * super::math::uniform(rng) - 1.0;
-        let r2 = u * u + v * v;
-        if r2 < 1.0 && r2 > 0.0 {
-            let f = libm::sqrt(-2.0 * libm::log(r2) / r2);
-            return (u * f, v * f);
-        }
-    }
-}
 
 /// Hour of day in `[0, 24)` of `t_h` hours since Monday 00:00.
 #[inline]
@@ -731,8 +664,8 @@ impl HvacControl {
             horizon: HORIZON,
             constraints,
             reward_range: (REWARD_MIN, 0.0),
-            ref_random_return: -5128.450226351637,
-            ref_expert_return: -21.598898159614663,
+            ref_random_return: -5167.650714904221,
+            ref_expert_return: -21.5515763072915,
         }
     }
 
@@ -985,7 +918,7 @@ impl Model for HvacControl {
         let h = hour_of_day(t);
         let (sin_t, cos_t) = self.phase(h);
         let t_out = self.t_out(s, s[st::FRONT], sin_t, cos_t);
-        // Noise for zones 1–5 and outdoor, in that order, three Box–Muller pairs.
+        // Noise for zones 1–5 and outdoor, in that order, three pairs (`math::normal_pair`, ziggurat).
         let mut n = [0.0; N_ZONES + 1];
         if self.options.sensor_noise {
             for pair in n.chunks_exact_mut(2) {

@@ -868,8 +868,8 @@ impl RobotAssembly {
                 ConstraintSpec::soft_max("collaborative_speed", ZONE_SPEED, "m/s", "peg-tip speed while within 0.12 m of the hole entrance (0 outside): reduced speed 250 mm/s for the shared workspace (ISO 10218-1, ISO/TS 15066)"),
             ],
             reward_range: (-1.5, 0.0),
-            ref_random_return: -883.6118235073694,
-            ref_expert_return: -191.65275120305,
+            ref_random_return: -883.4726606509772,
+            ref_expert_return: -192.45511926190272,
         };
         RobotAssembly {
             spec,

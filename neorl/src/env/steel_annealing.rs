@@ -218,7 +218,7 @@
 //!   annealing furnace", Proc. MISG 2004 — speed reduced for thick strip,
 //!   weld tracking.
 
-use super::math::{gaussian, normal, rk4_substeps, uniform, uniform_in};
+use super::math::{gaussian, normal, normal_pair, rk4_substeps, uniform, uniform_in};
 use super::model::{EnvOptions, EnvRng, Model, Transition};
 use super::spec::{ConstraintSpec, Dim, EnvSpec};
 use std::sync::Arc;
@@ -615,8 +615,8 @@ impl SteelAnnealing {
                 ),
             ],
             reward_range: (r_min, r_max),
-            ref_random_return: -24188.825949229555,
-            ref_expert_return: 11385.997422430017,
+            ref_random_return: -23740.98397415442,
+            ref_expert_return: 11175.794977612952,
         }
     }
 
@@ -739,17 +739,6 @@ impl SteelAnnealing {
         let dev = state[S_STRIP + 2] - self.zone_target(state, 2);
         (rate, peak, dev)
     }
-}
-
-/// Two independent standard normals from one Box–Muller draw (`libm`
-/// only, so bit-identical on every machine).
-#[inline]
-fn normal_pair(rng: &mut EnvRng) -> (f64, f64) {
-    let u1 = 1.0 - uniform(rng);
-    let u2 = uniform(rng);
-    let r = (-2.0 * libm::log(u1)).sqrt();
-    let (sin, cos) = libm::sincos(std::f64::consts::TAU * u2);
-    (r * cos, r * sin)
 }
 
 /// Soak target of a grade index, K.
@@ -887,7 +876,7 @@ impl Model for SteelAnnealing {
 
     fn observe(&self, s: &[f64], obs: &mut [f32], rng: &mut EnvRng) {
         let p = &self.p;
-        // Eight independent standard normals (both Box–Muller variates used).
+        // Eight independent standard normals (four `math::normal_pair` draws).
         let mut z = [0.0; 8];
         if self.options.sensor_noise {
             for k in 0..4 {
