@@ -16,7 +16,8 @@
 //! emergency level) trips the emergency stop. Everything that is not a
 //! plain policy step — each intervention, alarm change, trip, reset,
 //! hand-over, breach, episode start and end — is written to the audit log
-//! when one is attached.
+//! when one is attached. Without an audit log a supervised step allocates
+//! nothing itself (only a trip, which records its cause by name, does).
 
 use super::audit::AuditLog;
 use super::constraints::ConstraintHierarchy;
@@ -331,7 +332,8 @@ impl Supervisor {
                 self.totals.interventions += 1;
                 self.totals.interventions_by_kind[kind as usize] += 1;
                 self.episode_interventions += 1;
-                let payload = json!({
+                if self.audit.is_some() {
+                    let payload = json!({
                     "source": source,
                     "kind": kind.as_str(),
                     "constraint": self.constraint_name(d.constraint),
@@ -340,8 +342,9 @@ impl Supervisor {
                     "proposed_margin": d.proposed_margin,
                     "applied_margin": d.applied_margin,
                     "blend": d.blend,
-                });
-                self.log("intervention", payload)?;
+                    });
+                    self.log("intervention", payload)?;
+                }
                 if kind == InterventionKind::Emergency {
                     let cause = TripCause::NoSafeAction {
                         constraint: self.constraint_name(d.constraint),
@@ -359,7 +362,7 @@ impl Supervisor {
         self.episode_cost += outcome.cost;
         self.monitor.record_reward(outcome.reward, outcome.cost);
         let m = self.monitor.observe(env.constraint_values());
-        if m.changed() {
+        if m.changed() && self.audit.is_some() {
             let payload = json!({
                 "from": m.previous,
                 "to": m.level,
@@ -395,7 +398,7 @@ impl Supervisor {
             };
             tripped |= self.trip(cause)?;
         }
-        if outcome.terminated || outcome.truncated {
+        if (outcome.terminated || outcome.truncated) && self.audit.is_some() {
             let payload = json!({
                 "steps": self.step,
                 "return": self.episode_return,
