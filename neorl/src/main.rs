@@ -134,6 +134,9 @@ enum Bench {
         /// Look-ahead horizon of the shield, in steps.
         #[arg(long, default_value_t = 20)]
         horizon: usize,
+        /// Disturbance scenarios per look-ahead (0 = nominal model only).
+        #[arg(long, default_value_t = 8)]
+        scenarios: usize,
         #[arg(long)]
         json: bool,
     },
@@ -176,8 +179,9 @@ fn run(cli: Cli) -> Result<()> {
                 seconds,
                 env,
                 horizon,
+                scenarios,
                 json,
-            } => bench_safety(seconds, env, horizon, json),
+            } => bench_safety(seconds, env, horizon, scenarios, json),
         },
         Command::Audit {
             what: AuditCmd::Verify { file, json },
@@ -384,7 +388,13 @@ fn audit_verify(file: &std::path::Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn bench_safety(seconds: f64, only: Option<String>, horizon: usize, json: bool) -> Result<()> {
+fn bench_safety(
+    seconds: f64,
+    only: Option<String>,
+    horizon: usize,
+    scenarios: usize,
+    json: bool,
+) -> Result<()> {
     if !(seconds > 0.0 && seconds.is_finite()) {
         anyhow::bail!("--seconds must be a positive number, got {seconds}");
     }
@@ -402,6 +412,7 @@ fn bench_safety(seconds: f64, only: Option<String>, horizon: usize, json: bool) 
     };
     let config = ShieldConfig {
         horizon,
+        scenarios,
         ..ShieldConfig::default()
     };
     let rows = neorl::bench::safety::run(&chosen, Duration::from_secs_f64(seconds), &config)?;

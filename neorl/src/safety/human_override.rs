@@ -155,6 +155,13 @@ impl HumanOverride {
     /// In manual, write the operator's action into `action` and return
     /// `true`; in auto, leave it and return `false`.
     pub fn act(&mut self, obs: &[f32], action: &mut [f32]) -> Result<bool> {
+        if action.len() != self.act_dim {
+            return Err(Error::Shape {
+                what: format!("{}: action buffer for the operator", self.env),
+                expected: self.act_dim,
+                got: action.len(),
+            });
+        }
         match self.source.as_mut() {
             None => Ok(false),
             Some(OverrideSource::Fixed(a)) => {

@@ -58,17 +58,19 @@
 //! breaches and zero emergencies over random seeds. With disturbances on:
 //!
 //! - **ChemicalReactor-v0 has no guarantee.** The CSTR runs at its
-//!   open-loop-unstable steady state; near the ignition boundary the peak
-//!   temperature under full cooling jumps by tens of kelvin between
-//!   neighbouring states (measured: 361 K predicted vs 370 K real one step,
-//!   then 409 K predicted the next), so the unmeasured feed-temperature and
-//!   concentration drift (Ornstein–Uhlenbeck, 2 K and 0.03 mol/L) decides
-//!   whether a state the nominal model calls recoverable is. No temperature
-//!   back-off captures a distance to a bifurcation. Scenarios help (without
-//!   them the adversary breaches 5 of 10 episodes at back-off 0.2, with 16
-//!   scenarios 1 of 10), and the residual is in the table. A reactor this
-//!   close to runaway would in practice also dump the feed (the interlock's
-//!   other half, outside this model's action space).
+//!   open-loop-unstable steady state. Near the ignition boundary the peak
+//!   temperature under full cooling is extremely sensitive to the state:
+//!   in `reactor_prediction_near_ignition` the nominal prediction of that
+//!   peak swings between 361 K and 381 K from one 3-s step to the next
+//!   while the real plant peaks at 370 K. So the unmeasured drift of feed
+//!   temperature and concentration (Ornstein–Uhlenbeck, 2 K and
+//!   0.03 mol/L) decides whether a state the nominal model calls
+//!   recoverable is, and no temperature back-off measures a distance to a
+//!   bifurcation. Scenarios help (adversary, back-off 0.2: 5 of 10 episodes
+//!   breached without scenarios, 1 of 10 with 16), and the residual with
+//!   the default 8 is in the table. A real reactor this close to runaway
+//!   would also dump the feed (the interlock's other half, outside this
+//!   model's action space).
 //! - **PowerGrid-v0**'s safe action (set-points moved by the area control
 //!   error) oscillates when repeated every second, so its backup law is
 //!   latched (calibration: recompute keeps 4 % of sampled states safe,

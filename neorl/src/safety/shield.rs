@@ -201,6 +201,11 @@ pub struct Decision {
     pub blend: f64,
     /// Look-ahead simulations this decision ran.
     pub lookaheads: u32,
+    /// Size of the correction: the Euclidean distance between the proposal
+    /// (within bounds) and the applied action, each dimension weighted by
+    /// the preference `action_weights` (default: 1 / actuator range, so 1.0
+    /// is one full range).
+    pub correction: f64,
 }
 
 /// Counters over every decision of a shield.
@@ -233,6 +238,7 @@ pub struct Shield {
     candidate: Vec<f64>,
     expert_action: Vec<f32>,
     prev: Vec<f64>,
+    original: Vec<f64>,
     has_prev: bool,
     stats: ShieldStats,
     law: BackupLaw,
@@ -350,6 +356,7 @@ impl Shield {
             candidate: vec![0.0; ad],
             expert_action: vec![0.0; ad],
             prev: vec![0.0; ad],
+            original: vec![0.0; ad],
             has_prev: false,
             stats: ShieldStats::default(),
             law: config.backup.unwrap_or(BackupLaw::Recompute),
@@ -606,6 +613,7 @@ impl Shield {
             *p = if a.is_finite() { a as f64 } else { 0.0 };
         }
         as_applied(&self.low, &self.high, &mut self.proposal);
+        self.original.copy_from_slice(&self.proposal);
         let rate_limited = self.rate_limit(Buf::Proposal);
         let mut lookaheads = 0u32;
         // 2. Look-ahead of the proposal.
@@ -623,6 +631,7 @@ impl Shield {
             applied_margin: pm,
             blend: 0.0,
             lookaheads,
+            correction: 0.0,
         };
         if pm >= 0.0 {
             if rate_limited {
@@ -710,7 +719,13 @@ impl Shield {
             decision.blend = hi;
             return Ok(self.finish(decision, applied));
         }
-        unreachable!("the safe-action branch always returns")
+        // Not reached (the safe-action target always returns above); kept
+        // as the conservative answer rather than a panic.
+        self.nominal.safe_action(state, &mut self.candidate);
+        as_applied(&self.low, &self.high, &mut self.candidate);
+        decision.intervention = Some(InterventionKind::Emergency);
+        decision.blend = 1.0;
+        Ok(self.finish(decision, applied))
     }
 
     /// `candidate = proposal + λ (target − proposal)`, rounded as applied.
@@ -747,15 +762,25 @@ impl Shield {
 
     /// Write the chosen action (the candidate, or the proposal when no
     /// intervention happened) and update counters.
-    fn finish(&mut self, d: Decision, applied: &mut [f32]) -> Decision {
+    fn finish(&mut self, mut d: Decision, applied: &mut [f32]) -> Decision {
         let src = match d.intervention {
             None | Some(InterventionKind::RateLimited) => &self.proposal,
             Some(_) => &self.candidate,
         };
-        for ((a, &c), p) in applied.iter_mut().zip(src).zip(self.prev.iter_mut()) {
+        let w = &self.hierarchy.preferences.action_weights;
+        let mut sq = 0.0;
+        for (i, ((a, &c), p)) in applied
+            .iter_mut()
+            .zip(src)
+            .zip(self.prev.iter_mut())
+            .enumerate()
+        {
             *a = c as f32;
             *p = c;
+            let e = w[i] * (c - self.original[i]);
+            sq += e * e;
         }
+        d.correction = sq.sqrt();
         self.has_prev = true;
         if let Some(k) = d.intervention {
             self.stats.interventions += 1;

@@ -342,6 +342,7 @@ impl Supervisor {
                     "proposed_margin": d.proposed_margin,
                     "applied_margin": d.applied_margin,
                     "blend": d.blend,
+                    "correction": d.correction,
                     });
                     self.log("intervention", payload)?;
                 }

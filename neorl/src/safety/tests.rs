@@ -346,6 +346,11 @@ fn the_projection_stays_close_to_the_proposal() {
     assert_eq!(d.constraint, Some(0));
     assert!(d.proposed_margin < 0.0 && d.applied_margin >= 0.0, "{d:?}");
     assert!(out[0] > 1.0 && out[0] < 2.0, "{out:?}");
+    // Correction in units of the actuator's range (0..2 m³/s).
+    assert!(
+        (d.correction - (2.0 - out[0] as f64) / 2.0).abs() < 1e-6,
+        "{d:?}"
+    );
     // Verified: the next level stays under 2 m.
     let mut st = [1.9];
     let mut rng = <EnvRng as rand::SeedableRng>::seed_from_u64(0);
@@ -623,11 +628,13 @@ fn unshielded_attacks_breach_registered_envs() {
         if rnd.violations + adv.violations > 0 {
             breached.push(*id);
         }
+        // Per environment: the shielded property test below has teeth.
+        assert!(
+            adv.violations > 0,
+            "{id}: the unshielded adversary no longer breaches a hard limit, so the shielded test proves nothing here; strengthen the adversary"
+        );
     }
-    assert!(
-        !breached.is_empty(),
-        "the attacks must breach some environment unshielded, or the shielded test has no teeth"
-    );
+    assert!(!breached.is_empty());
 }
 
 proptest! {
@@ -690,82 +697,6 @@ fn a_registered_expert_is_found() {
     );
 }
 
-#[test]
-#[ignore]
-fn diagnose_registered() {
-    for id in crate::env::ids() {
-        for attack in [Attack::Random, Attack::Adversarial] {
-            let opts = if std::env::var("DIAG_DIST").is_ok() {
-                EnvOptions::default()
-            } else {
-                EnvOptions::deterministic()
-            };
-            let (mut env, nominal) = registered(id, opts);
-            let scenarios = std::env::var("DIAG_SCEN")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let cfg = SafetyConfig {
-                shield: Some(ShieldConfig {
-                    scenarios,
-                    ..ShieldConfig::default()
-                }),
-                ..SafetyConfig::default()
-            };
-            let mut sup = Supervisor::new(&env, cfg).unwrap();
-            eprintln!("{id} backup {:?}", sup.shield().unwrap().backup_scores());
-            let mut random = crate::control::RandomPolicy::new(env.spec());
-            let mut adversary = Adversary::new(nominal, 3);
-            let mut action = vec![0f32; env.spec().act_dim()];
-            let eps: u64 = std::env::var("DIAG_EPS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(3);
-            for ep in 0..eps {
-                env.reset(ep);
-                random.reset(ep);
-                sup.begin_episode(&env, ep).unwrap();
-                let mut hist = std::collections::VecDeque::new();
-                loop {
-                    let st = match attack {
-                        Attack::Random => sup.step(&mut env, &mut random).unwrap(),
-                        Attack::Adversarial => {
-                            adversary.act(env.state(), &mut action);
-                            sup.step_action(&mut env, &action).unwrap()
-                        }
-                    };
-                    hist.push_back(format!(
-                        "t={} src={:?} dec={:?} applied={:?} values={:?}",
-                        env.t(),
-                        st.source,
-                        st.decision,
-                        sup.applied(),
-                        env.constraint_values()
-                    ));
-                    if hist.len() > 4 {
-                        hist.pop_front();
-                    }
-                    if st.tripped {
-                        eprintln!("{id} {attack:?} ep {ep} TRIP:");
-                        for h in &hist {
-                            eprintln!("   {h}");
-                        }
-                    }
-                    if st.outcome.hard_violation {
-                        eprintln!("{id} {attack:?} ep {ep} BREACH:");
-                        for h in &hist {
-                            eprintln!("   {h}");
-                        }
-                    }
-                    if st.done() {
-                        break;
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// The residual-rate table of the module docs:
 /// `cargo test -p neorl --lib residual_table -- --ignored --nocapture`.
 #[test]
@@ -807,9 +738,13 @@ fn residual_table() {
     }
 }
 
+/// Why ChemicalReactor-v0 has no guarantee under disturbances: prints, for
+/// an adversarial episode, the peak temperature under full cooling as the
+/// nominal model predicts it and as the real (disturbed) plant reaches it.
+/// `cargo test -p neorl --lib reactor_prediction -- --ignored --nocapture`
 #[test]
 #[ignore]
-fn diagnose_reactor_prediction() {
+fn reactor_prediction_near_ignition() {
     let id = "ChemicalReactor-v0";
     let (mut env, nominal) = registered(id, EnvOptions::default());
     let mut adversary = Adversary::new(nominal.clone(), 3);
