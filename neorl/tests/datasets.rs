@@ -21,7 +21,7 @@ const ENV: &str = "SupplyChain-v0";
 /// generator neorl-datagen/1). If this changes, generation is not
 /// reproducible any more — or the environment or its controllers changed
 /// deliberately, and the registry must be re-pinned (`neorl datasets pin`).
-const PINNED_MEDIUM_3000: &str = "a31c601b51808494d5dd01a7fbd2259db941229ee59aa5009de6192f4d3aa5cf";
+const PINNED_MEDIUM_3000: &str = "bcb0d3370357be97ceaae7e453bde85523d2c1c3fe38ae74601d5e65a1e0bd06";
 
 /// The tests in this file run one at a time. libhdf5 opens files without
 /// close-on-exec and locks them with `flock`, so a child process (python,

@@ -5,9 +5,8 @@ use super::{Datasets, print_json};
 use anyhow::Result;
 use neorl::data::{self, Registry, Store};
 use serde_json::json;
-use std::process::ExitCode;
 
-pub fn run(what: Datasets) -> Result<ExitCode> {
+pub fn run(what: Datasets) -> Result<()> {
     match what {
         Datasets::List { json } => list(json)?,
         Datasets::Generate {
@@ -113,11 +112,11 @@ pub fn run(what: Datasets) -> Result<ExitCode> {
                 }
                 println!("{}: {}", r.file, if r.ok { "valid" } else { "INVALID" });
             }
-            return Ok(if r.ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            });
+            if !r.ok {
+                use std::io::Write;
+                std::io::stdout().flush()?;
+                std::process::exit(1);
+            }
         }
         #[cfg(feature = "frames")]
         Datasets::Export {
@@ -162,7 +161,7 @@ pub fn run(what: Datasets) -> Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn list(json: bool) -> Result<()> {

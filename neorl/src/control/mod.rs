@@ -10,10 +10,16 @@
 //! its measurements. (This module depends on `env` for the observation
 //! layout each controller reads; `env` does not depend on it.)
 
+pub mod chemical_reactor;
+pub mod hvac;
 pub mod noise;
 pub mod pid;
+pub mod power_grid;
 pub mod random;
+pub mod robot_assembly;
+pub mod steel_annealing;
 pub mod supply_chain;
+pub mod water_treatment;
 
 use crate::env::EnvSpec;
 use crate::error::{Error, Result};
@@ -76,11 +82,43 @@ struct Controllers {
 }
 
 /// One row per environment, in registry order.
-const CONTROLLERS: &[Controllers] = &[Controllers {
-    id: "SupplyChain-v0",
-    expert: supply_chain::expert,
-    medium: supply_chain::medium,
-}];
+const CONTROLLERS: &[Controllers] = &[
+    Controllers {
+        id: "ChemicalReactor-v0",
+        expert: chemical_reactor::expert,
+        medium: chemical_reactor::medium,
+    },
+    Controllers {
+        id: "RobotAssembly-v0",
+        expert: robot_assembly::expert,
+        medium: robot_assembly::medium,
+    },
+    Controllers {
+        id: "HVACControl-v0",
+        expert: hvac::expert,
+        medium: hvac::medium,
+    },
+    Controllers {
+        id: "WaterTreatment-v0",
+        expert: water_treatment::expert,
+        medium: water_treatment::medium,
+    },
+    Controllers {
+        id: "SteelAnnealing-v0",
+        expert: steel_annealing::expert,
+        medium: steel_annealing::medium,
+    },
+    Controllers {
+        id: "PowerGrid-v0",
+        expert: power_grid::expert,
+        medium: power_grid::medium,
+    },
+    Controllers {
+        id: "SupplyChain-v0",
+        expert: supply_chain::expert,
+        medium: supply_chain::medium,
+    },
+];
 
 /// Build the `kind` policy of the environment described by `spec`.
 pub fn make_policy(spec: &EnvSpec, kind: PolicyKind) -> Result<Box<dyn Policy>> {

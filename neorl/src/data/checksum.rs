@@ -119,8 +119,10 @@ mod tests {
         let a = content_sha256(&d);
         assert_eq!(a.len(), 64);
         // Metadata is not content.
-        let mut m = Metadata::default();
-        m.env_id = "x".into();
+        let m = Metadata {
+            env_id: "x".into(),
+            ..Metadata::default()
+        };
         assert_eq!(a, content_sha256(&Dataset::new(m, cols.clone()).unwrap()));
         // One flipped bit in any field changes it.
         let mut c2 = cols.clone();

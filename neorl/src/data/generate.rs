@@ -281,6 +281,7 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Dataset> {
     Ok(d)
 }
 
+/// The behaviour policy as the controllers name themselves.
 fn describe_behavior(q: Quality, policies: &[Box<dyn Policy>]) -> String {
     match q {
         Quality::Mixed => format!(
@@ -289,7 +290,7 @@ fn describe_behavior(q: Quality, policies: &[Box<dyn Policy>]) -> String {
             policies[1].name(),
             policies[2].name()
         ),
-        _ => format!("{q}: {}", policies[0].name()),
+        _ => policies[0].name(),
     }
 }
 

@@ -242,7 +242,12 @@ const HEADER: &str = "\
 
 /// Where `neorl datasets pin` writes by default.
 pub fn source_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets/registry.toml")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .unwrap_or(manifest)
+        .join("datasets")
+        .join("registry.toml")
 }
 
 #[cfg(test)]

@@ -4,13 +4,19 @@
 //! Each process is a pure [`Model`] in its own file, with its physics,
 //! units and sources in the file's doc comment.
 
+pub mod chemical_reactor;
 pub mod core;
+pub mod hvac;
 pub mod math;
 pub mod model;
+pub mod power_grid;
 pub mod registry;
+pub mod robot_assembly;
 pub mod spec;
+pub mod steel_annealing;
 pub mod supply_chain;
 pub mod vec_env;
+pub mod water_treatment;
 pub mod wrapper;
 
 #[cfg(test)]

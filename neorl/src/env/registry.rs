@@ -12,10 +12,36 @@ pub struct Entry {
 }
 
 /// Every registered environment, in a fixed order.
-pub const ENTRIES: &[Entry] = &[Entry {
-    id: "SupplyChain-v0",
-    build: super::supply_chain::build,
-}];
+pub const ENTRIES: &[Entry] = &[
+    Entry {
+        id: "ChemicalReactor-v0",
+        build: super::chemical_reactor::build,
+    },
+    Entry {
+        id: "RobotAssembly-v0",
+        build: super::robot_assembly::build,
+    },
+    Entry {
+        id: "HVACControl-v0",
+        build: super::hvac::build,
+    },
+    Entry {
+        id: "WaterTreatment-v0",
+        build: super::water_treatment::build,
+    },
+    Entry {
+        id: "SteelAnnealing-v0",
+        build: super::steel_annealing::build,
+    },
+    Entry {
+        id: "PowerGrid-v0",
+        build: super::power_grid::build,
+    },
+    Entry {
+        id: "SupplyChain-v0",
+        build: super::supply_chain::build,
+    },
+];
 
 /// Ids of every registered environment.
 pub fn ids() -> Vec<&'static str> {

@@ -62,7 +62,7 @@
 //! `a_y = 0.25` (peak `doy_pk = 340`, early December), `a_w = 0.15` (peak on
 //! Saturday, `dow_pk = 5`): typical grocery/consumer-goods seasonality
 //! (Silver, Pyke & Thomas, 2017, ch. 4). With disturbances on:
-//! `ε_t = exp(σ z_t − σ²/2)`, `z_t ~ N(0,1)` (Marsaglia's polar method),
+//! `ε_t = exp(σ z_t − σ²/2)`, `z_t ~ N(0,1)` (ziggurat, `math::normal`),
 //! `σ = 0.25` (log-normal,
 //! mean 1, coefficient of variation 0.25); unannounced promotions start with
 //! probability `1/40` per day (when none is running), last 3–7 days and lift
@@ -159,7 +159,7 @@
 //! advanced exactly, one day per step; there is nothing to integrate.
 //! Seasonal factors and time features are tabulated once at construction
 //! with `libm::cos`/`libm::sin`, so a step needs no transcendental function
-//! beyond the random draws (`libm::log` in the polar method, `libm::exp`
+//! beyond the random draws (`libm::exp`/`libm::log` in the ziggurat's rare edge draws, `libm::exp`
 //! for the log-normal factor).
 //!
 //! ## Sources
@@ -181,7 +181,7 @@
 //! * N. DeHoratius, A. Raman (2008), "Inventory record inaccuracy: an
 //!   empirical analysis", *Management Science* 54(4):627–641.
 
-use super::math::{uniform, uniform_in};
+use super::math::{normal_pair, uniform, uniform_in};
 use super::model::{EnvOptions, EnvRng, Model, Transition};
 use super::spec::{ConstraintSpec, Dim, EnvSpec};
 use std::f64::consts::TAU;
@@ -340,24 +340,6 @@ pub fn weekly_factor(a_week: f64, dow: usize) -> f64 {
     1.0 + a_week * libm::cos(TAU * (dow as f64 - PEAK_DOW) / 7.0)
 }
 
-/// Two independent standard normal draws by Marsaglia's polar method
-/// (one `ln` and one square root per pair, no trigonometric function):
-/// draw `(u, v)` uniform on the square `[−1, 1)²` until `0 < s = u² + v² < 1`,
-/// then `(u, v)·√(−2 ln s / s)`. The number of draws depends only on the
-/// RNG stream, so trajectories stay reproducible.
-#[inline]
-pub fn normal_pair(rng: &mut EnvRng) -> (f64, f64) {
-    loop {
-        let u = 2.0 * uniform(rng) - 1.0;
-        let v = 2.0 * uniform(rng) - 1.0;
-        let s = u * u + v * v;
-        if s > 0.0 && s < 1.0 {
-            let f = (-2.0 * libm::log(s) / s).sqrt();
-            return (u * f, v * f);
-        }
-    }
-}
-
 /// The three-echelon supply chain model.
 #[derive(Debug)]
 pub struct SupplyChain {
@@ -511,8 +493,8 @@ fn spec() -> EnvSpec {
             ),
         ],
         reward_range: REWARD_RANGE,
-        ref_random_return: -6653.214035733193,
-        ref_expert_return: 1686.3944670086423,
+        ref_random_return: -6702.410183701185,
+        ref_expert_return: 1683.8092614297382,
     }
 }
 
@@ -563,7 +545,7 @@ impl Model for SupplyChain {
         let q_w = action[1];
         let q_f = action[2];
 
-        // Random draws in a fixed order: the demand factor (one polar pair,
+        // Random draws in a fixed order: the demand factor (one normal pair,
         // the second variate unused), the promotion start, the line
         // stoppage, and only on a day a promotion starts, its duration and
         // lift.

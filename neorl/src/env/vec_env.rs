@@ -88,6 +88,12 @@ impl VecEnv {
         Ok(v)
     }
 
+    /// As [`VecEnv::new`] on as many threads as the machine has cores.
+    pub fn on_all_cores(model: Arc<dyn Model>, n: usize, seed: u64) -> Result<Self> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::new(model, n, seed, threads)
+    }
+
     fn reset_all(&mut self) {
         let model = self.model.as_ref();
         let (sd, od) = (model.state_dim(), model.spec().obs_dim());
