@@ -241,16 +241,23 @@ impl Store {
             check_pinned(&e, &d, &path.display().to_string(), &fix)?;
             return Ok(d);
         }
-        let g = self.generate(id, Some(size), None)?;
-        let mut d = read(&g.path)?;
-        d.metadata_mut().sha256 = Some(g.sha256);
-        Ok(d)
+        Ok(self.generate_dataset(id, Some(size), None)?.0)
     }
 
     /// Generate `id` (at `size`, default the registry's) and write it to
     /// `out` (default: the cache). At the registry's size the content must
     /// hash to the pinned SHA-256 or nothing is written.
     pub fn generate(&self, id: &str, size: Option<usize>, out: Option<&Path>) -> Result<Generated> {
+        Ok(self.generate_dataset(id, size, out)?.1)
+    }
+
+    /// As [`Store::generate`], also returning the dataset.
+    pub fn generate_dataset(
+        &self,
+        id: &str,
+        size: Option<usize>,
+        out: Option<&Path>,
+    ) -> Result<(Dataset, Generated)> {
         let e = self.registry.get(id)?.clone();
         let size = size.unwrap_or(e.transitions);
         let d = generate_entry(&e, size)?;
@@ -265,13 +272,14 @@ impl Store {
             None => self.dir.join(cache_file_name(&e, size)),
         };
         let sha256 = write(&d, &path)?;
-        Ok(Generated {
+        let g = Generated {
             id: e.id.clone(),
             path,
             transitions: d.len(),
             episodes: d.num_episodes(),
             sha256,
-        })
+        };
+        Ok((d, g))
     }
 }
 
