@@ -72,6 +72,18 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A compute device that cannot be used.
+    #[error("device: {0}")]
+    Device(String),
+
+    /// Training that cannot go on (divergence, bad data).
+    #[error("training failed: {0}")]
+    Training(String),
+
+    /// A checkpoint that cannot be read or does not match.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
+
     /// JSON that could not be produced or parsed.
     #[error("JSON error in {context}: {source}")]
     Json {

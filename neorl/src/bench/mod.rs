@@ -3,3 +3,4 @@
 //! meaningful even on a noisy shared machine.
 
 pub mod envs;
+pub mod agents;
