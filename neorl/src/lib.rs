@@ -33,8 +33,8 @@ pub use error::{Error, Result};
 /// Everything a notebook needs in scope.
 pub mod prelude {
     pub use crate::agents::{
-        Agent, AgentPolicy, BatchSource, Bc, BcConfig, Buffer, Cql, CqlConfig, Device, Iql, IqlConfig, Td3Bc,
-        Td3BcConfig,
+        Agent, AgentPolicy, BatchSource, Bc, BcConfig, Buffer, Combo, ComboConfig, Cql, CqlConfig,
+        Device, Iql, IqlConfig, Td3Bc, Td3BcConfig,
     };
     pub use crate::control::{PolicyKind, make_policy};
     pub use crate::env::{

@@ -102,6 +102,9 @@ struct TrainArgs {
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Hidden-layer widths, e.g. 64,64 (default: the paper's).
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
     /// Checkpoint folder (default neorl-out/runs/ALGO-ENV-sSEED). If it holds a
     /// checkpoint of the same algorithm, training continues from it.
     #[arg(long)]
@@ -388,9 +391,10 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         .with_context(|| format!("generating dataset {}", a.dataset))?;
     let spec = neorl::make(data.env_id())?.spec().clone();
     let algo = a.algo.to_ascii_lowercase().replace('+', "");
-    let out = a.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!("neorl-out/runs/{algo}-{}-s{}", spec.id, a.seed))
-    });
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("neorl-out/runs/{algo}-{}-s{}", spec.id, a.seed)));
     let mut agent = if out.join(checkpoint::FILE_NAME).exists() {
         let agent = agents::load(&out, &device)?;
         if agent.algo() != algo || agent.state().env_id != spec.id {
@@ -402,10 +406,14 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
                 spec.id
             );
         }
-        eprintln!("continuing from step {} in {}", agent.steps_done(), out.display());
+        eprintln!(
+            "continuing from step {} in {}",
+            agent.steps_done(),
+            out.display()
+        );
         agent
     } else {
-        agents::build(&algo, &spec, a.seed, &device)?
+        agents::build_with(&algo, &spec, a.seed, a.hidden.clone(), &device)?
     };
     let summary = agents::train_loop(agent.as_mut(), &data, a.steps)?;
     agent.save(&out)?;

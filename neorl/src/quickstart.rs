@@ -228,10 +228,25 @@ pub fn markdown_table(r: &QuickstartReport) -> String {
         let _ = writeln!(
             s,
             "\n## TD3+BC on {} ({} gradient steps on {}, {:.1} s on {})\n\n| policy | return | score | cost | hard |\n|---|---:|---:|---:|---:|\n| td3bc | {:.2} ± {:.2} | {:.1} | {:.1} | {}/{} |\n| medium (behaviour) | {:.2} ± {:.2} | {:.1} | {:.1} | {}/{} |\n\nLearning curve: [{}]({})",
-            a.env, a.steps, a.dataset, a.train_seconds, a.device,
-            a.eval.mean_return, a.eval.std_return, a.eval.normalized_score, a.eval.mean_cost, a.eval.hard_violations, a.eval.episodes,
-            a.behaviour.mean_return, a.behaviour.std_return, a.behaviour.normalized_score, a.behaviour.mean_cost, a.behaviour.hard_violations, a.behaviour.episodes,
-            a.learning_curve, a.learning_curve
+            a.env,
+            a.steps,
+            a.dataset,
+            a.train_seconds,
+            a.device,
+            a.eval.mean_return,
+            a.eval.std_return,
+            a.eval.normalized_score,
+            a.eval.mean_cost,
+            a.eval.hard_violations,
+            a.eval.episodes,
+            a.behaviour.mean_return,
+            a.behaviour.std_return,
+            a.behaviour.normalized_score,
+            a.behaviour.mean_cost,
+            a.behaviour.hard_violations,
+            a.behaviour.episodes,
+            a.learning_curve,
+            a.learning_curve
         );
     }
     s

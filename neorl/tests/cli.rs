@@ -189,23 +189,57 @@ fn train_then_eval_a_checkpoint() {
     let dataset = format!("{id}:medium:1500");
     let args = |steps: &str| {
         vec![
-            "train".to_string(), "--algo".into(), "td3bc".into(), "--dataset".into(), dataset.clone(),
-            "--steps".into(), steps.into(), "--seed".into(), "1".into(), "--device".into(), "cpu".into(),
-            "--out".into(), dir.to_str().unwrap().into(), "--json".into(),
+            "train".to_string(),
+            "--algo".into(),
+            "td3bc".into(),
+            "--dataset".into(),
+            dataset.clone(),
+            "--steps".into(),
+            steps.into(),
+            "--seed".into(),
+            "1".into(),
+            "--device".into(),
+            "cpu".into(),
+            "--out".into(),
+            dir.to_str().unwrap().into(),
+            "--json".into(),
         ]
     };
     let a: Vec<String> = args("6");
     let v = json(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
-    for k in ["algo", "dataset", "steps", "seed", "checkpoint", "final_metrics"] {
+    for k in [
+        "algo",
+        "dataset",
+        "steps",
+        "seed",
+        "checkpoint",
+        "final_metrics",
+    ] {
         assert!(v.get(k).is_some(), "{k} missing in {v}");
     }
     assert_eq!(v["algo"], "td3bc");
     assert!(v["final_metrics"]["critic_loss"].is_number(), "{v}");
     let a: Vec<String> = args("4");
     let v = json(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
-    assert_eq!(v["steps"], 10, "training continued from the checkpoint: {v}");
-    let v = json(&["eval", "--checkpoint", dir.to_str().unwrap(), "--episodes", "2", "--json"]);
-    for k in ["normalized_score", "mean_return", "mean_cost", "hard_violations", "episodes"] {
+    assert_eq!(
+        v["steps"], 10,
+        "training continued from the checkpoint: {v}"
+    );
+    let v = json(&[
+        "eval",
+        "--checkpoint",
+        dir.to_str().unwrap(),
+        "--episodes",
+        "2",
+        "--json",
+    ]);
+    for k in [
+        "normalized_score",
+        "mean_return",
+        "mean_cost",
+        "hard_violations",
+        "episodes",
+    ] {
         assert!(v.get(k).is_some(), "{k} missing in {v}");
     }
     assert_eq!(v["episodes"], 2);
@@ -214,10 +248,22 @@ fn train_then_eval_a_checkpoint() {
 
 #[test]
 fn bad_agent_arguments_give_one_json_error() {
-    let (code, out, _) = neorl(&["train", "--algo", "ppo", "--dataset", "PowerGrid-v0:medium:100", "--steps", "1", "--json"]);
+    let (code, out, _) = neorl(&[
+        "train",
+        "--algo",
+        "ppo",
+        "--dataset",
+        "PowerGrid-v0:medium:100",
+        "--steps",
+        "1",
+        "--json",
+    ]);
     assert_ne!(code, 0);
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert!(v["error"].as_str().unwrap().contains("unknown algorithm"), "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("unknown algorithm"),
+        "{v}"
+    );
     let (code, out, _) = neorl(&["eval", "--checkpoint", "/nonexistent/ckpt", "--json"]);
     assert_ne!(code, 0);
     assert!(out.contains("error"));
@@ -225,8 +271,25 @@ fn bad_agent_arguments_give_one_json_error() {
 
 #[test]
 fn bench_train_and_inference_report_the_documented_fields() {
-    let v = json(&["bench", "train", "--algo", "bc", "--device", "cpu", "--seconds", "0.2", "--json"]);
-    for k in ["algo", "device", "batch", "hidden", "updates_per_s", "transitions_per_s"] {
+    let v = json(&[
+        "bench",
+        "train",
+        "--algo",
+        "bc",
+        "--device",
+        "cpu",
+        "--seconds",
+        "0.2",
+        "--json",
+    ]);
+    for k in [
+        "algo",
+        "device",
+        "batch",
+        "hidden",
+        "updates_per_s",
+        "transitions_per_s",
+    ] {
         assert!(v.get(k).is_some(), "{k} missing in {v}");
     }
     assert_eq!(v["batch"], 256);

@@ -35,12 +35,21 @@ pub struct Normalizer {
 impl Normalizer {
     /// Fit on `data`. With `normalize_reward`, rewards are scaled by
     /// 1000 / (max − min episode return) as in IQL's and CORL's D4RL set-up.
-    pub fn fit(data: &dyn BatchSource, act_low: &[f32], act_high: &[f32], normalize_reward: bool) -> Self {
+    pub fn fit(
+        data: &dyn BatchSource,
+        act_low: &[f32],
+        act_high: &[f32],
+        normalize_reward: bool,
+    ) -> Self {
         let (obs_mean, obs_std) = data.observation_stats();
         let mut reward_scale = 1.0;
         if normalize_reward {
             let r = data.episode_returns();
-            let (lo, hi) = r.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+            let (lo, hi) = r
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                });
             if r.len() >= 2 && hi - lo > 1e-6 {
                 reward_scale = (1000.0 / (hi - lo)) as f32;
             }
@@ -56,7 +65,12 @@ impl Normalizer {
 
     #[inline]
     pub fn obs(&self, raw: &[f32], out: &mut [f32]) {
-        for (((o, &x), &m), &s) in out.iter_mut().zip(raw).zip(&self.obs_mean).zip(&self.obs_std) {
+        for (((o, &x), &m), &s) in out
+            .iter_mut()
+            .zip(raw)
+            .zip(&self.obs_mean)
+            .zip(&self.obs_std)
+        {
             *o = (x - m) / s;
         }
     }
@@ -64,7 +78,12 @@ impl Normalizer {
     /// Environment units → [-1, 1].
     #[inline]
     pub fn action_to_unit(&self, raw: &[f32], out: &mut [f32]) {
-        for (((o, &a), &l), &h) in out.iter_mut().zip(raw).zip(&self.act_low).zip(&self.act_high) {
+        for (((o, &a), &l), &h) in out
+            .iter_mut()
+            .zip(raw)
+            .zip(&self.act_low)
+            .zip(&self.act_high)
+        {
             *o = (2.0 * (a - l) / (h - l) - 1.0).clamp(-1.0, 1.0);
         }
     }
@@ -72,7 +91,12 @@ impl Normalizer {
     /// [-1, 1] → environment units.
     #[inline]
     pub fn unit_to_action(&self, unit: &[f32], out: &mut [f32]) {
-        for (((o, &u), &l), &h) in out.iter_mut().zip(unit).zip(&self.act_low).zip(&self.act_high) {
+        for (((o, &u), &l), &h) in out
+            .iter_mut()
+            .zip(unit)
+            .zip(&self.act_low)
+            .zip(&self.act_high)
+        {
             *o = l + (u.clamp(-1.0, 1.0) + 1.0) * 0.5 * (h - l);
         }
     }
@@ -81,7 +105,11 @@ impl Normalizer {
     pub fn batch(&self, b: &mut TransitionBatch) {
         let (od, ad) = (b.obs_dim, b.act_dim);
         let mut tmp = vec![0f32; od.max(ad)];
-        for row in b.observations.chunks_exact_mut(od).chain(b.next_observations.chunks_exact_mut(od)) {
+        for row in b
+            .observations
+            .chunks_exact_mut(od)
+            .chain(b.next_observations.chunks_exact_mut(od))
+        {
             self.obs(row, &mut tmp[..od]);
             row.copy_from_slice(&tmp[..od]);
         }
@@ -134,7 +162,10 @@ impl History {
 
     /// Values of one metric.
     pub fn series(&self, name: &str) -> Option<&[f32]> {
-        self.names.iter().position(|n| n == name).map(|i| &self.values[i][..])
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.values[i][..])
     }
 
     /// Mean of each metric over the last `k` steps (NaN-skipping).
@@ -144,7 +175,11 @@ impl History {
             .iter()
             .zip(&self.values)
             .filter_map(|(n, col)| {
-                let v: Vec<f64> = col[start..].iter().filter(|x| x.is_finite()).map(|&x| x as f64).collect();
+                let v: Vec<f64> = col[start..]
+                    .iter()
+                    .filter(|x| x.is_finite())
+                    .map(|&x| x as f64)
+                    .collect();
                 (!v.is_empty()).then(|| (n.clone(), v.iter().sum::<f64>() / v.len() as f64))
             })
             .collect()
@@ -163,11 +198,19 @@ impl History {
             "margin": {"l": 70, "r": 20, "t": 40, "b": 40},
         });
         for (i, (name, col)) in self.names.iter().zip(&self.values).enumerate() {
-            let ax = if i == 0 { String::new() } else { (i + 1).to_string() };
+            let ax = if i == 0 {
+                String::new()
+            } else {
+                (i + 1).to_string()
+            };
             let smooth: Vec<Option<f32>> = (0..col.len())
                 .map(|j| {
                     let lo = j.saturating_sub(window - 1);
-                    let v: Vec<f32> = col[lo..=j].iter().copied().filter(|x| x.is_finite()).collect();
+                    let v: Vec<f32> = col[lo..=j]
+                        .iter()
+                        .copied()
+                        .filter(|x| x.is_finite())
+                        .collect();
                     (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
                 })
                 .collect();
@@ -175,12 +218,15 @@ impl History {
             data.push(serde_json::json!({"type": "scattergl", "mode": "lines", "name": format!("{name} (raw)"),
                 "x": self.steps, "y": raw, "xaxis": format!("x{ax}"), "yaxis": format!("y{ax}"),
                 "line": {"width": 1, "color": "rgba(31,119,180,0.25)"}, "connectgaps": true}));
-            data.push(serde_json::json!({"type": "scattergl", "mode": "lines", "name": name,
+            data.push(
+                serde_json::json!({"type": "scattergl", "mode": "lines", "name": name,
                 "x": self.steps, "y": smooth, "xaxis": format!("x{ax}"), "yaxis": format!("y{ax}"),
-                "line": {"width": 2, "color": "rgb(31,119,180)"}, "connectgaps": true}));
+                "line": {"width": 2, "color": "rgb(31,119,180)"}, "connectgaps": true}),
+            );
             layout[format!("yaxis{ax}")] = serde_json::json!({"title": {"text": name}});
             if i + 1 == k {
-                layout[format!("xaxis{ax}")] = serde_json::json!({"title": {"text": "training step"}});
+                layout[format!("xaxis{ax}")] =
+                    serde_json::json!({"title": {"text": "training step"}});
             }
         }
         Figure {
@@ -259,6 +305,14 @@ pub trait Agent: Send {
     /// Write a full checkpoint to `dir` (atomically).
     fn save(&self, dir: &Path) -> Result<()>;
 
+    /// Called by the training loop before the updates of every `train`
+    /// call, after the normaliser is fitted (model-based agents fit their
+    /// dynamics model here). Does nothing by default.
+    fn prepare(&mut self, data: &dyn BatchSource) -> Result<()> {
+        let _ = data;
+        Ok(())
+    }
+
     /// Train `steps` more updates on `data`, continuing where the last call
     /// stopped. Progress goes to stderr (a bar on a terminal, lines elsewhere).
     fn train(&mut self, data: &dyn BatchSource, steps: u64) -> Result<TrainSummary>
@@ -275,7 +329,9 @@ pub trait Agent: Send {
 
     /// A figure of every metric against the training step.
     fn learning_curve(&self) -> Figure {
-        self.state().history.figure(&format!("{} on {}", self.algo(), self.state().env_id))
+        self.state()
+            .history
+            .figure(&format!("{} on {}", self.algo(), self.state().env_id))
     }
 
     /// Updates done so far.
@@ -285,17 +341,28 @@ pub trait Agent: Send {
 }
 
 /// The shared training loop (also usable on `&mut dyn Agent`).
-pub fn train_loop(agent: &mut dyn Agent, data: &dyn BatchSource, steps: u64) -> Result<TrainSummary> {
+pub fn train_loop(
+    agent: &mut dyn Agent,
+    data: &dyn BatchSource,
+    steps: u64,
+) -> Result<TrainSummary> {
     {
         let st = agent.state();
         if data.obs_dim() != st.obs_dim || data.act_dim() != st.act_dim {
             return Err(Error::InvalidArgument(format!(
                 "the dataset ({}: obs {}, act {}) does not fit the agent ({}: obs {}, act {}); train on data from the agent's environment",
-                data.env_id(), data.obs_dim(), data.act_dim(), st.env_id, st.obs_dim, st.act_dim
+                data.env_id(),
+                data.obs_dim(),
+                data.act_dim(),
+                st.env_id,
+                st.obs_dim,
+                st.act_dim
             )));
         }
         if data.is_empty() {
-            return Err(Error::InvalidArgument("the dataset has no transitions".into()));
+            return Err(Error::InvalidArgument(
+                "the dataset has no transitions".into(),
+            ));
         }
     }
     if agent.state().norm.is_none() {
@@ -303,6 +370,7 @@ pub fn train_loop(agent: &mut dyn Agent, data: &dyn BatchSource, steps: u64) -> 
         let norm = Normalizer::fit(data, &st.act_low, &st.act_high, st.normalize_reward);
         agent.state_mut().norm = Some(norm);
     }
+    agent.prepare(data)?;
     let started = std::time::Instant::now();
     let label = format!("{} training", agent.algo());
     let mut progress = Progress::new(label, steps);

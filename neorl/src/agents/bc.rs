@@ -108,7 +108,10 @@ impl Agent for Bc {
         AgentPolicy::new(
             ALGO,
             self.actor.host(0),
-            self.state.norm.clone().unwrap_or_else(|| identity_norm(&self.state)),
+            self.state
+                .norm
+                .clone()
+                .unwrap_or_else(|| identity_norm(&self.state)),
         )
     }
 

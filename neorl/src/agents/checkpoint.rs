@@ -18,8 +18,8 @@ use super::agent::{History, Normalizer, TrainState};
 use super::device::Device;
 use super::nets::{Adam, Mlp, T3, tensor3, to_vec};
 use crate::error::{Error, Result};
-use rand_chacha::ChaCha8Rng;
 use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -142,6 +142,11 @@ impl Checkpoint {
         self.data.push(data);
     }
 
+    /// Host data with its shape.
+    pub fn put_vec(&mut self, name: &str, shape: Vec<usize>, data: Vec<f32>) {
+        self.put_raw(name, shape, data);
+    }
+
     pub fn put_tensor(&mut self, name: &str, t: &T3) {
         self.put_raw(name, t.dims().to_vec(), to_vec(t));
     }
@@ -201,7 +206,11 @@ impl Checkpoint {
 
     /// Read and verify `dir/agent.ckpt` (or `dir` itself if it is a file).
     pub fn read(dir: &Path) -> Result<Self> {
-        let path = if dir.is_dir() { dir.join(FILE_NAME) } else { dir.to_path_buf() };
+        let path = if dir.is_dir() {
+            dir.join(FILE_NAME)
+        } else {
+            dir.to_path_buf()
+        };
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         let bad = |reason: String| Error::Checkpoint {
             path: path.clone(),
@@ -218,7 +227,9 @@ impl Checkpoint {
         }
         let hlen = u64::from_le_bytes(bytes[12..20].try_into().unwrap_or_default()) as usize;
         if bytes.len() < 20 + hlen {
-            return Err(bad("truncated header; the file is incomplete or corrupt".into()));
+            return Err(bad(
+                "truncated header; the file is incomplete or corrupt".into()
+            ));
         }
         let header: Header = serde_json::from_slice(&bytes[20..20 + hlen])
             .map_err(|e| bad(format!("corrupt header ({e})")))?;
@@ -238,7 +249,10 @@ impl Checkpoint {
         for t in &header.tensors {
             let n: usize = t.shape.iter().product();
             if off + 4 * n > blob.len() {
-                return Err(bad(format!("tensor '{}' runs past the end of the data", t.name)));
+                return Err(bad(format!(
+                    "tensor '{}' runs past the end of the data",
+                    t.name
+                )));
             }
             data.push(
                 blob[off..off + 4 * n]
@@ -301,7 +315,9 @@ impl Checkpoint {
             .map(|c| ((c[0] as u64) << 24) | c[1] as u64)
             .collect();
         for n in &h.history_names {
-            history.values.push(self.raw(&format!("history/{n}"))?.to_vec());
+            history
+                .values
+                .push(self.raw(&format!("history/{n}"))?.to_vec());
         }
         Ok(TrainState {
             env_id: h.env_id.clone(),
@@ -323,7 +339,11 @@ impl Checkpoint {
             .tensors
             .iter()
             .position(|t| t.name == name)
-            .ok_or_else(|| self.err(format!("tensor '{name}' is missing (written by another algorithm or version?)")))
+            .ok_or_else(|| {
+                self.err(format!(
+                    "tensor '{name}' is missing (written by another algorithm or version?)"
+                ))
+            })
     }
 
     fn raw(&self, name: &str) -> Result<&[f32]> {
@@ -331,7 +351,12 @@ impl Checkpoint {
     }
 
     /// A tensor by name, checked against the `expected` shape.
-    pub fn tensor(&self, name: &str, expected: [usize; 3], device: &burn::DispatchDevice) -> Result<T3> {
+    pub fn tensor(
+        &self,
+        name: &str,
+        expected: [usize; 3],
+        device: &burn::DispatchDevice,
+    ) -> Result<T3> {
         let i = self.index(name)?;
         let shape = &self.header.tensors[i].shape;
         if shape.as_slice() != expected {
@@ -344,8 +369,18 @@ impl Checkpoint {
 
     /// Load parameters into `net` (whose shapes come from the config).
     /// `trainable` puts them on the autodiff device as leaves.
-    pub fn load_mlp(&self, name: &str, net: &mut Mlp, device: &Device, trainable: bool) -> Result<()> {
-        let dev = if trainable { device.autodiff() } else { device.base() };
+    pub fn load_mlp(
+        &self,
+        name: &str,
+        net: &mut Mlp,
+        device: &Device,
+        trainable: bool,
+    ) -> Result<()> {
+        let dev = if trainable {
+            device.autodiff()
+        } else {
+            device.base()
+        };
         for i in 0..net.params.len() {
             let dims = net.params[i].dims();
             let t = self.tensor(&format!("{name}/{i}"), dims, dev)?;

@@ -101,7 +101,10 @@ pub struct Cql {
 }
 
 fn sizes(input: usize, hidden: &[usize], out: usize) -> Vec<usize> {
-    std::iter::once(input).chain(hidden.iter().copied()).chain(std::iter::once(out)).collect()
+    std::iter::once(input)
+        .chain(hidden.iter().copied())
+        .chain(std::iter::once(out))
+        .collect()
 }
 
 /// `T · log Σ exp(x / T)` along `dim` (kept), stable.
@@ -151,8 +154,10 @@ impl Cql {
     fn build(mut state: TrainState, config: CqlConfig, device: &Device) -> Self {
         let (od, ad) = (state.obs_dim, state.act_dim);
         let dev = device.autodiff();
-        let actor = Mlp::new(1, &sizes(od, &config.hidden, 2 * ad), &mut state.rng, dev).require_grad();
-        let critic = Mlp::new(2, &sizes(od + ad, &config.hidden, 1), &mut state.rng, dev).require_grad();
+        let actor =
+            Mlp::new(1, &sizes(od, &config.hidden, 2 * ad), &mut state.rng, dev).require_grad();
+        let critic =
+            Mlp::new(2, &sizes(od + ad, &config.hidden, 1), &mut state.rng, dev).require_grad();
         let log_alpha = vec![
             tensor3(vec![0.0], [1, 1, 1], dev).require_grad(),
             tensor3(vec![(config.cql_alpha as f32).ln()], [1, 1, 1], dev).require_grad(),
@@ -181,7 +186,9 @@ impl Cql {
         ck.load_mlp("critic", &mut a.critic, device, true)?;
         ck.load_mlp("critic_target", &mut a.critic_target, device, false)?;
         for i in 0..2 {
-            a.log_alpha[i] = ck.tensor(&format!("log_alpha/{i}"), [1, 1, 1], device.autodiff())?.require_grad();
+            a.log_alpha[i] = ck
+                .tensor(&format!("log_alpha/{i}"), [1, 1, 1], device.autodiff())?
+                .require_grad();
         }
         ck.load_adam("actor_opt", &mut a.actor_opt, device)?;
         ck.load_adam("critic_opt", &mut a.critic_opt, device)?;
@@ -227,13 +234,20 @@ impl Agent for Cql {
         let (pi, logp) = tanh_gaussian(out.clone(), eps);
         let log_alpha = self.log_alpha[0].clone();
         let target_entropy = -(ad as f64);
-        let alpha_loss = (log_alpha.clone() * Tensor::from_inner((logp.clone().inner() + target_entropy).detach())).neg().mean();
+        let alpha_loss = (log_alpha.clone()
+            * Tensor::from_inner((logp.clone().inner() + target_entropy).detach()))
+        .neg()
+        .mean();
         let alpha = Tensor::from_inner(log_alpha.clone().inner().exp());
         let actor_loss = if self.state.step < c.bc_steps {
             let lp = tanh_gaussian_log_prob(out, b.actions.clone());
             (alpha.clone() * logp.clone() - lp).mean()
         } else {
-            let q_pi = self.critic.frozen().forward(Tensor::cat(vec![b.obs.clone(), pi], 2)).min_dim(0);
+            let q_pi = self
+                .critic
+                .frozen()
+                .forward(Tensor::cat(vec![b.obs.clone(), pi], 2))
+                .min_dim(0);
             (alpha.clone() * logp.clone() - q_pi).mean()
         };
 
@@ -241,10 +255,15 @@ impl Agent for Cql {
         let next_obs = b.next_obs.clone().inner();
         let eps = self.noise(n, ad, &base);
         let (next_a, _) = tanh_gaussian(self.actor.inner().forward(next_obs.clone()), eps);
-        let q_next = self.critic_target.forward(Tensor::cat(vec![next_obs.clone(), next_a], 2)).min_dim(0);
+        let q_next = self
+            .critic_target
+            .forward(Tensor::cat(vec![next_obs.clone(), next_a], 2))
+            .min_dim(0);
         let not_done = b.terminals.clone().inner().neg() + 1.0;
         let y = Tensor::from_inner(b.rewards.clone().inner() + not_done * q_next * c.discount);
-        let q = self.critic.forward(Tensor::cat(vec![b.obs.clone(), b.actions.clone()], 2));
+        let q = self
+            .critic
+            .forward(Tensor::cat(vec![b.obs.clone(), b.actions.clone()], 2));
         let err = q.clone() - y;
         let td_loss = (err.clone() * err).mean() * 2.0;
 
@@ -252,7 +271,9 @@ impl Agent for Cql {
         // k actions per state from: uniform on [-1, 1]^ad, π(·|s), π(·|s'), importance-weighted.
         let obs_k = b.obs.clone().inner().repeat_dim(1, k); // [1, k·n, od], sample-major
         let next_k = next_obs.repeat_dim(1, k);
-        let uniform: Vec<f32> = (0..k * n * ad).map(|_| self.state.rng.random_range(-1.0f32..1.0)).collect();
+        let uniform: Vec<f32> = (0..k * n * ad)
+            .map(|_| self.state.rng.random_range(-1.0f32..1.0))
+            .collect();
         let a_rand = tensor3(uniform, [1, k * n, ad], &base);
         let actor_inner = self.actor.inner();
         let eps = self.noise(k * n, ad, &base);
@@ -261,7 +282,9 @@ impl Agent for Cql {
         let (a_next, logp_next) = tanh_gaussian(actor_inner.forward(next_k), eps);
         let obs_k = Tensor::from_inner(obs_k);
         let q_at = |a: T3| -> T3 {
-            let q = self.critic.forward(Tensor::cat(vec![obs_k.clone(), Tensor::from_inner(a)], 2));
+            let q = self
+                .critic
+                .forward(Tensor::cat(vec![obs_k.clone(), Tensor::from_inner(a)], 2));
             q.reshape([2, k, n])
         };
         let log_density_uniform = -(ad as f64) * 2f64.ln();
@@ -281,10 +304,18 @@ impl Agent for Cql {
             let term = (gap.clone() - c.target_action_gap) * ap.clone();
             // Dual ascent on α': maximise α'·(gap − target) with the gap held fixed.
             let ap_var = self.log_alpha[1].clone().exp().clamp(0.0, 1e6);
-            let dual = (ap_var * Tensor::from_inner((gap.clone().inner() - c.target_action_gap).detach())).neg().sum() * 0.5;
+            let dual = (ap_var
+                * Tensor::from_inner((gap.clone().inner() - c.target_action_gap).detach()))
+            .neg()
+            .sum()
+                * 0.5;
             (term.sum(), Some(dual), ap.inner().mean())
         } else {
-            (gap.clone().sum() * c.cql_alpha, None, tensor3(vec![c.cql_alpha as f32], [1, 1, 1], &base).mean())
+            (
+                gap.clone().sum() * c.cql_alpha,
+                None,
+                tensor3(vec![c.cql_alpha as f32], [1, 1, 1], &base).mean(),
+            )
         };
         let critic_loss = td_loss.clone() + cql_loss.clone();
 
@@ -327,7 +358,10 @@ impl Agent for Cql {
         AgentPolicy::new(
             ALGO,
             self.actor.host(0),
-            self.state.norm.clone().unwrap_or_else(|| identity_norm(&self.state)),
+            self.state
+                .norm
+                .clone()
+                .unwrap_or_else(|| identity_norm(&self.state)),
         )
     }
 

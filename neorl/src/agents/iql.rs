@@ -91,7 +91,10 @@ pub struct Iql {
 }
 
 fn sizes(input: usize, hidden: &[usize], out: usize) -> Vec<usize> {
-    std::iter::once(input).chain(hidden.iter().copied()).chain(std::iter::once(out)).collect()
+    std::iter::once(input)
+        .chain(hidden.iter().copied())
+        .chain(std::iter::once(out))
+        .collect()
 }
 
 /// The expectile loss `mean |τ − 1(u < 0)| u²`.
@@ -113,7 +116,12 @@ pub fn gaussian_log_prob(mean: T3, log_std: T3, a: T3) -> T3 {
 
 impl Iql {
     pub fn new(spec: &EnvSpec, config: IqlConfig, device: &Device) -> Result<Self> {
-        let state = TrainState::new(spec, config.batch_size, config.seed, config.normalize_reward);
+        let state = TrainState::new(
+            spec,
+            config.batch_size,
+            config.seed,
+            config.normalize_reward,
+        );
         Ok(Self::build(state, config, device))
     }
 
@@ -122,7 +130,8 @@ impl Iql {
         let dev = device.autodiff();
         let actor = Mlp::new(1, &sizes(od, &config.hidden, ad), &mut state.rng, dev).require_grad();
         let log_std = tensor3(vec![0.0; ad], [1, 1, ad], dev).require_grad();
-        let critic = Mlp::new(2, &sizes(od + ad, &config.hidden, 1), &mut state.rng, dev).require_grad();
+        let critic =
+            Mlp::new(2, &sizes(od + ad, &config.hidden, 1), &mut state.rng, dev).require_grad();
         let value = Mlp::new(1, &sizes(od, &config.hidden, 1), &mut state.rng, dev).require_grad();
         let mut actor_params = actor.params.clone();
         actor_params.push(log_std.clone());
@@ -148,7 +157,9 @@ impl Iql {
         let mut a = Self::build(state.clone(), config, device);
         a.state = state;
         ck.load_mlp("actor", &mut a.actor, device, true)?;
-        a.log_std = ck.tensor("log_std", a.log_std.dims(), device.autodiff())?.require_grad();
+        a.log_std = ck
+            .tensor("log_std", a.log_std.dims(), device.autodiff())?
+            .require_grad();
         ck.load_mlp("critic", &mut a.critic, device, true)?;
         ck.load_mlp("critic_target", &mut a.critic_target, device, false)?;
         ck.load_mlp("value", &mut a.value, device, true)?;
@@ -241,7 +252,10 @@ impl Agent for Iql {
         AgentPolicy::new(
             ALGO,
             self.actor.host(0),
-            self.state.norm.clone().unwrap_or_else(|| identity_norm(&self.state)),
+            self.state
+                .norm
+                .clone()
+                .unwrap_or_else(|| identity_norm(&self.state)),
         )
     }
 

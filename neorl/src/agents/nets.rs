@@ -55,7 +55,12 @@ pub struct Mlp {
 impl Mlp {
     /// PyTorch's default `nn.Linear` initialisation: weights and biases
     /// uniform in ±1/√fan_in, drawn from `rng` on the host.
-    pub fn new(members: usize, sizes: &[usize], rng: &mut ChaCha8Rng, device: &DispatchDevice) -> Self {
+    pub fn new(
+        members: usize,
+        sizes: &[usize],
+        rng: &mut ChaCha8Rng,
+        device: &DispatchDevice,
+    ) -> Self {
         let mut params = Vec::with_capacity(2 * (sizes.len() - 1));
         for l in 0..sizes.len() - 1 {
             let (fan_in, out) = (sizes[l], sizes[l + 1]);
@@ -123,7 +128,11 @@ impl Mlp {
         Mlp {
             members: 1,
             sizes: self.sizes.clone(),
-            params: self.params.iter().map(|p| p.clone().narrow(0, e, 1)).collect(),
+            params: self
+                .params
+                .iter()
+                .map(|p| p.clone().narrow(0, e, 1))
+                .collect(),
         }
     }
 
@@ -267,7 +276,10 @@ mod tests {
         let grads = (params[0].clone() * x).sum().backward();
         adam.step(&mut params, &grads);
         let got = to_vec(&params[0]);
-        assert!((got[0] - 0.9).abs() < 1e-6 && (got[1] - 2.1).abs() < 1e-6, "{got:?}");
+        assert!(
+            (got[0] - 0.9).abs() < 1e-6 && (got[1] - 2.1).abs() < 1e-6,
+            "{got:?}"
+        );
         assert_eq!(got[2], 3.0);
     }
 

@@ -14,8 +14,8 @@
 use super::agent::{Agent, AgentPolicy, TrainState};
 use super::buffer::TransitionBatch;
 use super::checkpoint::Checkpoint;
-use super::device::Device;
 use super::device::B;
+use super::device::Device;
 use super::nets::{Adam, DeviceBatch, Mlp, T3, gaussian, read_scalars, tensor3};
 use crate::env::EnvSpec;
 use crate::error::Result;
@@ -80,7 +80,10 @@ pub struct Td3Bc {
 pub const ALGO: &str = "td3bc";
 
 fn sizes(input: usize, hidden: &[usize], out: usize) -> Vec<usize> {
-    std::iter::once(input).chain(hidden.iter().copied()).chain(std::iter::once(out)).collect()
+    std::iter::once(input)
+        .chain(hidden.iter().copied())
+        .chain(std::iter::once(out))
+        .collect()
 }
 
 impl Td3Bc {
@@ -93,7 +96,8 @@ impl Td3Bc {
         let (od, ad) = (state.obs_dim, state.act_dim);
         let dev = device.autodiff();
         let actor = Mlp::new(1, &sizes(od, &config.hidden, ad), &mut state.rng, dev).require_grad();
-        let critic = Mlp::new(2, &sizes(od + ad, &config.hidden, 1), &mut state.rng, dev).require_grad();
+        let critic =
+            Mlp::new(2, &sizes(od + ad, &config.hidden, 1), &mut state.rng, dev).require_grad();
         Td3Bc {
             actor_target: actor.inner(),
             critic_target: critic.inner(),
@@ -129,10 +133,15 @@ impl Td3Bc {
 
     /// Every trainable parameter, in a fixed order (for tests and inspection).
     pub fn parameters(&self) -> Vec<Vec<f32>> {
-        [&self.actor, &self.critic, &self.actor_target, &self.critic_target]
-            .iter()
-            .flat_map(|n| n.params.iter().map(super::nets::to_vec))
-            .collect()
+        [
+            &self.actor,
+            &self.critic,
+            &self.actor_target,
+            &self.critic_target,
+        ]
+        .iter()
+        .flat_map(|n| n.params.iter().map(super::nets::to_vec))
+        .collect()
     }
 }
 
@@ -159,8 +168,9 @@ impl Agent for Td3Bc {
             .map(|e| (e * c.policy_noise as f32).clamp(-c.noise_clip as f32, c.noise_clip as f32))
             .collect();
         let next_obs = b.next_obs.clone().inner();
-        let next_a = (self.actor_target.forward(next_obs.clone()).tanh() + tensor3(noise, [1, n, ad], base))
-            .clamp(-1.0, 1.0);
+        let next_a = (self.actor_target.forward(next_obs.clone()).tanh()
+            + tensor3(noise, [1, n, ad], base))
+        .clamp(-1.0, 1.0);
         let q_next = self
             .critic_target
             .forward(Tensor::cat(vec![next_obs, next_a], 2))
@@ -170,14 +180,16 @@ impl Agent for Td3Bc {
         let y = Tensor::from_inner(y);
 
         // Critic: both heads regress on y (sum of the two MSEs).
-        let q = self.critic.forward(Tensor::cat(vec![b.obs.clone(), b.actions.clone()], 2));
+        let q = self
+            .critic
+            .forward(Tensor::cat(vec![b.obs.clone(), b.actions.clone()], 2));
         let critic_loss = twin_mse(q.clone(), y);
         let grads = critic_loss.backward();
         self.critic_opt.step(&mut self.critic.params, &grads);
         let mut metrics = vec![critic_loss.inner(), q.inner().mean()];
 
         // Delayed actor and target updates.
-        if (self.state.step + 1) % c.policy_freq.max(1) == 0 {
+        if (self.state.step + 1).is_multiple_of(c.policy_freq.max(1)) {
             let pi = self.actor.forward(b.obs.clone()).tanh();
             let q1 = self
                 .critic
@@ -201,7 +213,10 @@ impl Agent for Td3Bc {
         AgentPolicy::new(
             ALGO,
             self.actor.host(0),
-            self.state.norm.clone().unwrap_or_else(|| identity_norm(&self.state)),
+            self.state
+                .norm
+                .clone()
+                .unwrap_or_else(|| identity_norm(&self.state)),
         )
     }
 
@@ -228,7 +243,12 @@ pub fn twin_mse(q: T3, y: T3) -> Tensor<B, 1> {
 
 /// TD3+BC's actor loss `−λ·mean Q₁(s, π(s)) + mean (π(s) − a)²` with
 /// `λ = α / mean|Q₁|` treated as a constant. Returns (loss, BC term, λ).
-pub fn actor_objective(q1: T3, pi: T3, actions: T3, alpha: f64) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 1>) {
+pub fn actor_objective(
+    q1: T3,
+    pi: T3,
+    actions: T3,
+    alpha: f64,
+) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 1>) {
     let lambda = q1.clone().detach().abs().mean().recip() * alpha;
     let d = pi - actions;
     let bc = (d.clone() * d).mean();

@@ -19,8 +19,12 @@ fn toy_spec() -> EnvSpec {
         id: "Linear-v0".into(),
         description: "toy".into(),
         sources: vec![],
-        observations: (0..3).map(|i| Dim::new(format!("o{i}"), "-", -1.0, 1.0)).collect(),
-        actions: (0..2).map(|i| Dim::new(format!("a{i}"), "-", -1.0, 1.0)).collect(),
+        observations: (0..3)
+            .map(|i| Dim::new(format!("o{i}"), "-", -1.0, 1.0))
+            .collect(),
+        actions: (0..2)
+            .map(|i| Dim::new(format!("a{i}"), "-", -1.0, 1.0))
+            .collect(),
         dt: 1.0,
         horizon: 10,
         constraints: vec![],
@@ -146,16 +150,37 @@ fn train_save_load_train_equals_uninterrupted_training() {
         format!("{:?}", resumed.history().values)
     );
     // The same for BC, through the generic loader.
-    let mut bc_whole = Bc::new(&toy_spec(), BcConfig { batch_size: 16, hidden: vec![8], ..Default::default() }, &cpu()).unwrap();
+    let mut bc_whole = Bc::new(
+        &toy_spec(),
+        BcConfig {
+            batch_size: 16,
+            hidden: vec![8],
+            ..Default::default()
+        },
+        &cpu(),
+    )
+    .unwrap();
     bc_whole.train(&data, 20).unwrap();
-    let mut bc = Bc::new(&toy_spec(), BcConfig { batch_size: 16, hidden: vec![8], ..Default::default() }, &cpu()).unwrap();
+    let mut bc = Bc::new(
+        &toy_spec(),
+        BcConfig {
+            batch_size: 16,
+            hidden: vec![8],
+            ..Default::default()
+        },
+        &cpu(),
+    )
+    .unwrap();
     bc.train(&data, 9).unwrap();
     bc.save(&dir).unwrap();
     let mut bc2 = load(&dir, &cpu()).unwrap();
     assert_eq!(bc2.algo(), "bc");
     train_loop(bc2.as_mut(), &data, 11).unwrap();
     bc2.save(&dir).unwrap();
-    assert_eq!(Bc::load(&dir, &cpu()).unwrap().parameters(), bc_whole.parameters());
+    assert_eq!(
+        Bc::load(&dir, &cpu()).unwrap().parameters(),
+        bc_whole.parameters()
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -173,7 +198,10 @@ fn corrupt_or_mismatched_checkpoints_give_clear_errors() {
     let path = dir.join(checkpoint::FILE_NAME);
     let bytes = std::fs::read(&path).unwrap();
     let needle = b"\"hidden\":[16,16]";
-    let at = bytes.windows(needle.len()).position(|w| w == needle).unwrap();
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
     let mut edited = bytes.clone();
     edited[at + needle.len() - 2] = b'7'; // [16,17]
     std::fs::write(&path, &edited).unwrap();
@@ -197,7 +225,10 @@ fn corrupt_or_mismatched_checkpoints_give_clear_errors() {
     // No temp files are left behind by a successful save.
     let dir2 = std::env::temp_dir().join(format!("neorl-atomic-{}", std::process::id()));
     a.save(&dir2).unwrap();
-    let names: Vec<_> = std::fs::read_dir(&dir2).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(&dir2)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names, vec![std::ffi::OsString::from(checkpoint::FILE_NAME)]);
     std::fs::remove_dir_all(&dir2).ok();
 }
@@ -226,7 +257,10 @@ fn bc_recovers_a_linear_controller() {
     }
     let rms = (sq / 400.0).sqrt();
     // Actions span about ±1: an untrained or constant policy is off by ~0.4.
-    assert!(rms < 0.02 && worst < 0.1, "rms {rms}, worst {worst}, summary {s:?}");
+    assert!(
+        rms < 0.02 && worst < 0.1,
+        "rms {rms}, worst {worst}, summary {s:?}"
+    );
     // The learning curve has one panel per metric.
     let f = bc.learning_curve();
     assert_eq!(f.json["data"].as_array().unwrap().len(), 2);
@@ -237,7 +271,9 @@ fn batch_inference_matches_single() {
     let mut a = small_td3bc(5);
     a.train(&toy_data(300, 5), 4).unwrap();
     let mut p = a.policy();
-    let obs: Vec<f32> = (0..3 * 200).map(|i| ((i * 37) % 17) as f32 / 8.0 - 1.0).collect();
+    let obs: Vec<f32> = (0..3 * 200)
+        .map(|i| ((i * 37) % 17) as f32 / 8.0 - 1.0)
+        .collect();
     let mut batch = vec![0f32; 2 * 200];
     p.act_batch(&obs, &mut batch);
     let mut one = [0f32; 2];
@@ -300,7 +336,10 @@ fn tanh_gaussian_log_prob_includes_the_tanh_correction() {
     let eps = tensor3(vec![0.0], [1, 1, 1], d.base());
     let (a, lp) = cql::tanh_gaussian(out, eps);
     assert_eq!(to_vec(&a)[0], 0.0);
-    assert!(close(to_vec(&lp)[0], -0.5 * (2.0 * std::f32::consts::PI).ln()));
+    assert!(close(
+        to_vec(&lp)[0],
+        -0.5 * (2.0 * std::f32::consts::PI).ln()
+    ));
 }
 
 /// IQL and CQL resume exactly too (every algorithm's state round-trips).
@@ -308,7 +347,11 @@ fn tanh_gaussian_log_prob_includes_the_tanh_correction() {
 fn iql_and_cql_resume_exactly() {
     let data = toy_data(300, 6);
     let dir = std::env::temp_dir().join(format!("neorl-resume2-{}", std::process::id()));
-    let icfg = || IqlConfig { batch_size: 16, hidden: vec![8, 8], ..Default::default() };
+    let icfg = || IqlConfig {
+        batch_size: 16,
+        hidden: vec![8, 8],
+        ..Default::default()
+    };
     let mut a = Iql::new(&toy_spec(), icfg(), &cpu()).unwrap();
     a.train(&data, 12).unwrap();
     let mut b = Iql::new(&toy_spec(), icfg(), &cpu()).unwrap();
@@ -318,7 +361,14 @@ fn iql_and_cql_resume_exactly() {
     b.train(&data, 7).unwrap();
     assert_eq!(a.parameters(), b.parameters());
 
-    let ccfg = || CqlConfig { batch_size: 16, hidden: vec![8, 8], n_actions: 3, bc_steps: 4, lagrange: true, ..Default::default() };
+    let ccfg = || CqlConfig {
+        batch_size: 16,
+        hidden: vec![8, 8],
+        n_actions: 3,
+        bc_steps: 4,
+        lagrange: true,
+        ..Default::default()
+    };
     let mut a = Cql::new(&toy_spec(), ccfg(), &cpu()).unwrap();
     a.train(&data, 10).unwrap();
     let mut b = Cql::new(&toy_spec(), ccfg(), &cpu()).unwrap();
@@ -326,6 +376,107 @@ fn iql_and_cql_resume_exactly() {
     b.save(&dir).unwrap();
     let mut b = Cql::load(&dir, &cpu()).unwrap();
     b.train(&data, 4).unwrap();
+    assert_eq!(a.parameters(), b.parameters());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Train `algo` (64×64 networks) on a generated ChemicalReactor-v0 medium
+/// dataset and return (agent score, behaviour score) on the same 5
+/// evaluation episodes. An untrained policy scores far below either.
+fn learn_on_reactor(algo: &str, steps: u64) -> (f64, f64) {
+    use crate::control::{PolicyKind, make_policy};
+    use crate::eval::rollout;
+    let id = "ChemicalReactor-v0";
+    let data = Buffer::generate(id, PolicyKind::Medium, 20_000, 0).unwrap();
+    let mut env = crate::make(id).unwrap();
+    let spec = env.spec().clone();
+    let mut agent = build_with(algo, &spec, 0, Some(vec![64, 64]), &cpu()).unwrap();
+    let mut untrained = agent.policy();
+    let before = rollout(&mut env, &mut untrained, 5, 10_000)
+        .unwrap()
+        .normalized_score;
+    train_loop(agent.as_mut(), &data, steps).unwrap();
+    let mut p = agent.policy();
+    let score = rollout(&mut env, &mut p, 5, 10_000)
+        .unwrap()
+        .normalized_score;
+    let mut medium = make_policy(&spec, PolicyKind::Medium).unwrap();
+    let behaviour = rollout(&mut env, medium.as_mut(), 5, 10_000)
+        .unwrap()
+        .normalized_score;
+    eprintln!("{algo}: untrained {before:.1}, trained {score:.1}, behaviour {behaviour:.1}");
+    assert!(
+        before < behaviour - 30.0,
+        "the untrained policy is already good: {before}"
+    );
+    (score, behaviour)
+}
+
+#[test]
+fn iql_beats_the_behaviour_policy() {
+    let (score, behaviour) = learn_on_reactor("iql", 2_000);
+    assert!(
+        score > behaviour,
+        "IQL {score:.1} vs behaviour {behaviour:.1}"
+    );
+}
+
+#[test]
+fn td3bc_beats_the_behaviour_policy() {
+    let (score, behaviour) = learn_on_reactor("td3bc", 3_000);
+    assert!(
+        score > behaviour,
+        "TD3+BC {score:.1} vs behaviour {behaviour:.1}"
+    );
+}
+
+#[test]
+fn combo_ensemble_nll_matches_hand_computation() {
+    let d = cpu();
+    // One member, one sample, d = 1: mean 1, raw log-variance 0 (inside the
+    // soft bounds: ≈ 0 − softplus terms), target 3.
+    let out = tensor3(vec![1.0, 0.0], [1, 1, 2], d.base());
+    let y = tensor3(vec![3.0], [1, 1, 1], d.base());
+    let lv = {
+        let sp = |x: f32| (1.0 + x.exp()).ln();
+        let lv = 0.5 - sp(0.5 - 0.0);
+        -10.0 + sp(lv + 10.0)
+    };
+    let want = 4.0 * (-lv).exp() + lv;
+    let got = to_vec(&combo::ensemble_nll(out, y))[0];
+    assert!(close(got, want), "{got} vs {want}");
+}
+
+#[test]
+fn combo_fits_a_model_rolls_out_and_resumes_exactly() {
+    let data = toy_data(300, 7);
+    let dir = std::env::temp_dir().join(format!("neorl-combo-{}", std::process::id()));
+    let cfg = || ComboConfig {
+        batch_size: 16,
+        hidden: vec![8, 8],
+        n_actions: 2,
+        model_members: 3,
+        model_elites: 2,
+        model_hidden: vec![8],
+        model_steps: 5,
+        rollout_freq: 3,
+        rollout_batch: 10,
+        rollout_length: 2,
+        model_buffer: 50,
+        ..Default::default()
+    };
+    let mut a = Combo::new(&toy_spec(), cfg(), &cpu()).unwrap();
+    a.train(&data, 10).unwrap();
+    assert_eq!(
+        a.history().series("model_buffer").unwrap()[9],
+        50.0,
+        "the ring buffer filled up"
+    );
+    let mut b = Combo::new(&toy_spec(), cfg(), &cpu()).unwrap();
+    b.train(&data, 4).unwrap();
+    b.save(&dir).unwrap();
+    let mut b = Combo::load(&dir, &cpu()).unwrap();
+    b.train(&data, 6).unwrap();
     assert_eq!(a.parameters(), b.parameters());
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -2,8 +2,8 @@
 //! deployment-policy latency, with a same-run matrix-multiply throughput
 //! measurement to judge them against.
 
-use crate::agents::{self, Buffer, Device, TransitionBatch};
 use crate::agents::nets::{tensor3, to_vec};
+use crate::agents::{self, Buffer, Device, TransitionBatch};
 use crate::control::PolicyKind;
 use crate::env::make;
 use crate::error::Result;
@@ -21,7 +21,12 @@ pub fn resolve_env(env: Option<&str>) -> Result<String> {
         return Ok(make(e)?.spec().id.clone());
     }
     let ids = crate::env::ids();
-    Ok(if ids.contains(&DEFAULT_ENV) { DEFAULT_ENV } else { ids[0] }.to_string())
+    Ok(if ids.contains(&DEFAULT_ENV) {
+        DEFAULT_ENV
+    } else {
+        ids[0]
+    }
+    .to_string())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,7 +67,13 @@ fn mlp_macs(sizes: &[usize]) -> f64 {
 }
 
 /// Matmul FLOPs of one update of 256-wide algorithms (see the comments).
-fn flops_per_update(algo: &str, od: usize, ad: usize, hidden: &[usize], batch: usize) -> Option<f64> {
+fn flops_per_update(
+    algo: &str,
+    od: usize,
+    ad: usize,
+    hidden: &[usize],
+    batch: usize,
+) -> Option<f64> {
     let sz = |i, o| {
         let mut s = vec![i];
         s.extend(hidden);
@@ -84,7 +95,12 @@ fn flops_per_update(algo: &str, od: usize, ad: usize, hidden: &[usize], batch: u
 }
 
 /// Updates per second of `algo` with batch 256 and 256×256 networks on `env`.
-pub fn train(algo: &str, env: Option<&str>, device: &Device, min_time: Duration) -> Result<TrainBench> {
+pub fn train(
+    algo: &str,
+    env: Option<&str>,
+    device: &Device,
+    min_time: Duration,
+) -> Result<TrainBench> {
     let env_id = resolve_env(env)?;
     let spec = make(&env_id)?.spec().clone();
     let data = Buffer::generate(&env_id, PolicyKind::Medium, 5_000, 0)?;

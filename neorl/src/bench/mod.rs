@@ -2,5 +2,5 @@
 //! same run, so ratios between them (batched vs single, 2 threads vs 1) are
 //! meaningful even on a noisy shared machine.
 
-pub mod envs;
 pub mod agents;
+pub mod envs;
