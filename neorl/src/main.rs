@@ -87,7 +87,7 @@ struct RolloutArgs {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// bc or td3bc.
+    /// bc, td3bc, iql, cql or combo.
     #[arg(long)]
     algo: String,
     /// ENV:KIND[:N] — N transitions (default 100000) generated on the fly by
