@@ -84,6 +84,15 @@ pub enum Error {
     #[error("checkpoint {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
 
+    /// A safety state machine was asked for a transition it does not allow
+    /// (reset an armed emergency stop, hand back without a take-over, ...).
+    #[error("safety: {0}")]
+    SafetyState(String),
+
+    /// The audit log could not be opened or appended to.
+    #[error("audit log {path}: {reason}")]
+    AuditLog { path: PathBuf, reason: String },
+
     /// JSON that could not be produced or parsed.
     #[error("JSON error in {context}: {source}")]
     Json {

@@ -25,6 +25,7 @@ pub mod eval;
 pub mod policy;
 pub mod progress;
 pub mod quickstart;
+pub mod safety;
 pub mod viz;
 
 pub use env::{make, make_with};
@@ -44,4 +45,7 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::eval::{RolloutReport, Trajectory, record_episode, rollout};
     pub use crate::policy::{FnPolicy, Policy};
+    pub use crate::safety::{
+        AlarmLevel, AuditLog, OverrideSource, SafetyConfig, Shield, ShieldConfig, Supervisor,
+    };
 }

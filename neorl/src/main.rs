@@ -5,7 +5,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use neorl::control::{PolicyKind, make_policy};
 use neorl::env::{EnvOptions, ids, make_with};
-use neorl::eval::{reference, rollout};
+use neorl::eval::{reference, rollout, shielded_rollout_with};
+use neorl::safety::{SafetyConfig, ShieldConfig};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,6 +38,11 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a checkpoint in its environment (D4RL normalized score, cost, hard violations).
     Eval(EvalArgs),
+    /// The safety audit log.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCmd,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -81,6 +87,21 @@ struct RolloutArgs {
     /// Turn off stochastic disturbances.
     #[arg(long)]
     no_disturbances: bool,
+    /// Run every action through the safety shield (look-ahead with the nominal model, projection, emergency stop).
+    #[arg(long)]
+    shield: bool,
+    /// Look-ahead horizon of the shield, in steps.
+    #[arg(long, default_value_t = 20)]
+    shield_horizon: usize,
+    /// Back-off of every hard limit, as a fraction of its nominal clearance.
+    #[arg(long, default_value_t = 0.2)]
+    shield_backoff: f64,
+    /// Disturbance scenarios each action must also survive (0 = nominal model only).
+    #[arg(long, default_value_t = 8)]
+    shield_scenarios: usize,
+    /// Write every safety event to this hash-chained audit log (JSON Lines; appended to if it exists).
+    #[arg(long, value_name = "FILE")]
+    audit: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -127,6 +148,17 @@ struct EvalArgs {
 }
 
 #[derive(Subcommand)]
+enum AuditCmd {
+    /// Check an audit log's hash chain and seal; exits non-zero when it is not intact.
+    Verify {
+        /// The log (JSON Lines).
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Bench {
     /// Agent gradient updates per second (batch 256, 256×256 networks).
     Train {
@@ -163,6 +195,23 @@ enum Bench {
         /// Only this environment.
         #[arg(long)]
         env: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Nanoseconds per constraint check and per shield decision, next to a plain env step.
+    Safety {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 0.5)]
+        seconds: f64,
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// Look-ahead horizon of the shield, in steps.
+        #[arg(long, default_value_t = 20)]
+        horizon: usize,
+        /// Disturbance scenarios per look-ahead (0 = nominal model only).
+        #[arg(long, default_value_t = 8)]
+        scenarios: usize,
         #[arg(long)]
         json: bool,
     },
@@ -232,9 +281,19 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 Ok(())
             }
+            Bench::Safety {
+                seconds,
+                env,
+                horizon,
+                scenarios,
+                json,
+            } => bench_safety(seconds, env, horizon, scenarios, json),
         },
         Command::Train(a) => train_cmd(a),
         Command::Eval(a) => eval_cmd(a),
+        Command::Audit {
+            what: AuditCmd::Verify { file, json },
+        } => audit_verify(&file, json),
         Command::Quickstart {
             out,
             episodes,
@@ -316,6 +375,9 @@ fn rollout_cmd(a: RolloutArgs) -> Result<()> {
     let mut env = make_with(&a.env, options)?;
     let spec = env.spec().clone();
     let mut policy = make_policy(&spec, kind)?;
+    if a.shield || a.audit.is_some() {
+        return shielded_rollout_cmd(&a, kind, &mut env, policy.as_mut());
+    }
     let report = rollout(&mut env, policy.as_mut(), a.episodes, a.seed)
         .with_context(|| format!("rolling out {kind} on {}", a.env))?;
     if a.json {
@@ -337,6 +399,162 @@ fn rollout_cmd(a: RolloutArgs) -> Result<()> {
         report.hard_violations,
         report.mean_length
     );
+    Ok(())
+}
+
+fn shielded_rollout_cmd(
+    a: &RolloutArgs,
+    kind: PolicyKind,
+    env: &mut neorl::env::Env,
+    policy: &mut dyn neorl::policy::Policy,
+) -> Result<()> {
+    let config = if a.shield {
+        SafetyConfig {
+            shield: Some(ShieldConfig {
+                horizon: a.shield_horizon,
+                backoff: a.shield_backoff,
+                scenarios: a.shield_scenarios,
+                ..ShieldConfig::default()
+            }),
+            ..SafetyConfig::default()
+        }
+    } else {
+        SafetyConfig::monitor_only()
+    };
+    let report = shielded_rollout_with(env, policy, a.episodes, a.seed, config, a.audit.as_deref())
+        .with_context(|| format!("rolling out {kind} on {} through the safety layer", a.env))?;
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["policy"] = json!(kind.as_str());
+        v["policy_description"] = json!(report.rollout.policy);
+        return print_json(&v);
+    }
+    let r = &report.rollout;
+    println!(
+        "{} / {} over {} episodes (seed {}), {}: return {:.3} ± {:.3}, normalized score {:.1}, cost {:.2}, hard violations {}, length {:.1}",
+        r.env,
+        r.policy,
+        r.episodes,
+        a.seed,
+        if report.shielded {
+            "shielded"
+        } else {
+            "monitored (no shield)"
+        },
+        r.mean_return,
+        r.std_return,
+        r.normalized_score,
+        r.mean_cost,
+        r.hard_violations,
+        r.mean_length
+    );
+    let kinds: Vec<String> = report
+        .interventions_by_kind
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!(
+        "interventions {} ({:.2}% of steps{}{}), emergency stops {}",
+        report.interventions,
+        100.0 * report.intervention_rate,
+        if kinds.is_empty() { "" } else { ": " },
+        kinds.join(", "),
+        report.emergency_stops
+    );
+    if let Some(au) = &report.audit {
+        println!(
+            "audit log {} ({} records), head {}",
+            au.path.display(),
+            au.records,
+            au.head
+        );
+    }
+    Ok(())
+}
+
+fn audit_verify(file: &std::path::Path, json: bool) -> Result<()> {
+    let r = neorl::safety::verify(file);
+    if json {
+        print_json(&serde_json::to_value(&r)?)?;
+    } else if r.ok {
+        println!(
+            "{}: ok, {} records, sealed, head {}",
+            file.display(),
+            r.records,
+            r.head.as_deref().unwrap_or("-")
+        );
+    } else {
+        println!(
+            "{}: NOT OK at record {}: {}",
+            file.display(),
+            r.first_bad.map_or("-".to_string(), |n| n.to_string()),
+            r.reason.as_deref().unwrap_or("")
+        );
+    }
+    if !r.ok {
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn bench_safety(
+    seconds: f64,
+    only: Option<String>,
+    horizon: usize,
+    scenarios: usize,
+    json: bool,
+) -> Result<()> {
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        anyhow::bail!("--seconds must be a positive number, got {seconds}");
+    }
+    let all = ids();
+    let chosen: Vec<&str> = match &only {
+        Some(id) => {
+            let m = neorl::env::model(id, EnvOptions::default())?;
+            vec![
+                all.into_iter()
+                    .find(|i| *i == m.spec().id)
+                    .context("registered id")?,
+            ]
+        }
+        None => all,
+    };
+    let config = ShieldConfig {
+        horizon,
+        scenarios,
+        ..ShieldConfig::default()
+    };
+    let rows = neorl::bench::safety::run(&chosen, Duration::from_secs_f64(seconds), &config)?;
+    if json {
+        return print_json(&json!({ "envs": rows }));
+    }
+    println!(
+        "{:<20} {:>10} {:>10} {:>11} {:>12} {:>12} {:>13} {:>9}",
+        "env",
+        "step ns",
+        "check ns",
+        "monitor ns",
+        "shield ns",
+        "check/step",
+        "shield/step",
+        "interv."
+    );
+    for r in rows {
+        println!(
+            "{:<20} {:>10.1} {:>10.1} {:>11.1} {:>12.1} {:>12.3} {:>13.1} {:>8.1}%",
+            r.id,
+            r.step_ns,
+            r.check_ns,
+            r.monitor_ns,
+            r.shield_ns,
+            r.check_over_step,
+            r.shield_over_step,
+            100.0 * r.shield_intervention_rate
+        );
+    }
     Ok(())
 }
 

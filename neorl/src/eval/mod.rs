@@ -1,7 +1,10 @@
 //! Evaluation: rollouts of any [`crate::policy::Policy`] in an environment,
-//! episode statistics, normalized scores and the reference returns.
+//! episode statistics, normalized scores and the reference returns, and
+//! rollouts through the safety layer ([`shielded`]).
 
 pub mod reference;
 pub mod rollout;
+pub mod shielded;
 
 pub use rollout::{EpisodeStats, RolloutReport, Trajectory, record_episode, rollout};
+pub use shielded::{ShieldedReport, shielded_rollout, shielded_rollout_with};

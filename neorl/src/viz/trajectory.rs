@@ -29,16 +29,17 @@ pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result
     let (t_scale, t_unit) = time_unit(spec);
     for (ti, tr) in trajectories.iter().enumerate() {
         let color = COLORS[ti % COLORS.len()];
+        let who = short_name(&tr.policy);
         let t: Vec<f64> = (1..=tr.rewards.len())
             .map(|i| i as f64 * spec.dt / t_scale)
             .collect();
-        for (k, c) in spec.constraints.iter().enumerate() {
+        for k in 0..nc {
             let (xa, ya) = axis(k);
             let y: Vec<f64> = tr.constraint_values.iter().map(|v| v[k]).collect();
             plot.add_trace(
                 Scatter::new(t.clone(), y)
-                    .name(format!("{} ({})", tr.policy, c.name))
-                    .legend_group(tr.policy.clone())
+                    .name(who)
+                    .legend_group(who)
                     .show_legend(k == 0)
                     .mode(Mode::Lines)
                     .line(Line::new().color(color).width(1.5))
@@ -51,8 +52,8 @@ pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result
             let y: Vec<f64> = tr.actions.iter().map(|a| a[j]).collect();
             plot.add_trace(
                 Scatter::new(t.clone(), y)
-                    .name(format!("{} ({})", tr.policy, spec.actions[j].name))
-                    .legend_group(tr.policy.clone())
+                    .name(who)
+                    .legend_group(who)
                     .show_legend(false)
                     .mode(Mode::Lines)
                     .line(Line::new().color(color).width(1.0))
@@ -92,13 +93,17 @@ pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result
         spec.id,
         trajectories
             .iter()
-            .map(|t| t.policy.as_str())
+            .map(|t| short_name(&t.policy))
             .collect::<Vec<_>>()
             .join(" vs ")
     );
     layout.insert("title".into(), json!({"text": title}));
     layout.insert("hovermode".into(), json!("x unified"));
-    layout.insert("margin".into(), json!({"l": 80, "r": 20, "t": 60, "b": 50}));
+    layout.insert(
+        "legend".into(),
+        json!({"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"}),
+    );
+    layout.insert("margin".into(), json!({"l": 80, "r": 20, "t": 90, "b": 50}));
     let gap = 0.25 / panels.max(1) as f64;
     let h = (1.0 - gap * (panels as f64 - 1.0)) / panels as f64;
     for k in 0..panels {
@@ -129,6 +134,11 @@ pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result
     }
     fig.json["layout"] = serde_json::Value::Object(layout);
     Ok(fig)
+}
+
+/// The policy's name up to its parenthesised details (`"expert (PI cascade …)"` → `"expert"`).
+fn short_name(policy: &str) -> &str {
+    policy.split(" (").next().unwrap_or(policy).trim()
 }
 
 /// Pick a readable time unit for the x axis.

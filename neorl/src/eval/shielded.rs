@@ -1,0 +1,156 @@
+//! Rollouts through the safety layer: `neorl rollout --shield` and the
+//! evaluation of agents (`neorl eval … --shield` calls
+//! [`shielded_rollout`] with the agent's policy).
+//!
+//! The report is the plain [`RolloutReport`] (its `hard_violations` still
+//! counts episodes that ended in a real breach) plus what the safety layer
+//! did: interventions by kind, emergency stops, steps under the emergency
+//! stop, and the audit log's head hash when one was written.
+
+use super::rollout::{EpisodeStats, RolloutReport};
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::policy::Policy;
+use crate::safety::{AuditLog, InterventionKind, SafetyConfig, SafetyTotals, Supervisor};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A rollout report with the safety layer's counters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShieldedReport {
+    #[serde(flatten)]
+    pub rollout: RolloutReport,
+    /// Whether the shield was on (otherwise: monitor, emergency stop and audit only).
+    pub shielded: bool,
+    /// Steps on which the shield changed the action.
+    pub interventions: u64,
+    /// Interventions per kind (`rate_limited`, `projected`, `expert`, `safe_action`, `emergency`).
+    pub interventions_by_kind: BTreeMap<&'static str, u64>,
+    /// `interventions / steps`.
+    pub intervention_rate: f64,
+    /// Emergency-stop trips (real breaches and "no safe action" both trip it).
+    pub emergency_stops: u64,
+    /// Steps on which the emergency stop drove the plant.
+    pub estop_steps: u64,
+    /// Steps after which a hard constraint was crossed.
+    pub hard_violation_steps: u64,
+    /// Where the audit log was written, and its head hash.
+    pub audit: Option<AuditSummary>,
+    #[serde(skip)]
+    pub totals: SafetyTotals,
+}
+
+/// The audit log a rollout wrote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditSummary {
+    pub path: PathBuf,
+    pub records: u64,
+    /// SHA-256 of the last line (the seal): anchor it elsewhere.
+    pub head: String,
+}
+
+/// Run one episode through the supervisor.
+pub fn run_supervised_episode(
+    env: &mut Env,
+    policy: &mut dyn Policy,
+    safety: &mut Supervisor,
+    seed: u64,
+) -> Result<EpisodeStats> {
+    env.reset(seed);
+    policy.reset(seed);
+    safety.begin_episode(env, seed)?;
+    let mut stats = EpisodeStats {
+        seed,
+        ret: 0.0,
+        cost: 0.0,
+        length: 0,
+        hard_violation: false,
+        terminated: false,
+        truncated: false,
+        clipped_steps: 0,
+    };
+    loop {
+        let s = safety.step(env, policy)?;
+        let out = s.outcome;
+        stats.ret += out.reward;
+        stats.cost += out.cost;
+        stats.length += 1;
+        stats.clipped_steps += out.clipped as usize;
+        if s.done() {
+            stats.hard_violation = out.hard_violation;
+            stats.terminated = out.terminated;
+            stats.truncated = out.truncated;
+            return Ok(stats);
+        }
+    }
+}
+
+/// Run `episodes` episodes (seeds `seed`, `seed + 1`, …) of `policy`
+/// through `safety`, which keeps its counters and audit log across calls.
+pub fn shielded_rollout(
+    env: &mut Env,
+    policy: &mut dyn Policy,
+    episodes: usize,
+    seed: u64,
+    safety: &mut Supervisor,
+) -> Result<ShieldedReport> {
+    if episodes == 0 {
+        return Err(Error::InvalidArgument("episodes must be at least 1".into()));
+    }
+    let before = safety.totals();
+    let per_episode = (0..episodes as u64)
+        .map(|i| run_supervised_episode(env, policy, safety, seed.wrapping_add(i)))
+        .collect::<Result<Vec<_>>>()?;
+    let rollout = RolloutReport::from_episodes(env, policy.name(), per_episode);
+    let t = safety.totals();
+    let by_kind = InterventionKind::ALL
+        .iter()
+        .map(|k| {
+            let i = *k as usize;
+            (
+                k.as_str(),
+                t.interventions_by_kind[i] - before.interventions_by_kind[i],
+            )
+        })
+        .collect();
+    let steps = (t.steps - before.steps).max(1);
+    let interventions = t.interventions - before.interventions;
+    Ok(ShieldedReport {
+        rollout,
+        shielded: safety.shield().is_some(),
+        interventions,
+        interventions_by_kind: by_kind,
+        intervention_rate: interventions as f64 / steps as f64,
+        emergency_stops: t.emergency_stops - before.emergency_stops,
+        estop_steps: t.estop_steps - before.estop_steps,
+        hard_violation_steps: t.hard_violations - before.hard_violations,
+        audit: None,
+        totals: t,
+    })
+}
+
+/// The whole thing in one call: a supervisor with `config`, an audit log at
+/// `audit` if given (sealed at the end), and the rollout.
+pub fn shielded_rollout_with(
+    env: &mut Env,
+    policy: &mut dyn Policy,
+    episodes: usize,
+    seed: u64,
+    config: SafetyConfig,
+    audit: Option<&Path>,
+) -> Result<ShieldedReport> {
+    let mut safety = Supervisor::new(env, config)?;
+    if let Some(p) = audit {
+        safety.set_audit(AuditLog::open(p)?);
+    }
+    let mut report = shielded_rollout(env, policy, episodes, seed, &mut safety)?;
+    if let (Some((records, head)), Some(p)) = (safety.close()?, audit) {
+        report.audit = Some(AuditSummary {
+            path: p.to_path_buf(),
+            records,
+            head,
+        });
+    }
+    Ok(report)
+}

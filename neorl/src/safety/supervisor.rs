@@ -1,0 +1,503 @@
+//! The [`Supervisor`]: the safety layer assembled — shield, monitor,
+//! emergency stop, human override and audit log — between any
+//! [`Policy`] and any [`Env`].
+//!
+//! Priority on every step, highest first:
+//!
+//! 1. **Emergency stop** (tripped): the model's safe action, nothing else
+//!    (recomputed every step, or latched at the trip when the shield's
+//!    backup law is [`BackupLaw::Latch`]).
+//! 2. **Operator** (manual mode): the operator's action, through the shield
+//!    unless `shield_operator` is off.
+//! 3. **Policy**: the policy's action, through the shield.
+//!
+//! After the plant steps, the monitor evaluates every constraint; a hard
+//! breach (or the shield finding no safe action, or the monitor reaching its
+//! emergency level) trips the emergency stop. Everything that is not a
+//! plain policy step — each intervention, alarm change, trip, reset,
+//! hand-over, breach, episode start and end — is written to the audit log
+//! when one is attached. Without an audit log a supervised step allocates
+//! nothing itself (only a trip, which records its cause by name, does).
+
+use super::audit::AuditLog;
+use super::constraints::ConstraintHierarchy;
+use super::estop::{EmergencyStop, TripCause};
+use super::human_override::{HumanOverride, OverrideSource};
+use super::monitor::{AlarmLevel, Monitor, MonitorConfig};
+use super::shield::{BackupLaw, Decision, InterventionKind, Shield, ShieldConfig};
+use crate::env::{Env, EnvOptions, Model, StepOutcome};
+use crate::error::{Error, Result};
+use crate::policy::Policy;
+use serde::Serialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Settings of the whole safety layer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SafetyConfig {
+    /// The shield; `None` runs the monitor, emergency stop and audit log only.
+    pub shield: Option<ShieldConfig>,
+    pub monitor: MonitorConfig,
+    /// Pass the operator's actions through the shield too.
+    pub shield_operator: bool,
+}
+
+impl Default for SafetyConfig {
+    fn default() -> Self {
+        SafetyConfig {
+            shield: Some(ShieldConfig::default()),
+            monitor: MonitorConfig::default(),
+            shield_operator: true,
+        }
+    }
+}
+
+impl SafetyConfig {
+    /// No shield: monitor, emergency stop and audit log only.
+    pub fn monitor_only() -> Self {
+        SafetyConfig {
+            shield: None,
+            ..Self::default()
+        }
+    }
+}
+
+/// Who chose the applied action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionSource {
+    Policy,
+    Operator,
+    EmergencyStop,
+}
+
+/// What one supervised step did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SupervisedStep {
+    pub outcome: StepOutcome,
+    pub source: ActionSource,
+    /// The shield's decision (`None` when it was not consulted).
+    pub decision: Option<Decision>,
+    pub level: AlarmLevel,
+    /// The emergency stop tripped on this step.
+    pub tripped: bool,
+}
+
+impl SupervisedStep {
+    pub fn done(&self) -> bool {
+        self.outcome.terminated || self.outcome.truncated
+    }
+    /// The shield changed the action on this step.
+    pub fn intervened(&self) -> bool {
+        self.decision.is_some_and(|d| d.intervention.is_some())
+    }
+}
+
+/// Counters over everything the supervisor saw.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct SafetyTotals {
+    pub episodes: u64,
+    pub steps: u64,
+    pub interventions: u64,
+    /// Per [`InterventionKind`], in the order of `InterventionKind::ALL`.
+    pub interventions_by_kind: [u64; 6],
+    /// Emergency-stop trips.
+    pub emergency_stops: u64,
+    /// Steps on which the emergency stop drove the plant.
+    pub estop_steps: u64,
+    /// Steps after which a hard constraint was crossed (real breaches).
+    pub hard_violations: u64,
+    /// Steps under manual control.
+    pub operator_steps: u64,
+    pub handovers: u64,
+}
+
+/// The safety layer of one plant.
+#[derive(Debug)]
+pub struct Supervisor {
+    model: Arc<dyn Model>,
+    shield: Option<Shield>,
+    monitor: Monitor,
+    estop: EmergencyStop,
+    human: HumanOverride,
+    audit: Option<AuditLog>,
+    config: SafetyConfig,
+    obs: Vec<f32>,
+    proposed: Vec<f32>,
+    applied: Vec<f32>,
+    safe: Vec<f64>,
+    estop_latched: bool,
+    episode: Option<u64>,
+    step: u64,
+    episode_return: f64,
+    episode_cost: f64,
+    episode_interventions: u64,
+    totals: SafetyTotals,
+}
+
+impl Supervisor {
+    /// The safety layer for `env` (any environment: the shield's nominal
+    /// model is the registry's deterministic copy when the id is registered).
+    pub fn new(env: &Env, config: SafetyConfig) -> Result<Self> {
+        let model = env.model().clone();
+        let shield = match &config.shield {
+            Some(c) => Some(Shield::for_env(env, c.clone())?),
+            None => None,
+        };
+        let hierarchy = match &shield {
+            Some(s) => s.hierarchy().clone(),
+            None => {
+                let nominal = crate::env::model(&model.spec().id, EnvOptions::deterministic())
+                    .unwrap_or_else(|_| model.clone());
+                ConstraintHierarchy::from_model(nominal.as_ref())
+            }
+        };
+        let spec = model.spec();
+        let (od, ad) = (spec.obs_dim(), spec.act_dim());
+        Ok(Supervisor {
+            monitor: Monitor::new(hierarchy, config.monitor.clone())?,
+            estop: EmergencyStop::new(),
+            human: HumanOverride::new(spec),
+            audit: None,
+            obs: vec![0.0; od],
+            proposed: vec![0.0; ad],
+            applied: vec![0.0; ad],
+            safe: vec![0.0; ad],
+            estop_latched: false,
+            episode: None,
+            step: 0,
+            episode_return: 0.0,
+            episode_cost: 0.0,
+            episode_interventions: 0,
+            totals: SafetyTotals::default(),
+            shield,
+            config,
+            model,
+        })
+    }
+
+    /// Replace the shield (e.g. one with an explicit nominal model or expert).
+    pub fn set_shield(&mut self, shield: Option<Shield>) {
+        if let Some(s) = &shield {
+            self.config.shield = Some(s.config().clone());
+        } else {
+            self.config.shield = None;
+        }
+        self.shield = shield;
+    }
+
+    /// Attach an audit log: every safety event from now on is written to it.
+    pub fn set_audit(&mut self, log: AuditLog) {
+        self.audit = Some(log);
+    }
+
+    pub fn config(&self) -> &SafetyConfig {
+        &self.config
+    }
+    pub fn shield(&self) -> Option<&Shield> {
+        self.shield.as_ref()
+    }
+    pub fn monitor(&self) -> &Monitor {
+        &self.monitor
+    }
+    pub fn estop(&self) -> &EmergencyStop {
+        &self.estop
+    }
+    pub fn human(&self) -> &HumanOverride {
+        &self.human
+    }
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
+    }
+    pub fn totals(&self) -> SafetyTotals {
+        self.totals
+    }
+    /// The action applied on the latest step.
+    pub fn applied(&self) -> &[f32] {
+        &self.applied
+    }
+    /// The action proposed on the latest step (by the policy or operator).
+    pub fn proposed(&self) -> &[f32] {
+        &self.proposed
+    }
+
+    fn log(&mut self, event: &str, payload: serde_json::Value) -> Result<()> {
+        if let Some(a) = self.audit.as_mut() {
+            a.append(self.episode, Some(self.step), event, payload)?;
+        }
+        Ok(())
+    }
+
+    fn constraint_name(&self, i: Option<usize>) -> Option<String> {
+        i.map(|i| self.model.spec().constraints[i].name.clone())
+    }
+
+    /// Call after `env.reset(seed)` (and the policy's reset): a new plant
+    /// run. A tripped emergency stop is reset (logged), the monitor's level
+    /// and window restart, the shield forgets the previous action.
+    pub fn begin_episode(&mut self, env: &Env, seed: u64) -> Result<()> {
+        let e = self.episode.map_or(0, |e| e + 1);
+        self.episode = Some(e);
+        self.step = 0;
+        self.episode_return = 0.0;
+        self.episode_cost = 0.0;
+        self.episode_interventions = 0;
+        self.totals.episodes += 1;
+        self.estop_latched = false;
+        if self.estop.is_tripped() {
+            let cause = self.estop.reset("supervisor (new episode)", true)?;
+            self.log(
+                "estop_reset",
+                json!({"operator": "supervisor (new episode)", "reason": "a new episode is a new plant run", "cause": cause}),
+            )?;
+        }
+        self.monitor.reset_episode();
+        if let Some(s) = self.shield.as_mut() {
+            s.reset(seed);
+        }
+        let m = self.monitor.observe(env.constraint_values());
+        self.log(
+            "episode_start",
+            json!({"env": env.spec().id, "seed": seed, "level": m.level, "min_hard_margin": m.summary.min_hard_margin}),
+        )
+    }
+
+    /// One step: ask `policy`, filter, apply, monitor, log.
+    pub fn step(&mut self, env: &mut Env, policy: &mut dyn Policy) -> Result<SupervisedStep> {
+        self.obs.copy_from_slice(env.observation());
+        let mut proposed = std::mem::take(&mut self.proposed);
+        let r = policy.act(&self.obs, &mut proposed);
+        self.proposed = proposed;
+        r?;
+        self.step_proposed(env)
+    }
+
+    /// One step with an action chosen outside a [`Policy`] (e.g. a
+    /// privileged adversary that reads the state).
+    pub fn step_action(&mut self, env: &mut Env, proposed: &[f32]) -> Result<SupervisedStep> {
+        if proposed.len() != self.proposed.len() {
+            return Err(Error::Shape {
+                what: format!("{}: proposed action", env.spec().id),
+                expected: self.proposed.len(),
+                got: proposed.len(),
+            });
+        }
+        self.obs.copy_from_slice(env.observation());
+        self.proposed.copy_from_slice(proposed);
+        self.step_proposed(env)
+    }
+
+    fn step_proposed(&mut self, env: &mut Env) -> Result<SupervisedStep> {
+        if self.episode.is_none() {
+            return Err(Error::SafetyState(
+                "call begin_episode(env, seed) after env.reset(seed) before stepping through the supervisor".into(),
+            ));
+        }
+        let mut source = ActionSource::Policy;
+        let mut proposed = std::mem::take(&mut self.proposed);
+        let manual = self.human.act(&self.obs, &mut proposed);
+        self.proposed = proposed;
+        if manual? {
+            source = ActionSource::Operator;
+            self.totals.operator_steps += 1;
+        }
+        let mut decision = None;
+        let mut tripped = false;
+        if self.estop.is_tripped() {
+            // The shield's backup law decides whether the safe action is a
+            // state feedback (recomputed) or a one-shot setting (latched).
+            if !self.estop_latched {
+                self.model.safe_action(env.state(), &mut self.safe);
+                self.estop_latched = self
+                    .shield
+                    .as_ref()
+                    .is_some_and(|s| s.backup_law() == BackupLaw::Latch);
+            }
+            for (a, &s) in self.applied.iter_mut().zip(&self.safe) {
+                *a = s as f32;
+            }
+            source = ActionSource::EmergencyStop;
+            self.totals.estop_steps += 1;
+            if let Some(s) = self.shield.as_mut() {
+                s.note_applied(&self.applied);
+            }
+        } else if let Some(shield) = self
+            .shield
+            .as_mut()
+            .filter(|_| source == ActionSource::Policy || self.config.shield_operator)
+        {
+            let d = shield.decide(env.state(), &self.obs, &self.proposed, &mut self.applied)?;
+            decision = Some(d);
+            if let Some(kind) = d.intervention {
+                self.totals.interventions += 1;
+                self.totals.interventions_by_kind[kind as usize] += 1;
+                self.episode_interventions += 1;
+                if self.audit.is_some() {
+                    let payload = json!({
+                    "source": source,
+                    "kind": kind.as_str(),
+                    "constraint": self.constraint_name(d.constraint),
+                    "proposed": self.proposed,
+                    "applied": self.applied,
+                    "proposed_margin": d.proposed_margin,
+                    "applied_margin": d.applied_margin,
+                    "blend": d.blend,
+                    "correction": d.correction,
+                    });
+                    self.log("intervention", payload)?;
+                }
+                if kind == InterventionKind::Emergency {
+                    let cause = TripCause::NoSafeAction {
+                        constraint: self.constraint_name(d.constraint),
+                    };
+                    tripped |= self.trip(cause)?;
+                }
+            }
+        } else {
+            self.applied.copy_from_slice(&self.proposed);
+        }
+        let outcome = env.step_in_place(&self.applied)?;
+        self.step += 1;
+        self.totals.steps += 1;
+        self.episode_return += outcome.reward;
+        self.episode_cost += outcome.cost;
+        self.monitor.record_reward(outcome.reward, outcome.cost);
+        let m = self.monitor.observe(env.constraint_values());
+        if m.changed() && self.audit.is_some() {
+            let payload = json!({
+                "from": m.previous,
+                "to": m.level,
+                "constraint": self.constraint_name(m.summary.binding),
+                "min_hard_margin": m.summary.min_hard_margin,
+            });
+            self.log("alarm", payload)?;
+        }
+        if outcome.hard_violation {
+            self.totals.hard_violations += 1;
+            let spec = env.spec();
+            let crossed: Vec<_> = spec
+                .constraints
+                .iter()
+                .zip(env.constraint_values())
+                .filter(|(c, v)| c.kind == crate::env::ConstraintKind::Hard && c.violated(**v))
+                .map(|(c, v)| json!({"constraint": c.name, "value": v, "limit": c.limit}))
+                .collect();
+            let first = crossed
+                .first()
+                .and_then(|c| c["constraint"].as_str())
+                .unwrap_or("?")
+                .to_string();
+            self.log(
+                "hard_violation",
+                json!({ "crossed": crossed, "source": source }),
+            )?;
+            tripped |= self.trip(TripCause::HardViolation { constraint: first })?;
+        } else if m.level == AlarmLevel::EmergencyStop && !self.estop.is_tripped() {
+            let cause = TripCause::Monitor {
+                constraint: self.constraint_name(m.summary.binding),
+                margin: m.summary.min_hard_margin,
+            };
+            tripped |= self.trip(cause)?;
+        }
+        if (outcome.terminated || outcome.truncated) && self.audit.is_some() {
+            let payload = json!({
+                "steps": self.step,
+                "return": self.episode_return,
+                "cost": self.episode_cost,
+                "terminated": outcome.terminated,
+                "truncated": outcome.truncated,
+                "hard_violation": outcome.hard_violation,
+                "interventions": self.episode_interventions,
+            });
+            self.log("episode_end", payload)?;
+        }
+        Ok(SupervisedStep {
+            outcome,
+            source,
+            decision,
+            level: m.level,
+            tripped,
+        })
+    }
+
+    fn trip(&mut self, cause: TripCause) -> Result<bool> {
+        let payload = json!({ "cause": cause });
+        if self.estop.trip(cause) {
+            self.totals.emergency_stops += 1;
+            self.log("estop_trip", payload)?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// The operator presses the emergency-stop button.
+    pub fn press_estop(&mut self, operator: &str, reason: &str) -> Result<bool> {
+        self.trip(TripCause::Operator {
+            operator: operator.to_string(),
+            reason: reason.to_string(),
+        })
+    }
+
+    /// The operator resets a tripped emergency stop; refused while a hard
+    /// constraint of `env` is crossed.
+    pub fn reset_estop(&mut self, env: &Env, operator: &str, reason: &str) -> Result<()> {
+        let spec = env.spec();
+        let safe = spec
+            .constraints
+            .iter()
+            .zip(env.constraint_values())
+            .all(|(c, v)| c.kind != crate::env::ConstraintKind::Hard || !c.violated(*v));
+        let cause = self.estop.reset(operator, safe)?;
+        self.estop_latched = false;
+        self.monitor.clear_emergency();
+        self.log(
+            "estop_reset",
+            json!({"operator": operator, "reason": reason, "cause": cause}),
+        )
+    }
+
+    /// An operator takes the plant over.
+    pub fn take_over(
+        &mut self,
+        operator: &str,
+        source: OverrideSource,
+        reason: &str,
+    ) -> Result<()> {
+        let what = source.describe();
+        self.human
+            .take_over(operator, source, self.episode.unwrap_or(0))?;
+        self.totals.handovers += 1;
+        self.log(
+            "override_take",
+            json!({"operator": operator, "source": what, "reason": reason}),
+        )
+    }
+
+    /// The operator hands the plant back to the policy.
+    pub fn hand_back(&mut self, operator: &str, reason: &str) -> Result<()> {
+        let source = self.human.hand_back(operator)?;
+        self.totals.handovers += 1;
+        self.log(
+            "override_hand_back",
+            json!({"operator": operator, "source": source.describe(), "reason": reason}),
+        )
+    }
+
+    /// Write a `summary` record, seal the audit log (if any) and return its
+    /// record count and head hash.
+    pub fn close(mut self) -> Result<Option<(u64, String)>> {
+        let Some(mut a) = self.audit.take() else {
+            return Ok(None);
+        };
+        let shield = self.shield.as_ref().map(|s| s.stats());
+        a.append(
+            self.episode,
+            None,
+            "summary",
+            json!({"totals": self.totals, "shield": shield}),
+        )?;
+        let records = a.records() + 1;
+        a.close().map(|head| Some((records, head)))
+    }
+}
