@@ -103,6 +103,18 @@ pub enum Error {
     #[error("{context}: {message}")]
     Frame { context: String, message: String },
 
+    /// A compute device that cannot be used.
+    #[error("device: {0}")]
+    Device(String),
+
+    /// Training that cannot go on (divergence, bad data).
+    #[error("training failed: {0}")]
+    Training(String),
+
+    /// A checkpoint that cannot be read or does not match.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
+
     /// A safety state machine was asked for a transition it does not allow
     /// (reset an armed emergency stop, hand back without a take-over, ...).
     #[error("safety: {0}")]

@@ -16,6 +16,7 @@
 //! # Ok::<(), neorl::Error>(())
 //! ```
 
+pub mod agents;
 pub mod bench;
 pub mod control;
 pub mod data;
@@ -36,6 +37,10 @@ pub use error::{Error, Result};
 
 /// Everything a notebook needs in scope.
 pub mod prelude {
+    pub use crate::agents::{
+        Agent, AgentPolicy, BatchSource, Bc, BcConfig, Buffer, Combo, ComboConfig, Cql, CqlConfig,
+        Device, Iql, IqlConfig, Td3Bc, Td3BcConfig,
+    };
     pub use crate::control::{PolicyKind, make_policy};
     pub use crate::data::{Batch, Dataset, Quality, Summary};
     pub use crate::env::{

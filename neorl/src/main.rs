@@ -42,6 +42,10 @@ enum Command {
         #[command(subcommand)]
         what: Datasets,
     },
+    /// Train an offline RL agent and write a checkpoint.
+    Train(TrainArgs),
+    /// Evaluate a checkpoint in its environment (D4RL normalized score, cost, hard violations).
+    Eval(EvalArgs),
     /// The safety audit log.
     Audit {
         #[command(subcommand)]
@@ -62,6 +66,12 @@ enum Command {
         episodes: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// TD3+BC gradient steps on a generated medium dataset (0 skips training).
+        #[arg(long, default_value_t = 2_000)]
+        train_steps: u64,
+        /// Transitions in that dataset.
+        #[arg(long, default_value_t = 50_000)]
+        dataset_size: usize,
         #[arg(long)]
         json: bool,
     },
@@ -100,6 +110,47 @@ struct RolloutArgs {
     /// Write every safety event to this hash-chained audit log (JSON Lines; appended to if it exists).
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// bc, td3bc, iql, cql or combo.
+    #[arg(long)]
+    algo: String,
+    /// ENV:KIND[:N] — N transitions (default 100000) generated on the fly by
+    /// rolling out KIND (expert, medium, random) on ENV, e.g. PowerGrid-v0:medium:100000.
+    #[arg(long)]
+    dataset: String,
+    /// Gradient steps.
+    #[arg(long, default_value_t = 10_000)]
+    steps: u64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Hidden-layer widths, e.g. 64,64 (default: the paper's).
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Checkpoint folder (default neorl-out/runs/ALGO-ENV-sSEED). If it holds a
+    /// checkpoint of the same algorithm, training continues from it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Checkpoint folder written by `neorl train`.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    #[arg(long, default_value_t = 10)]
+    episodes: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     #[arg(long)]
     json: bool,
 }
@@ -174,6 +225,30 @@ enum AuditCmd {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// Agent gradient updates per second (batch 256, 256×256 networks).
+    Train {
+        #[arg(long)]
+        algo: String,
+        /// Environment whose observation and action sizes are used (default ChemicalReactor-v0, else the first registered).
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Seconds of timing.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deployment-policy latency (one observation) and batched throughput on the CPU.
+    Inference {
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Environment steps per second: single, and batched on 1 and 2 threads.
     Envs {
         /// Environments per batch.
@@ -255,6 +330,37 @@ fn run(cli: Cli) -> Result<()> {
                 env,
                 json,
             } => bench_envs(batch, seconds, env, json),
+            Bench::Train {
+                algo,
+                env,
+                device,
+                seconds,
+                json,
+            } => {
+                let device = neorl::agents::Device::parse(&device)?;
+                let r = neorl::bench::agents::train(
+                    &algo,
+                    env.as_deref(),
+                    &device,
+                    Duration::from_secs_f64(positive(seconds)?),
+                )?;
+                if json {
+                    return print_json(&serde_json::to_value(&r)?);
+                }
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                Ok(())
+            }
+            Bench::Inference { env, seconds, json } => {
+                let r = neorl::bench::agents::inference(
+                    env.as_deref(),
+                    Duration::from_secs_f64(positive(seconds)?),
+                )?;
+                if json {
+                    return print_json(&serde_json::to_value(&r)?);
+                }
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                Ok(())
+            }
             Bench::Safety {
                 seconds,
                 env,
@@ -269,6 +375,8 @@ fn run(cli: Cli) -> Result<()> {
                 json,
             } => datasets::bench(env, transitions, io_transitions, json),
         },
+        Command::Train(a) => train_cmd(a),
+        Command::Eval(a) => eval_cmd(a),
         Command::Audit {
             what: AuditCmd::Verify { file, json },
         } => audit_verify(&file, json),
@@ -276,12 +384,16 @@ fn run(cli: Cli) -> Result<()> {
             out,
             episodes,
             seed,
+            train_steps,
+            dataset_size,
             json,
         } => {
             let cfg = neorl::quickstart::QuickstartConfig {
                 out,
                 episodes,
                 seed,
+                train_steps,
+                dataset_size,
             };
             let report = neorl::quickstart::run(&cfg)?;
             if json {
@@ -566,5 +678,86 @@ fn bench_envs(batch: usize, seconds: f64, only: Option<String>, json: bool) -> R
             r.thread_scaling
         );
     }
+    Ok(())
+}
+
+fn positive(seconds: f64) -> Result<f64> {
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        anyhow::bail!("--seconds must be a positive number, got {seconds}");
+    }
+    Ok(seconds)
+}
+
+fn train_cmd(a: TrainArgs) -> Result<()> {
+    use neorl::agents::{self, BatchSource, Buffer, Device, checkpoint};
+    let device = Device::parse(&a.device)?;
+    let data = Buffer::from_recipe(&a.dataset, a.seed)
+        .with_context(|| format!("generating dataset {}", a.dataset))?;
+    let spec = neorl::make(data.env_id())?.spec().clone();
+    let algo = a.algo.to_ascii_lowercase().replace('+', "");
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("neorl-out/runs/{algo}-{}-s{}", spec.id, a.seed)));
+    let mut agent = if out.join(checkpoint::FILE_NAME).exists() {
+        let agent = agents::load(&out, &device)?;
+        if agent.algo() != algo || agent.state().env_id != spec.id {
+            anyhow::bail!(
+                "{} holds a {} agent for {}; pass another --out to train {algo} on {}",
+                out.display(),
+                agent.algo(),
+                agent.state().env_id,
+                spec.id
+            );
+        }
+        eprintln!(
+            "continuing from step {} in {}",
+            agent.steps_done(),
+            out.display()
+        );
+        agent
+    } else {
+        agents::build_with(&algo, &spec, a.seed, a.hidden.clone(), &device)?
+    };
+    let summary = agents::train_loop(agent.as_mut(), &data, a.steps)?;
+    agent.save(&out)?;
+    let v = json!({
+        "algo": agent.algo(),
+        "dataset": a.dataset,
+        "steps": agent.steps_done(),
+        "seed": a.seed,
+        "device": device.name(),
+        "checkpoint": out,
+        "seconds": summary.seconds,
+        "final_metrics": summary.final_metrics,
+    });
+    if a.json {
+        return print_json(&v);
+    }
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}
+
+fn eval_cmd(a: EvalArgs) -> Result<()> {
+    use neorl::agents::{self, Device};
+    let agent = agents::load(&a.checkpoint, &Device::cpu())?;
+    let mut env = neorl::make(&agent.state().env_id)?;
+    let mut policy = agent.policy();
+    let report = rollout(&mut env, &mut policy, a.episodes, a.seed)?;
+    let v = json!({
+        "algo": agent.algo(),
+        "env": report.env,
+        "steps": agent.steps_done(),
+        "normalized_score": report.normalized_score,
+        "mean_return": report.mean_return,
+        "std_return": report.std_return,
+        "mean_cost": report.mean_cost,
+        "hard_violations": report.hard_violations,
+        "episodes": report.episodes,
+    });
+    if a.json {
+        return print_json(&v);
+    }
+    println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
 }

@@ -22,6 +22,10 @@ pub struct QuickstartConfig {
     /// Episodes per policy and environment.
     pub episodes: usize,
     pub seed: u64,
+    /// TD3+BC gradient steps on a generated medium dataset (0: skip training).
+    pub train_steps: u64,
+    /// Transitions in that dataset.
+    pub dataset_size: usize,
 }
 
 impl Default for QuickstartConfig {
@@ -30,6 +34,8 @@ impl Default for QuickstartConfig {
             out: PathBuf::from("neorl-out/quickstart"),
             episodes: 20,
             seed: 0,
+            train_steps: 2_000,
+            dataset_size: 50_000,
         }
     }
 }
@@ -54,6 +60,25 @@ pub struct QuickstartReport {
     pub envs: Vec<EnvSummary>,
     pub summary_markdown: PathBuf,
     pub summary_json: PathBuf,
+    /// The TD3+BC run, when `train_steps > 0`.
+    pub agent: Option<AgentSummary>,
+}
+
+/// TD3+BC trained briefly on a generated medium dataset, then evaluated.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentSummary {
+    pub env: String,
+    pub algo: String,
+    pub dataset: String,
+    pub steps: u64,
+    pub device: String,
+    pub train_seconds: f64,
+    pub eval: RolloutReport,
+    /// Behaviour (medium) policy on the same episodes, for comparison.
+    pub behaviour: RolloutReport,
+    /// Path of the learning-curve figure, relative to the output folder.
+    pub learning_curve: String,
+    pub checkpoint: String,
 }
 
 /// Run the quickstart.
@@ -67,6 +92,11 @@ pub fn run(cfg: &QuickstartConfig) -> Result<QuickstartReport> {
         progress.inc(1);
     }
     progress.finish();
+    let agent = if cfg.train_steps > 0 {
+        Some(train_agent(&ids, cfg)?)
+    } else {
+        None
+    };
     let summary_markdown = cfg.out.join("summary.md");
     let summary_json = cfg.out.join("summary.json");
     let report = QuickstartReport {
@@ -76,6 +106,7 @@ pub fn run(cfg: &QuickstartConfig) -> Result<QuickstartReport> {
         envs,
         summary_markdown: summary_markdown.clone(),
         summary_json: summary_json.clone(),
+        agent,
     };
     write(&summary_markdown, &markdown_table(&report))?;
     let json = serde_json::to_string_pretty(&report).map_err(|source| Error::Json {
@@ -122,6 +153,45 @@ fn summarise_env(id: &str, cfg: &QuickstartConfig) -> Result<EnvSummary> {
     })
 }
 
+fn train_agent(ids: &[&str], cfg: &QuickstartConfig) -> Result<AgentSummary> {
+    use crate::agents::{Agent, Buffer, Device, Td3Bc, Td3BcConfig};
+    let id = crate::bench::agents::resolve_env(None)?;
+    debug_assert!(ids.contains(&id.as_str()));
+    let data = Buffer::generate(&id, PolicyKind::Medium, cfg.dataset_size, cfg.seed)?;
+    let mut env = make(&id)?;
+    let spec = env.spec().clone();
+    let device = Device::default();
+    let tcfg = Td3BcConfig {
+        seed: cfg.seed,
+        ..Default::default()
+    };
+    let mut agent = Td3Bc::new(&spec, tcfg, &device)?;
+    let summary = agent.train(&data, cfg.train_steps)?;
+    let mut policy = agent.policy();
+    let eval = rollout(&mut env, &mut policy, cfg.episodes, cfg.seed + 10_000)?;
+    let mut medium = make_policy(&spec, PolicyKind::Medium)?;
+    let behaviour = rollout(&mut env, medium.as_mut(), cfg.episodes, cfg.seed + 10_000)?;
+    let learning_curve = "learning_curve.html".to_string();
+    agent.learning_curve().write_html(
+        cfg.out.join(&learning_curve),
+        &format!("TD3+BC on {id}-medium"),
+        JsMode::Sibling,
+    )?;
+    agent.save(&cfg.out.join("td3bc"))?;
+    Ok(AgentSummary {
+        env: id.clone(),
+        algo: "td3bc".into(),
+        dataset: format!("{id}:medium:{}", cfg.dataset_size),
+        steps: summary.total_steps,
+        device: device.name(),
+        train_seconds: summary.seconds,
+        eval,
+        behaviour,
+        learning_curve,
+        checkpoint: "td3bc".into(),
+    })
+}
+
 /// The summary as a Markdown table.
 pub fn markdown_table(r: &QuickstartReport) -> String {
     let mut s = format!(
@@ -153,6 +223,31 @@ pub fn markdown_table(r: &QuickstartReport) -> String {
                 e.figure
             );
         }
+    }
+    if let Some(a) = &r.agent {
+        let _ = writeln!(
+            s,
+            "\n## TD3+BC on {} ({} gradient steps on {}, {:.1} s on {})\n\n| policy | return | score | cost | hard |\n|---|---:|---:|---:|---:|\n| td3bc | {:.2} ± {:.2} | {:.1} | {:.1} | {}/{} |\n| medium (behaviour) | {:.2} ± {:.2} | {:.1} | {:.1} | {}/{} |\n\nLearning curve: [{}]({})",
+            a.env,
+            a.steps,
+            a.dataset,
+            a.train_seconds,
+            a.device,
+            a.eval.mean_return,
+            a.eval.std_return,
+            a.eval.normalized_score,
+            a.eval.mean_cost,
+            a.eval.hard_violations,
+            a.eval.episodes,
+            a.behaviour.mean_return,
+            a.behaviour.std_return,
+            a.behaviour.normalized_score,
+            a.behaviour.mean_cost,
+            a.behaviour.hard_violations,
+            a.behaviour.episodes,
+            a.learning_curve,
+            a.learning_curve
+        );
     }
     s
 }

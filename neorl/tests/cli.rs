@@ -153,8 +153,14 @@ fn quickstart_writes_summary_and_one_figure_per_env() {
         dir.to_str().unwrap(),
         "--episodes",
         "2",
+        "--train-steps",
+        "20",
+        "--dataset-size",
+        "2000",
         "--json",
     ]);
+    assert_eq!(v["agent"]["steps"], 20);
+    assert!(dir.join("learning_curve.html").exists());
     let ids = env_ids();
     assert_eq!(v["envs"].as_array().unwrap().len(), ids.len());
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
@@ -171,4 +177,124 @@ fn quickstart_writes_summary_and_one_figure_per_env() {
         assert!(!html.contains("cdn."), "{id}: figure must work offline");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `neorl train` writes a checkpoint, continues from it, and `neorl eval`
+/// reads it; both print exactly one JSON object with the documented fields.
+#[test]
+fn train_then_eval_a_checkpoint() {
+    let id = &env_ids()[0];
+    let dir = std::env::temp_dir().join(format!("neorl-train-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dataset = format!("{id}:medium:1500");
+    let args = |steps: &str| {
+        vec![
+            "train".to_string(),
+            "--algo".into(),
+            "td3bc".into(),
+            "--dataset".into(),
+            dataset.clone(),
+            "--steps".into(),
+            steps.into(),
+            "--seed".into(),
+            "1".into(),
+            "--device".into(),
+            "cpu".into(),
+            "--out".into(),
+            dir.to_str().unwrap().into(),
+            "--json".into(),
+        ]
+    };
+    let a: Vec<String> = args("6");
+    let v = json(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    for k in [
+        "algo",
+        "dataset",
+        "steps",
+        "seed",
+        "checkpoint",
+        "final_metrics",
+    ] {
+        assert!(v.get(k).is_some(), "{k} missing in {v}");
+    }
+    assert_eq!(v["algo"], "td3bc");
+    assert!(v["final_metrics"]["critic_loss"].is_number(), "{v}");
+    let a: Vec<String> = args("4");
+    let v = json(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert_eq!(
+        v["steps"], 10,
+        "training continued from the checkpoint: {v}"
+    );
+    let v = json(&[
+        "eval",
+        "--checkpoint",
+        dir.to_str().unwrap(),
+        "--episodes",
+        "2",
+        "--json",
+    ]);
+    for k in [
+        "normalized_score",
+        "mean_return",
+        "mean_cost",
+        "hard_violations",
+        "episodes",
+    ] {
+        assert!(v.get(k).is_some(), "{k} missing in {v}");
+    }
+    assert_eq!(v["episodes"], 2);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_agent_arguments_give_one_json_error() {
+    let (code, out, _) = neorl(&[
+        "train",
+        "--algo",
+        "ppo",
+        "--dataset",
+        "PowerGrid-v0:medium:100",
+        "--steps",
+        "1",
+        "--json",
+    ]);
+    assert_ne!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("unknown algorithm"),
+        "{v}"
+    );
+    let (code, out, _) = neorl(&["eval", "--checkpoint", "/nonexistent/ckpt", "--json"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("error"));
+}
+
+#[test]
+fn bench_train_and_inference_report_the_documented_fields() {
+    let v = json(&[
+        "bench",
+        "train",
+        "--algo",
+        "bc",
+        "--device",
+        "cpu",
+        "--seconds",
+        "0.2",
+        "--json",
+    ]);
+    for k in [
+        "algo",
+        "device",
+        "batch",
+        "hidden",
+        "updates_per_s",
+        "transitions_per_s",
+    ] {
+        assert!(v.get(k).is_some(), "{k} missing in {v}");
+    }
+    assert_eq!(v["batch"], 256);
+    let v = json(&["bench", "inference", "--seconds", "0.2", "--json"]);
+    for k in ["single_p50_us", "single_p99_us", "batch_obs_per_s"] {
+        assert!(v[k].as_f64().unwrap() > 0.0, "{k} in {v}");
+    }
 }

@@ -1,0 +1,494 @@
+//! The [`Agent`] trait every algorithm implements, the shared training loop,
+//! per-step metrics and the deployable [`AgentPolicy`].
+//!
+//! An agent sees *normalised* batches: observations standardised with the
+//! dataset's mean and standard deviation, actions mapped from the
+//! environment's bounds to [-1, 1], rewards multiplied by a scale. The
+//! normalisation is fitted on the first call to `train` and saved with the
+//! agent, and [`AgentPolicy`] undoes it, so deployment code only ever sees
+//! raw observations and actions in the plant's units.
+
+use super::buffer::{BatchSource, TransitionBatch};
+use super::nets::HostMlp;
+use crate::env::EnvSpec;
+use crate::error::{Error, Result};
+use crate::policy::Policy;
+use crate::progress::Progress;
+use crate::viz::Figure;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Standardisation of observations, scaling of actions and rewards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Normalizer {
+    pub obs_mean: Vec<f32>,
+    pub obs_std: Vec<f32>,
+    pub act_low: Vec<f32>,
+    pub act_high: Vec<f32>,
+    /// Rewards are multiplied by this before learning.
+    pub reward_scale: f32,
+}
+
+impl Normalizer {
+    /// Fit on `data`. With `normalize_reward`, rewards are scaled by
+    /// 1000 / (max − min episode return) as in IQL's and CORL's D4RL set-up.
+    pub fn fit(
+        data: &dyn BatchSource,
+        act_low: &[f32],
+        act_high: &[f32],
+        normalize_reward: bool,
+    ) -> Self {
+        let (obs_mean, obs_std) = data.observation_stats();
+        let mut reward_scale = 1.0;
+        if normalize_reward {
+            let r = data.episode_returns();
+            let (lo, hi) = r
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                });
+            if r.len() >= 2 && hi - lo > 1e-6 {
+                reward_scale = (1000.0 / (hi - lo)) as f32;
+            }
+        }
+        Normalizer {
+            obs_mean,
+            obs_std,
+            act_low: act_low.to_vec(),
+            act_high: act_high.to_vec(),
+            reward_scale,
+        }
+    }
+
+    #[inline]
+    pub fn obs(&self, raw: &[f32], out: &mut [f32]) {
+        for (((o, &x), &m), &s) in out
+            .iter_mut()
+            .zip(raw)
+            .zip(&self.obs_mean)
+            .zip(&self.obs_std)
+        {
+            *o = (x - m) / s;
+        }
+    }
+
+    /// Environment units → [-1, 1].
+    #[inline]
+    pub fn action_to_unit(&self, raw: &[f32], out: &mut [f32]) {
+        for (((o, &a), &l), &h) in out
+            .iter_mut()
+            .zip(raw)
+            .zip(&self.act_low)
+            .zip(&self.act_high)
+        {
+            *o = (2.0 * (a - l) / (h - l) - 1.0).clamp(-1.0, 1.0);
+        }
+    }
+
+    /// [-1, 1] → environment units.
+    #[inline]
+    pub fn unit_to_action(&self, unit: &[f32], out: &mut [f32]) {
+        for (((o, &u), &l), &h) in out
+            .iter_mut()
+            .zip(unit)
+            .zip(&self.act_low)
+            .zip(&self.act_high)
+        {
+            *o = l + (u.clamp(-1.0, 1.0) + 1.0) * 0.5 * (h - l);
+        }
+    }
+
+    /// Normalise a raw batch in place.
+    pub fn batch(&self, b: &mut TransitionBatch) {
+        let (od, ad) = (b.obs_dim, b.act_dim);
+        let mut tmp = vec![0f32; od.max(ad)];
+        for row in b
+            .observations
+            .chunks_exact_mut(od)
+            .chain(b.next_observations.chunks_exact_mut(od))
+        {
+            self.obs(row, &mut tmp[..od]);
+            row.copy_from_slice(&tmp[..od]);
+        }
+        for row in b.actions.chunks_exact_mut(ad) {
+            self.action_to_unit(row, &mut tmp[..ad]);
+            row.copy_from_slice(&tmp[..ad]);
+        }
+        for r in &mut b.rewards {
+            *r *= self.reward_scale;
+        }
+    }
+}
+
+/// Metrics recorded at every training step, column by column.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// Metric names, in first-seen order.
+    pub names: Vec<String>,
+    /// The agent step each row was recorded at (1-based: after that many updates).
+    pub steps: Vec<u64>,
+    /// One column per name, aligned with `steps`.
+    pub values: Vec<Vec<f32>>,
+}
+
+impl History {
+    pub fn push(&mut self, step: u64, metrics: &[(&str, f32)]) {
+        for (name, _) in metrics {
+            if !self.names.iter().any(|n| n == name) {
+                self.names.push(name.to_string());
+                self.values.push(vec![f32::NAN; self.steps.len()]);
+            }
+        }
+        self.steps.push(step);
+        for (col, name) in self.values.iter_mut().zip(&self.names) {
+            col.push(
+                metrics
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(f32::NAN, |m| m.1),
+            );
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Values of one metric.
+    pub fn series(&self, name: &str) -> Option<&[f32]> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.values[i][..])
+    }
+
+    /// Mean of each metric over the last `k` steps (NaN-skipping).
+    pub fn recent_means(&self, k: usize) -> BTreeMap<String, f64> {
+        let start = self.steps.len().saturating_sub(k);
+        self.names
+            .iter()
+            .zip(&self.values)
+            .filter_map(|(n, col)| {
+                let v: Vec<f64> = col[start..]
+                    .iter()
+                    .filter(|x| x.is_finite())
+                    .map(|&x| x as f64)
+                    .collect();
+                (!v.is_empty()).then(|| (n.clone(), v.iter().sum::<f64>() / v.len() as f64))
+            })
+            .collect()
+    }
+
+    /// One panel per metric against the training step (moving average over
+    /// 1% of the steps, raw values faint behind it).
+    pub fn figure(&self, title: &str) -> Figure {
+        let k = self.names.len().max(1);
+        let window = (self.steps.len() / 100).max(1);
+        let mut data = vec![];
+        let mut layout = serde_json::json!({
+            "title": {"text": title},
+            "grid": {"rows": k, "columns": 1, "pattern": "independent"},
+            "showlegend": false,
+            "margin": {"l": 70, "r": 20, "t": 40, "b": 40},
+        });
+        for (i, (name, col)) in self.names.iter().zip(&self.values).enumerate() {
+            let ax = if i == 0 {
+                String::new()
+            } else {
+                (i + 1).to_string()
+            };
+            let smooth: Vec<Option<f32>> = (0..col.len())
+                .map(|j| {
+                    let lo = j.saturating_sub(window - 1);
+                    let v: Vec<f32> = col[lo..=j]
+                        .iter()
+                        .copied()
+                        .filter(|x| x.is_finite())
+                        .collect();
+                    (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
+                })
+                .collect();
+            let raw: Vec<Option<f32>> = col.iter().map(|x| x.is_finite().then_some(*x)).collect();
+            data.push(serde_json::json!({"type": "scattergl", "mode": "lines", "name": format!("{name} (raw)"),
+                "x": self.steps, "y": raw, "xaxis": format!("x{ax}"), "yaxis": format!("y{ax}"),
+                "line": {"width": 1, "color": "rgba(31,119,180,0.25)"}, "connectgaps": true}));
+            data.push(
+                serde_json::json!({"type": "scattergl", "mode": "lines", "name": name,
+                "x": self.steps, "y": smooth, "xaxis": format!("x{ax}"), "yaxis": format!("y{ax}"),
+                "line": {"width": 2, "color": "rgb(31,119,180)"}, "connectgaps": true}),
+            );
+            layout[format!("yaxis{ax}")] = serde_json::json!({"title": {"text": name}});
+            if i + 1 == k {
+                layout[format!("xaxis{ax}")] =
+                    serde_json::json!({"title": {"text": "training step"}});
+            }
+        }
+        Figure {
+            json: serde_json::json!({"data": data, "layout": layout}),
+            height: (180 * k as u32).max(300),
+        }
+    }
+}
+
+/// The training state every agent carries: what the shared loop needs to
+/// continue exactly where it stopped.
+#[derive(Debug, Clone)]
+pub struct TrainState {
+    pub env_id: String,
+    pub obs_dim: usize,
+    pub act_dim: usize,
+    pub act_low: Vec<f32>,
+    pub act_high: Vec<f32>,
+    pub batch_size: usize,
+    /// Updates done so far.
+    pub step: u64,
+    /// The one RNG of the agent: initialisation, minibatch sampling, noise.
+    pub rng: ChaCha8Rng,
+    /// Fitted on the first call to `train`.
+    pub norm: Option<Normalizer>,
+    /// Whether the normaliser scales rewards (see [`Normalizer::fit`]).
+    pub normalize_reward: bool,
+    pub history: History,
+}
+
+impl TrainState {
+    pub fn new(spec: &EnvSpec, batch_size: usize, seed: u64, normalize_reward: bool) -> Self {
+        TrainState {
+            env_id: spec.id.clone(),
+            obs_dim: spec.obs_dim(),
+            act_dim: spec.act_dim(),
+            act_low: spec.actions.iter().map(|d| d.low as f32).collect(),
+            act_high: spec.actions.iter().map(|d| d.high as f32).collect(),
+            batch_size,
+            step: 0,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            norm: None,
+            normalize_reward,
+            history: History::default(),
+        }
+    }
+}
+
+/// What `train` returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    /// Updates done in this call.
+    pub steps: u64,
+    /// Updates done in total.
+    pub total_steps: u64,
+    pub seconds: f64,
+    /// Mean of each metric over the last 100 steps (or fewer).
+    pub final_metrics: BTreeMap<String, f64>,
+}
+
+/// An offline RL agent: trained on minibatches, acting deterministically,
+/// saved and loaded as a whole.
+///
+/// Implement [`Agent::update`], [`Agent::policy`], [`Agent::save`] and the two
+/// state accessors, and the shared loop, evaluation and checkpoints work for
+/// a notebook-written agent as for the built-in ones.
+pub trait Agent: Send {
+    /// Short algorithm name (`"td3bc"`).
+    fn algo(&self) -> &str;
+    fn state(&self) -> &TrainState;
+    fn state_mut(&mut self) -> &mut TrainState;
+    /// One gradient step on a *normalised* batch; returns named metrics.
+    fn update(&mut self, batch: &TransitionBatch) -> Result<Vec<(&'static str, f32)>>;
+    /// The deterministic deployment policy (raw observations → raw actions).
+    fn policy(&self) -> AgentPolicy;
+    /// Write a full checkpoint to `dir` (atomically).
+    fn save(&self, dir: &Path) -> Result<()>;
+
+    /// Called by the training loop before the updates of every `train`
+    /// call, after the normaliser is fitted (model-based agents fit their
+    /// dynamics model here). Does nothing by default.
+    fn prepare(&mut self, data: &dyn BatchSource) -> Result<()> {
+        let _ = data;
+        Ok(())
+    }
+
+    /// Train `steps` more updates on `data`, continuing where the last call
+    /// stopped. Progress goes to stderr (a bar on a terminal, lines elsewhere).
+    fn train(&mut self, data: &dyn BatchSource, steps: u64) -> Result<TrainSummary>
+    where
+        Self: Sized,
+    {
+        train_loop(self, data, steps)
+    }
+
+    /// The metrics of every step so far.
+    fn history(&self) -> &History {
+        &self.state().history
+    }
+
+    /// A figure of every metric against the training step.
+    fn learning_curve(&self) -> Figure {
+        self.state()
+            .history
+            .figure(&format!("{} on {}", self.algo(), self.state().env_id))
+    }
+
+    /// Updates done so far.
+    fn steps_done(&self) -> u64 {
+        self.state().step
+    }
+}
+
+/// The shared training loop (also usable on `&mut dyn Agent`).
+pub fn train_loop(
+    agent: &mut dyn Agent,
+    data: &dyn BatchSource,
+    steps: u64,
+) -> Result<TrainSummary> {
+    {
+        let st = agent.state();
+        if data.obs_dim() != st.obs_dim || data.act_dim() != st.act_dim {
+            return Err(Error::InvalidArgument(format!(
+                "the dataset ({}: obs {}, act {}) does not fit the agent ({}: obs {}, act {}); train on data from the agent's environment",
+                data.env_id(),
+                data.obs_dim(),
+                data.act_dim(),
+                st.env_id,
+                st.obs_dim,
+                st.act_dim
+            )));
+        }
+        if data.is_empty() {
+            return Err(Error::InvalidArgument(
+                "the dataset has no transitions".into(),
+            ));
+        }
+    }
+    if agent.state().norm.is_none() {
+        let st = agent.state();
+        let norm = Normalizer::fit(data, &st.act_low, &st.act_high, st.normalize_reward);
+        agent.state_mut().norm = Some(norm);
+    }
+    agent.prepare(data)?;
+    let started = std::time::Instant::now();
+    let label = format!("{} training", agent.algo());
+    let mut progress = Progress::new(label, steps);
+    let (od, ad, bs) = {
+        let st = agent.state();
+        (st.obs_dim, st.act_dim, st.batch_size)
+    };
+    let mut batch = TransitionBatch::with_capacity(bs, od, ad);
+    for _ in 0..steps {
+        {
+            let st = agent.state_mut();
+            data.sample_into(&mut st.rng, bs, &mut batch);
+            if let Some(n) = &st.norm {
+                n.batch(&mut batch);
+            }
+        }
+        let metrics = agent.update(&batch)?;
+        if let Some((name, v)) = metrics.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::Training(format!(
+                "{} diverged at step {}: {name} = {v}; lower the learning rate or check the data for outliers",
+                agent.algo(),
+                agent.state().step + 1
+            )));
+        }
+        let st = agent.state_mut();
+        st.step += 1;
+        let step = st.step;
+        st.history.push(step, &metrics);
+        progress.inc(1);
+    }
+    progress.finish();
+    Ok(TrainSummary {
+        steps,
+        total_steps: agent.state().step,
+        seconds: started.elapsed().as_secs_f64(),
+        final_metrics: agent.state().history.recent_means(100),
+    })
+}
+
+/// A trained agent's deterministic policy on the CPU: normalise, run the
+/// actor's host copy, squash with tanh, map to the action bounds. Cheap to
+/// clone; allocation-free per call after the first.
+#[derive(Debug, Clone)]
+pub struct AgentPolicy {
+    pub name: String,
+    pub net: HostMlp,
+    pub norm: Normalizer,
+    act_dim: usize,
+    x: Vec<f32>,
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+impl AgentPolicy {
+    /// `net` maps normalised observations to at least `act_dim` outputs; the
+    /// first `act_dim` are the pre-tanh action (a Gaussian actor's mean).
+    pub fn new(name: impl Into<String>, net: HostMlp, norm: Normalizer) -> Self {
+        let act_dim = norm.act_low.len();
+        AgentPolicy {
+            name: name.into(),
+            net,
+            norm,
+            act_dim,
+            x: vec![],
+            a: vec![],
+            b: vec![],
+        }
+    }
+
+    /// Actions for `n = obs.len() / obs_dim` observations at once (rows in
+    /// parallel on the rayon pool).
+    pub fn act_batch(&self, obs: &[f32], actions: &mut [f32]) {
+        use rayon::prelude::*;
+        let od = self.norm.obs_mean.len();
+        let ad = self.act_dim;
+        obs.par_chunks(od * 64)
+            .zip(actions.par_chunks_mut(ad * 64))
+            .for_each(|(o, a)| {
+                let mut p = self.clone();
+                for (oi, ai) in o.chunks_exact(od).zip(a.chunks_exact_mut(ad)) {
+                    p.act_one(oi, ai);
+                }
+            });
+    }
+
+    #[inline]
+    fn act_one(&mut self, obs: &[f32], action: &mut [f32]) {
+        self.x.resize(obs.len(), 0.0);
+        self.norm.obs(obs, &mut self.x);
+        let out = self.net.forward(&self.x, &mut self.a, &mut self.b);
+        let mut unit = [0f32; 32];
+        let ad = self.act_dim;
+        if ad <= 32 {
+            for (u, &o) in unit.iter_mut().zip(&out[..ad]) {
+                *u = o.tanh();
+            }
+            self.norm.unit_to_action(&unit[..ad], action);
+        } else {
+            let u: Vec<f32> = out[..ad].iter().map(|o| o.tanh()).collect();
+            self.norm.unit_to_action(&u, action);
+        }
+    }
+}
+
+impl Policy for AgentPolicy {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn act(&mut self, obs: &[f32], action: &mut [f32]) -> Result<()> {
+        let od = self.norm.obs_mean.len();
+        if obs.len() != od || action.len() != self.act_dim {
+            return Err(Error::Shape {
+                what: format!("{} observation/action", self.name),
+                expected: od,
+                got: obs.len(),
+            });
+        }
+        self.act_one(obs, action);
+        Ok(())
+    }
+}

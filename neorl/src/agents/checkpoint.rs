@@ -1,0 +1,409 @@
+//! Checkpoints: everything needed to resume training exactly.
+//!
+//! One file, `DIR/agent.ckpt`:
+//!
+//! ```text
+//! b"NEORLCK\0"  u32 format version  u64 header length   (little-endian)
+//! header: JSON (algo, env, config, step, RNG state, normaliser, tensor index,
+//!         checksum of the blob)
+//! blob:   every tensor as little-endian f32, in index order
+//! ```
+//!
+//! Tensors: networks, target networks, optimiser moments, metric history.
+//! Writing goes to a temporary file in the same folder, then a rename, so a
+//! crash never leaves a half-written checkpoint behind. Reading checks the
+//! magic, version, checksum and every shape, and says what is wrong.
+
+use super::agent::{History, Normalizer, TrainState};
+use super::device::Device;
+use super::nets::{Adam, Mlp, T3, tensor3, to_vec};
+use crate::error::{Error, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"NEORLCK\0";
+/// Version of the file layout; bumped on incompatible changes.
+pub const FORMAT_VERSION: u32 = 1;
+/// File name inside a checkpoint folder.
+pub const FILE_NAME: &str = "agent.ckpt";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TensorEntry {
+    name: String,
+    shape: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RngState {
+    seed: Vec<u8>,
+    stream: u64,
+    /// u128 as a decimal string (JSON numbers are f64).
+    word_pos: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Header {
+    neorl_version: String,
+    algo: String,
+    env_id: String,
+    obs_dim: usize,
+    act_dim: usize,
+    act_low: Vec<f32>,
+    act_high: Vec<f32>,
+    batch_size: usize,
+    step: u64,
+    normalize_reward: bool,
+    rng: RngState,
+    norm: Option<Normalizer>,
+    config: serde_json::Value,
+    /// Small integers agents keep (optimiser step counts…).
+    counters: std::collections::BTreeMap<String, u64>,
+    history_names: Vec<String>,
+    tensors: Vec<TensorEntry>,
+    blob_len: u64,
+    /// FNV-1a 64 of the blob, hex.
+    blob_fnv1a: String,
+}
+
+/// A checkpoint being written or read.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    header: Header,
+    data: Vec<Vec<f32>>,
+    path: PathBuf,
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl Checkpoint {
+    /// Start a checkpoint of `algo` with its config and training state.
+    pub fn new(algo: &str, config: &impl Serialize, st: &TrainState) -> Result<Self> {
+        let config = serde_json::to_value(config).map_err(|source| Error::Json {
+            context: format!("{algo} config"),
+            source,
+        })?;
+        let mut c = Checkpoint {
+            header: Header {
+                neorl_version: env!("CARGO_PKG_VERSION").into(),
+                algo: algo.into(),
+                env_id: st.env_id.clone(),
+                obs_dim: st.obs_dim,
+                act_dim: st.act_dim,
+                act_low: st.act_low.clone(),
+                act_high: st.act_high.clone(),
+                batch_size: st.batch_size,
+                step: st.step,
+                normalize_reward: st.normalize_reward,
+                rng: RngState {
+                    seed: st.rng.get_seed().to_vec(),
+                    stream: st.rng.get_stream(),
+                    word_pos: st.rng.get_word_pos().to_string(),
+                },
+                norm: st.norm.clone(),
+                config,
+                counters: Default::default(),
+                history_names: st.history.names.clone(),
+                tensors: vec![],
+                blob_len: 0,
+                blob_fnv1a: String::new(),
+            },
+            data: vec![],
+            path: PathBuf::new(),
+        };
+        // Steps are stored as f64 pairs of f32 (exact up to 2^48).
+        let steps: Vec<f32> = st
+            .history
+            .steps
+            .iter()
+            .flat_map(|&s| [(s >> 24) as f32, (s & 0xFF_FFFF) as f32])
+            .collect();
+        c.put_raw("history/steps", vec![st.history.steps.len(), 2], steps);
+        for (n, col) in st.history.names.iter().zip(&st.history.values) {
+            c.put_raw(&format!("history/{n}"), vec![col.len()], col.clone());
+        }
+        Ok(c)
+    }
+
+    fn put_raw(&mut self, name: &str, shape: Vec<usize>, data: Vec<f32>) {
+        self.header.tensors.push(TensorEntry {
+            name: name.into(),
+            shape,
+        });
+        self.data.push(data);
+    }
+
+    /// Host data with its shape.
+    pub fn put_vec(&mut self, name: &str, shape: Vec<usize>, data: Vec<f32>) {
+        self.put_raw(name, shape, data);
+    }
+
+    pub fn put_tensor(&mut self, name: &str, t: &T3) {
+        self.put_raw(name, t.dims().to_vec(), to_vec(t));
+    }
+
+    pub fn put_mlp(&mut self, name: &str, net: &Mlp) {
+        for (i, p) in net.params.iter().enumerate() {
+            self.put_tensor(&format!("{name}/{i}"), p);
+        }
+    }
+
+    pub fn put_adam(&mut self, name: &str, opt: &Adam) {
+        self.header.counters.insert(format!("{name}/t"), opt.t);
+        for (i, (m, v)) in opt.m.iter().zip(&opt.v).enumerate() {
+            self.put_tensor(&format!("{name}/m/{i}"), m);
+            self.put_tensor(&format!("{name}/v/{i}"), v);
+        }
+    }
+
+    pub fn put_counter(&mut self, name: &str, v: u64) {
+        self.header.counters.insert(name.into(), v);
+    }
+
+    /// Write atomically to `dir/agent.ckpt` (creating `dir`).
+    pub fn write(mut self, dir: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut blob = Vec::with_capacity(self.data.iter().map(|d| 4 * d.len()).sum());
+        for d in &self.data {
+            for x in d {
+                blob.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        self.header.blob_len = blob.len() as u64;
+        self.header.blob_fnv1a = format!("{:016x}", fnv1a(&blob));
+        let header = serde_json::to_vec(&self.header).map_err(|source| Error::Json {
+            context: "checkpoint header".into(),
+            source,
+        })?;
+        let path = dir.join(FILE_NAME);
+        let tmp = dir.join(format!("{FILE_NAME}.tmp-{}", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            f.write_all(MAGIC)?;
+            f.write_all(&FORMAT_VERSION.to_le_bytes())?;
+            f.write_all(&(header.len() as u64).to_le_bytes())?;
+            f.write_all(&header)?;
+            f.write_all(&blob)?;
+            let f = f.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(&path, e)
+        })?;
+        Ok(path)
+    }
+
+    /// Read and verify `dir/agent.ckpt` (or `dir` itself if it is a file).
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = if dir.is_dir() {
+            dir.join(FILE_NAME)
+        } else {
+            dir.to_path_buf()
+        };
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let bad = |reason: String| Error::Checkpoint {
+            path: path.clone(),
+            reason,
+        };
+        if bytes.len() < 20 || &bytes[..8] != MAGIC {
+            return Err(bad("not a neorl checkpoint (wrong magic bytes); pass the folder written by `neorl train` or `agent.save`".into()));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
+        if version != FORMAT_VERSION {
+            return Err(bad(format!(
+                "format version {version}, this neorl reads version {FORMAT_VERSION}; use the neorl version that wrote it"
+            )));
+        }
+        let hlen = u64::from_le_bytes(bytes[12..20].try_into().unwrap_or_default()) as usize;
+        if bytes.len() < 20 + hlen {
+            return Err(bad(
+                "truncated header; the file is incomplete or corrupt".into()
+            ));
+        }
+        let header: Header = serde_json::from_slice(&bytes[20..20 + hlen])
+            .map_err(|e| bad(format!("corrupt header ({e})")))?;
+        let blob = &bytes[20 + hlen..];
+        if blob.len() as u64 != header.blob_len {
+            return Err(bad(format!(
+                "tensor data is {} bytes, the header says {}; the file is truncated or corrupt",
+                blob.len(),
+                header.blob_len
+            )));
+        }
+        if format!("{:016x}", fnv1a(blob)) != header.blob_fnv1a {
+            return Err(bad("checksum mismatch: the tensor data is corrupt".into()));
+        }
+        let mut data = Vec::with_capacity(header.tensors.len());
+        let mut off = 0usize;
+        for t in &header.tensors {
+            let n: usize = t.shape.iter().product();
+            if off + 4 * n > blob.len() {
+                return Err(bad(format!(
+                    "tensor '{}' runs past the end of the data",
+                    t.name
+                )));
+            }
+            data.push(
+                blob[off..off + 4 * n]
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            );
+            off += 4 * n;
+        }
+        Ok(Checkpoint { header, data, path })
+    }
+
+    pub fn algo(&self) -> &str {
+        &self.header.algo
+    }
+
+    fn err(&self, reason: String) -> Error {
+        Error::Checkpoint {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    /// Check the algorithm and parse the config.
+    pub fn config<C: for<'de> Deserialize<'de>>(&self, algo: &str) -> Result<C> {
+        if self.header.algo != algo {
+            return Err(self.err(format!(
+                "it holds a '{}' agent, not '{algo}'; load it with the matching type or `neorl::agents::load`",
+                self.header.algo
+            )));
+        }
+        serde_json::from_value(self.header.config.clone())
+            .map_err(|e| self.err(format!("its {algo} config does not parse ({e})")))
+    }
+
+    /// The training state (step, RNG, normaliser, history).
+    pub fn train_state(&self) -> Result<TrainState> {
+        let h = &self.header;
+        let seed: [u8; 32] = h
+            .rng
+            .seed
+            .as_slice()
+            .try_into()
+            .map_err(|_| self.err("RNG seed is not 32 bytes".into()))?;
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        rng.set_stream(h.rng.stream);
+        rng.set_word_pos(
+            h.rng
+                .word_pos
+                .parse()
+                .map_err(|_| self.err("RNG position does not parse".into()))?,
+        );
+        let mut history = History {
+            names: h.history_names.clone(),
+            ..Default::default()
+        };
+        let steps = self.raw("history/steps")?;
+        history.steps = steps
+            .chunks_exact(2)
+            .map(|c| ((c[0] as u64) << 24) | c[1] as u64)
+            .collect();
+        for n in &h.history_names {
+            history
+                .values
+                .push(self.raw(&format!("history/{n}"))?.to_vec());
+        }
+        Ok(TrainState {
+            env_id: h.env_id.clone(),
+            obs_dim: h.obs_dim,
+            act_dim: h.act_dim,
+            act_low: h.act_low.clone(),
+            act_high: h.act_high.clone(),
+            batch_size: h.batch_size,
+            step: h.step,
+            rng,
+            norm: h.norm.clone(),
+            normalize_reward: h.normalize_reward,
+            history,
+        })
+    }
+
+    fn index(&self, name: &str) -> Result<usize> {
+        self.header
+            .tensors
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| {
+                self.err(format!(
+                    "tensor '{name}' is missing (written by another algorithm or version?)"
+                ))
+            })
+    }
+
+    fn raw(&self, name: &str) -> Result<&[f32]> {
+        Ok(&self.data[self.index(name)?])
+    }
+
+    /// A tensor by name, checked against the `expected` shape.
+    pub fn tensor(
+        &self,
+        name: &str,
+        expected: [usize; 3],
+        device: &burn::DispatchDevice,
+    ) -> Result<T3> {
+        let i = self.index(name)?;
+        let shape = &self.header.tensors[i].shape;
+        if shape.as_slice() != expected {
+            return Err(self.err(format!(
+                "tensor '{name}' has shape {shape:?} but the config implies {expected:?}; the checkpoint does not match this config"
+            )));
+        }
+        Ok(tensor3(self.data[i].clone(), expected, device))
+    }
+
+    /// Load parameters into `net` (whose shapes come from the config).
+    /// `trainable` puts them on the autodiff device as leaves.
+    pub fn load_mlp(
+        &self,
+        name: &str,
+        net: &mut Mlp,
+        device: &Device,
+        trainable: bool,
+    ) -> Result<()> {
+        let dev = if trainable {
+            device.autodiff()
+        } else {
+            device.base()
+        };
+        for i in 0..net.params.len() {
+            let dims = net.params[i].dims();
+            let t = self.tensor(&format!("{name}/{i}"), dims, dev)?;
+            net.params[i] = if trainable { t.require_grad() } else { t };
+        }
+        Ok(())
+    }
+
+    pub fn load_adam(&self, name: &str, opt: &mut Adam, device: &Device) -> Result<()> {
+        opt.t = self.counter(&format!("{name}/t"))?;
+        for i in 0..opt.m.len() {
+            let dims = opt.m[i].dims();
+            opt.m[i] = self.tensor(&format!("{name}/m/{i}"), dims, device.base())?;
+            opt.v[i] = self.tensor(&format!("{name}/v/{i}"), dims, device.base())?;
+        }
+        Ok(())
+    }
+
+    pub fn counter(&self, name: &str) -> Result<u64> {
+        self.header
+            .counters
+            .get(name)
+            .copied()
+            .ok_or_else(|| self.err(format!("counter '{name}' is missing")))
+    }
+}

@@ -1,0 +1,365 @@
+//! Networks and their optimiser, written directly on burn tensors.
+//!
+//! Every network is an [`Mlp`] whose weights carry a leading *member*
+//! dimension: one member for an actor or a value function, two for the twin
+//! critics of TD3/SAC, seven for COMBO's dynamics ensemble. Members are
+//! evaluated together by one batched matrix multiply per layer (a
+//! hand-batched ensemble), so twin critics cost one call, not two.
+//!
+//! Parameters are plain tensors (not burn `Module`s) so that checkpoints are
+//! exact byte copies of every parameter and optimiser moment, and so that
+//! initialisation draws from neorl's own seeded ChaCha RNG on the host:
+//! bit-identical across runs and independent of the backend's RNG.
+
+use super::device::B;
+use burn::DispatchDevice;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Tensor, TensorData, activation::relu};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+/// A rank-3 float tensor `[members, rows, cols]`.
+pub type T3 = Tensor<B, 3>;
+/// Gradients of a backward pass.
+pub type Grads = <B as AutodiffBackend>::Gradients;
+
+/// Upload host data as a `[d0, d1, d2]` tensor.
+pub fn tensor3(data: Vec<f32>, shape: [usize; 3], device: &DispatchDevice) -> T3 {
+    Tensor::from_data(TensorData::new(data, shape), device)
+}
+
+/// Download a tensor to the host (row-major).
+pub fn to_vec<const D: usize>(t: &Tensor<B, D>) -> Vec<f32> {
+    t.to_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .unwrap_or_default()
+}
+
+/// A scalar tensor's value.
+pub fn scalar<const D: usize>(t: &Tensor<B, D>) -> f32 {
+    to_vec(t).first().copied().unwrap_or(f32::NAN)
+}
+
+/// A multi-layer perceptron with ReLU hidden layers and a linear output,
+/// replicated over `members` independent sets of weights.
+#[derive(Clone, Debug)]
+pub struct Mlp {
+    pub members: usize,
+    /// Layer widths, input first, output last.
+    pub sizes: Vec<usize>,
+    /// `[w0, b0, w1, b1, …]`; `w: [members, in, out]`, `b: [members, 1, out]`.
+    pub params: Vec<T3>,
+}
+
+impl Mlp {
+    /// PyTorch's default `nn.Linear` initialisation: weights and biases
+    /// uniform in ±1/√fan_in, drawn from `rng` on the host.
+    pub fn new(
+        members: usize,
+        sizes: &[usize],
+        rng: &mut ChaCha8Rng,
+        device: &DispatchDevice,
+    ) -> Self {
+        let mut params = Vec::with_capacity(2 * (sizes.len() - 1));
+        for l in 0..sizes.len() - 1 {
+            let (fan_in, out) = (sizes[l], sizes[l + 1]);
+            let bound = 1.0 / (fan_in as f32).sqrt();
+            let mut draw = |n: usize| -> Vec<f32> {
+                (0..n).map(|_| rng.random_range(-bound..bound)).collect()
+            };
+            let w = draw(members * fan_in * out);
+            let b = draw(members * out);
+            params.push(tensor3(w, [members, fan_in, out], device));
+            params.push(tensor3(b, [members, 1, out], device));
+        }
+        Mlp {
+            members,
+            sizes: sizes.to_vec(),
+            params,
+        }
+    }
+
+    /// `x: [members or 1, n, in]` → `[members, n, out]`.
+    pub fn forward(&self, x: T3) -> T3 {
+        let [m, n, d] = x.dims();
+        let mut h = if m == self.members {
+            x
+        } else {
+            x.expand([self.members, n, d])
+        };
+        let layers = self.params.len() / 2;
+        for l in 0..layers {
+            h = h.matmul(self.params[2 * l].clone()) + self.params[2 * l + 1].clone();
+            if l + 1 < layers {
+                h = relu(h);
+            }
+        }
+        h
+    }
+
+    /// Mark every parameter as a trainable leaf (on an autodiff device).
+    pub fn require_grad(mut self) -> Self {
+        self.params = self.params.into_iter().map(|p| p.require_grad()).collect();
+        self
+    }
+
+    /// A copy without autodiff tracking (for targets and inference).
+    pub fn inner(&self) -> Self {
+        Mlp {
+            members: self.members,
+            sizes: self.sizes.clone(),
+            params: self.params.iter().map(|p| p.clone().inner()).collect(),
+        }
+    }
+
+    /// A copy whose parameters are constants in the autodiff graph: gradients
+    /// flow through its inputs but not into its weights.
+    pub fn frozen(&self) -> Self {
+        Mlp {
+            members: self.members,
+            sizes: self.sizes.clone(),
+            params: self.params.iter().map(|p| p.clone().detach()).collect(),
+        }
+    }
+
+    /// Member `e` alone (a view sharing the autodiff graph).
+    pub fn member(&self, e: usize) -> Self {
+        Mlp {
+            members: 1,
+            sizes: self.sizes.clone(),
+            params: self
+                .params
+                .iter()
+                .map(|p| p.clone().narrow(0, e, 1))
+                .collect(),
+        }
+    }
+
+    /// Polyak averaging `self ← (1 − τ)·self + τ·online` (self is a target,
+    /// without autodiff).
+    pub fn polyak_from(&mut self, online: &Mlp, tau: f64) {
+        for (t, o) in self.params.iter_mut().zip(&online.params) {
+            *t = t.clone() * (1.0 - tau) + o.clone().inner() * tau;
+        }
+    }
+
+    /// Host copy of member `e` for fast CPU inference.
+    pub fn host(&self, e: usize) -> HostMlp {
+        let layers = self.params.len() / 2;
+        let mut weights = Vec::with_capacity(layers);
+        let mut biases = Vec::with_capacity(layers);
+        for l in 0..layers {
+            let (i, o) = (self.sizes[l], self.sizes[l + 1]);
+            let w = to_vec(&self.params[2 * l]);
+            let b = to_vec(&self.params[2 * l + 1]);
+            weights.push(w[e * i * o..(e + 1) * i * o].to_vec());
+            biases.push(b[e * o..(e + 1) * o].to_vec());
+        }
+        HostMlp {
+            sizes: self.sizes.clone(),
+            weights,
+            biases,
+        }
+    }
+
+    /// Number of scalar parameters.
+    pub fn n_params(&self) -> usize {
+        self.params.iter().map(|p| p.shape().num_elements()).sum()
+    }
+}
+
+/// Adam (Kingma & Ba 2015) exactly as PyTorch's `torch.optim.Adam`
+/// (no weight decay, no amsgrad), over a list of parameter tensors.
+#[derive(Clone, Debug)]
+pub struct Adam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Steps taken.
+    pub t: u64,
+    /// First and second moments, one per parameter, without autodiff.
+    pub m: Vec<T3>,
+    pub v: Vec<T3>,
+}
+
+impl Adam {
+    pub fn new(lr: f64, params: &[T3]) -> Self {
+        let zeros = |p: &T3| p.clone().inner().zeros_like();
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            t: 0,
+            m: params.iter().map(zeros).collect(),
+            v: params.iter().map(zeros).collect(),
+        }
+    }
+
+    /// One update of `params` (autodiff leaves) from `grads`. Parameters
+    /// without a gradient are left alone, as PyTorch does.
+    pub fn step(&mut self, params: &mut [T3], grads: &Grads) {
+        self.t += 1;
+        let t = self.t as i32;
+        let bc1 = 1.0 - self.beta1.powi(t);
+        let bc2 = 1.0 - self.beta2.powi(t);
+        for (i, p) in params.iter_mut().enumerate() {
+            let Some(g) = p.grad(grads) else { continue };
+            let m = self.m[i].clone() * self.beta1 + g.clone() * (1.0 - self.beta1);
+            let v = self.v[i].clone() * self.beta2 + g.clone() * g * (1.0 - self.beta2);
+            let denom = v.clone().sqrt() / bc2.sqrt() + self.eps;
+            let new = p.clone().inner() - m.clone() / denom * (self.lr / bc1);
+            *p = Tensor::from_inner(new).require_grad();
+            self.m[i] = m;
+            self.v[i] = v;
+        }
+    }
+}
+
+/// A host copy of one MLP for fast deterministic inference on the CPU
+/// (no tensor dispatch: a few microseconds per observation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostMlp {
+    pub sizes: Vec<usize>,
+    /// Per layer, `in × out` row-major.
+    pub weights: Vec<Vec<f32>>,
+    pub biases: Vec<Vec<f32>>,
+}
+
+impl HostMlp {
+    /// Forward one input; `a` and `b` are scratch buffers; returns the output
+    /// (in one of them).
+    pub fn forward<'s>(&self, x: &[f32], a: &'s mut Vec<f32>, b: &'s mut Vec<f32>) -> &'s [f32] {
+        a.clear();
+        a.extend_from_slice(x);
+        let layers = self.weights.len();
+        let (mut cur, mut nxt) = (a, b);
+        for l in 0..layers {
+            let (i, o) = (self.sizes[l], self.sizes[l + 1]);
+            nxt.clear();
+            nxt.extend_from_slice(&self.biases[l]);
+            let w = &self.weights[l];
+            for (k, &xk) in cur[..i].iter().enumerate() {
+                let row = &w[k * o..(k + 1) * o];
+                for (y, &wk) in nxt.iter_mut().zip(row) {
+                    *y += xk * wk;
+                }
+            }
+            if l + 1 < layers {
+                for y in nxt.iter_mut() {
+                    *y = y.max(0.0);
+                }
+            }
+            std::mem::swap(&mut cur, &mut nxt);
+        }
+        cur
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::Device;
+    use rand::SeedableRng;
+
+    /// Adam's first step moves every parameter by `lr · sign(grad)` (bias
+    /// correction makes m̂/√v̂ = g/|g|); here loss = sum(w·x) so grad = x.
+    #[test]
+    fn adam_first_step_is_lr_times_sign() {
+        let dev = Device::cpu();
+        let w = tensor3(vec![1.0, 2.0, 3.0], [1, 1, 3], dev.autodiff()).require_grad();
+        let x = tensor3(vec![0.5, -2.0, 0.0], [1, 1, 3], dev.autodiff());
+        let mut params = vec![w];
+        let mut adam = Adam::new(0.1, &params);
+        let grads = (params[0].clone() * x).sum().backward();
+        adam.step(&mut params, &grads);
+        let got = to_vec(&params[0]);
+        assert!(
+            (got[0] - 0.9).abs() < 1e-6 && (got[1] - 2.1).abs() < 1e-6,
+            "{got:?}"
+        );
+        assert_eq!(got[2], 3.0);
+    }
+
+    /// The host copy computes what the tensor network computes.
+    #[test]
+    fn host_mlp_matches_tensor_forward() {
+        let dev = Device::cpu();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let net = Mlp::new(2, &[3, 8, 2], &mut rng, dev.base());
+        let x = vec![0.3, -1.0, 2.0];
+        let y = to_vec(&net.forward(tensor3(x.clone(), [1, 1, 3], dev.base())));
+        for e in 0..2 {
+            let h = net.host(e);
+            let (mut a, mut b) = (vec![], vec![]);
+            let out = h.forward(&x, &mut a, &mut b).to_vec();
+            for j in 0..2 {
+                assert!((out[j] - y[e * 2 + j]).abs() < 1e-5, "{out:?} {y:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn polyak_moves_target_by_tau() {
+        let dev = Device::cpu();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let online = Mlp::new(1, &[2, 2], &mut rng, dev.autodiff()).require_grad();
+        let mut target = online.inner();
+        let before = to_vec(&target.params[0]);
+        let mut shifted = online.clone();
+        shifted.params[0] = shifted.params[0].clone() + 1.0;
+        target.polyak_from(&shifted, 0.25);
+        let after = to_vec(&target.params[0]);
+        for (a, b) in after.iter().zip(&before) {
+            assert!((a - b - 0.25).abs() < 1e-6);
+        }
+    }
+}
+
+/// A normalised minibatch on the device, every tensor `[1, n, ·]`.
+#[derive(Clone, Debug)]
+pub struct DeviceBatch {
+    pub n: usize,
+    pub obs: T3,
+    pub actions: T3,
+    pub rewards: T3,
+    pub next_obs: T3,
+    /// 1 where the episode terminated.
+    pub terminals: T3,
+}
+
+impl DeviceBatch {
+    pub fn upload(b: &super::buffer::TransitionBatch, device: &DispatchDevice) -> Self {
+        let (n, od, ad) = (b.len, b.obs_dim, b.act_dim);
+        DeviceBatch {
+            n,
+            obs: tensor3(b.observations.clone(), [1, n, od], device),
+            actions: tensor3(b.actions.clone(), [1, n, ad], device),
+            rewards: tensor3(b.rewards.clone(), [1, n, 1], device),
+            next_obs: tensor3(b.next_observations.clone(), [1, n, od], device),
+            terminals: tensor3(b.terminals.clone(), [1, n, 1], device),
+        }
+    }
+}
+
+/// `n` standard normal draws (Box–Muller) from `rng`.
+pub fn gaussian(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n + 1);
+    while out.len() < n {
+        let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
+        let u2: f64 = rng.random::<f64>();
+        let r = (-2.0 * libm::log(u1)).sqrt();
+        let th = 2.0 * std::f64::consts::PI * u2;
+        out.push((r * libm::cos(th)) as f32);
+        out.push((r * libm::sin(th)) as f32);
+    }
+    out.truncate(n);
+    out
+}
+
+/// Read several scalar tensors with one device synchronisation.
+pub fn read_scalars(ts: Vec<Tensor<B, 1>>) -> Vec<f32> {
+    to_vec(&Tensor::cat(ts, 0))
+}

@@ -1,0 +1,482 @@
+//! Agent tests: losses on hand-computed inputs, determinism, exact resume,
+//! checkpoint errors, and short learning tests that cannot pass by chance.
+
+use super::nets::{tensor3, to_vec};
+use super::*;
+use crate::env::{Dim, EnvSpec};
+
+fn cpu() -> Device {
+    Device::cpu()
+}
+
+fn close(a: f32, b: f32) -> bool {
+    (a - b).abs() <= 1e-5 * b.abs().max(1.0)
+}
+
+/// A 3-observation, 2-action toy spec with actions in [-1, 1].
+fn toy_spec() -> EnvSpec {
+    EnvSpec {
+        id: "Linear-v0".into(),
+        description: "toy".into(),
+        sources: vec![],
+        observations: (0..3)
+            .map(|i| Dim::new(format!("o{i}"), "-", -1.0, 1.0))
+            .collect(),
+        actions: (0..2)
+            .map(|i| Dim::new(format!("a{i}"), "-", -1.0, 1.0))
+            .collect(),
+        dt: 1.0,
+        horizon: 10,
+        constraints: vec![],
+        reward_range: (-1.0, 0.0),
+        ref_random_return: -10.0,
+        ref_expert_return: 0.0,
+    }
+}
+
+/// The known linear controller BC must recover.
+fn controller(o: &[f32]) -> [f32; 2] {
+    [0.6 * o[0] - 0.4 * o[1], 0.3 * o[2] + 0.2]
+}
+
+/// Transitions with uniform observations, the controller's actions and a
+/// reward that prefers small actions (so critics have something to learn).
+fn toy_data(n: usize, seed: u64) -> Buffer {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut b = Buffer {
+        env_id: "Linear-v0".into(),
+        obs_dim: 3,
+        act_dim: 2,
+        observations: vec![],
+        actions: vec![],
+        rewards: vec![],
+        next_observations: vec![],
+        terminals: vec![],
+        timeouts: vec![],
+        returns: vec![],
+    };
+    for i in 0..n {
+        let o: Vec<f32> = (0..3).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let a = controller(&o);
+        b.rewards.push(-(a[0] * a[0] + a[1] * a[1]));
+        b.observations.extend(&o);
+        b.actions.extend(a);
+        let no: Vec<f32> = (0..3).map(|_| rng.random_range(-1.0..1.0)).collect();
+        b.next_observations.extend(no);
+        b.terminals.push(false);
+        b.timeouts.push(i % 10 == 9);
+    }
+    b
+}
+
+fn small_td3bc(seed: u64) -> Td3Bc {
+    let cfg = Td3BcConfig {
+        seed,
+        batch_size: 32,
+        hidden: vec![16, 16],
+        ..Default::default()
+    };
+    Td3Bc::new(&toy_spec(), cfg, &cpu()).unwrap()
+}
+
+#[test]
+fn twin_mse_matches_hand_computation() {
+    let d = cpu();
+    // q: two members over two samples; y = [1, 2].
+    let q = tensor3(vec![1.5, 2.0, 0.0, 4.0], [2, 2, 1], d.base());
+    let y = tensor3(vec![1.0, 2.0], [1, 2, 1], d.base());
+    // member 0: (0.25 + 0) / 2; member 1: (1 + 4) / 2; sum = 2.625
+    let l = to_vec(&td3bc::twin_mse(q, y))[0];
+    assert!(close(l, 2.625), "{l}");
+}
+
+#[test]
+fn td3bc_lambda_normalisation_matches_hand_computation() {
+    let d = cpu();
+    let q1 = tensor3(vec![1.0, -3.0], [1, 2, 1], d.base());
+    let pi = tensor3(vec![0.5, 0.0, -0.5, 1.0], [1, 2, 2], d.base());
+    let a = tensor3(vec![0.0, 0.0, 0.5, 1.0], [1, 2, 2], d.base());
+    let (loss, bc, lambda) = td3bc::actor_objective(q1, pi, a, 2.5);
+    // λ = 2.5 / mean(|1|, |−3|) = 1.25; bc = (0.25 + 0 + 1 + 0) / 4 = 0.3125;
+    // loss = −1.25 · mean(1, −3) + 0.3125 = 1.25 + 0.3125
+    assert!(close(to_vec(&lambda)[0], 1.25));
+    assert!(close(to_vec(&bc)[0], 0.3125));
+    assert!(close(to_vec(&loss)[0], 1.5625));
+}
+
+#[test]
+fn td3bc_lambda_is_not_differentiated() {
+    // d/dq of −λ·mean(q) with λ constant is −λ/n per element.
+    let d = cpu();
+    let q1 = tensor3(vec![1.0, -3.0], [1, 2, 1], d.autodiff()).require_grad();
+    let pi = tensor3(vec![0.0; 4], [1, 2, 2], d.autodiff());
+    let (loss, _, _) = td3bc::actor_objective(q1.clone(), pi.clone(), pi, 2.5);
+    let g = q1.grad(&loss.backward()).unwrap();
+    let g: Vec<f32> = to_vec(&g);
+    assert!(close(g[0], -0.625) && close(g[1], -0.625), "{g:?}");
+}
+
+#[test]
+fn same_seed_gives_bit_identical_parameters() {
+    let data = toy_data(500, 1);
+    let mut a = small_td3bc(7);
+    let mut b = small_td3bc(7);
+    a.train(&data, 30).unwrap();
+    b.train(&data, 30).unwrap();
+    assert_eq!(a.parameters(), b.parameters());
+    let mut c = small_td3bc(8);
+    c.train(&data, 30).unwrap();
+    assert_ne!(a.parameters(), c.parameters());
+}
+
+#[test]
+fn train_save_load_train_equals_uninterrupted_training() {
+    let data = toy_data(500, 2);
+    let dir = std::env::temp_dir().join(format!("neorl-resume-{}", std::process::id()));
+    let mut whole = small_td3bc(3);
+    whole.train(&data, 25).unwrap();
+    whole.train(&data, 24).unwrap(); // two calls = one call
+    let mut first = small_td3bc(3);
+    first.train(&data, 25).unwrap();
+    first.save(&dir).unwrap();
+    let mut resumed = Td3Bc::load(&dir, &cpu()).unwrap();
+    assert_eq!(resumed.steps_done(), 25);
+    resumed.train(&data, 24).unwrap();
+    assert_eq!(whole.parameters(), resumed.parameters());
+    assert_eq!(whole.history().steps, resumed.history().steps);
+    assert_eq!(
+        format!("{:?}", whole.history().values),
+        format!("{:?}", resumed.history().values)
+    );
+    // The same for BC, through the generic loader.
+    let mut bc_whole = Bc::new(
+        &toy_spec(),
+        BcConfig {
+            batch_size: 16,
+            hidden: vec![8],
+            ..Default::default()
+        },
+        &cpu(),
+    )
+    .unwrap();
+    bc_whole.train(&data, 20).unwrap();
+    let mut bc = Bc::new(
+        &toy_spec(),
+        BcConfig {
+            batch_size: 16,
+            hidden: vec![8],
+            ..Default::default()
+        },
+        &cpu(),
+    )
+    .unwrap();
+    bc.train(&data, 9).unwrap();
+    bc.save(&dir).unwrap();
+    let mut bc2 = load(&dir, &cpu()).unwrap();
+    assert_eq!(bc2.algo(), "bc");
+    train_loop(bc2.as_mut(), &data, 11).unwrap();
+    bc2.save(&dir).unwrap();
+    assert_eq!(
+        Bc::load(&dir, &cpu()).unwrap().parameters(),
+        bc_whole.parameters()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn corrupt_or_mismatched_checkpoints_give_clear_errors() {
+    let data = toy_data(200, 3);
+    let dir = std::env::temp_dir().join(format!("neorl-corrupt-{}", std::process::id()));
+    let mut a = small_td3bc(1);
+    a.train(&data, 3).unwrap();
+    a.save(&dir).unwrap();
+    // Wrong algorithm.
+    let e = Bc::load(&dir, &cpu()).unwrap_err().to_string();
+    assert!(e.contains("'td3bc' agent, not 'bc'"), "{e}");
+    // Mismatched config (other widths): shapes are checked.
+    let path = dir.join(checkpoint::FILE_NAME);
+    let bytes = std::fs::read(&path).unwrap();
+    let needle = b"\"hidden\":[16,16]";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    let mut edited = bytes.clone();
+    edited[at + needle.len() - 2] = b'7'; // [16,17]
+    std::fs::write(&path, &edited).unwrap();
+    let e = Td3Bc::load(&dir, &cpu()).unwrap_err().to_string();
+    assert!(e.contains("does not match this config"), "{e}");
+    // A flipped byte in the tensor data.
+    let mut bad = bytes.clone();
+    let n = bad.len();
+    bad[n - 10] ^= 0x55;
+    std::fs::write(&path, &bad).unwrap();
+    let e = Td3Bc::load(&dir, &cpu()).unwrap_err().to_string();
+    assert!(e.contains("checksum mismatch"), "{e}");
+    // Truncated, and not a checkpoint at all.
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let e = Td3Bc::load(&dir, &cpu()).unwrap_err().to_string();
+    assert!(e.contains("truncated") || e.contains("incomplete"), "{e}");
+    std::fs::write(&path, b"hello world, not a checkpoint").unwrap();
+    let e = Td3Bc::load(&dir, &cpu()).unwrap_err().to_string();
+    assert!(e.contains("not a neorl checkpoint"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+    // No temp files are left behind by a successful save.
+    let dir2 = std::env::temp_dir().join(format!("neorl-atomic-{}", std::process::id()));
+    a.save(&dir2).unwrap();
+    let names: Vec<_> = std::fs::read_dir(&dir2)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from(checkpoint::FILE_NAME)]);
+    std::fs::remove_dir_all(&dir2).ok();
+}
+
+/// BC recovers a known linear controller to within a few hundredths.
+#[test]
+fn bc_recovers_a_linear_controller() {
+    let data = toy_data(4000, 4);
+    let cfg = BcConfig {
+        batch_size: 128,
+        hidden: vec![64, 64],
+        lr: 1e-3,
+        ..Default::default()
+    };
+    let mut bc = Bc::new(&toy_spec(), cfg, &cpu()).unwrap();
+    let s = bc.train(&data, 1500).unwrap();
+    let mut p = bc.policy();
+    let test = toy_data(200, 99);
+    let (mut worst, mut sq) = (0f32, 0f32);
+    let mut a = [0f32; 2];
+    for o in test.observations.chunks(3) {
+        crate::policy::Policy::act(&mut p, o, &mut a).unwrap();
+        let t = controller(o);
+        worst = worst.max((a[0] - t[0]).abs()).max((a[1] - t[1]).abs());
+        sq += (a[0] - t[0]).powi(2) + (a[1] - t[1]).powi(2);
+    }
+    let rms = (sq / 400.0).sqrt();
+    // Actions span about ±1: an untrained or constant policy is off by ~0.4.
+    assert!(
+        rms < 0.02 && worst < 0.1,
+        "rms {rms}, worst {worst}, summary {s:?}"
+    );
+    // The learning curve has one panel per metric.
+    let f = bc.learning_curve();
+    assert_eq!(f.json["data"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn batch_inference_matches_single() {
+    let mut a = small_td3bc(5);
+    a.train(&toy_data(300, 5), 4).unwrap();
+    let mut p = a.policy();
+    let obs: Vec<f32> = (0..3 * 200)
+        .map(|i| ((i * 37) % 17) as f32 / 8.0 - 1.0)
+        .collect();
+    let mut batch = vec![0f32; 2 * 200];
+    p.act_batch(&obs, &mut batch);
+    let mut one = [0f32; 2];
+    for (o, b) in obs.chunks(3).zip(batch.chunks(2)) {
+        crate::policy::Policy::act(&mut p, o, &mut one).unwrap();
+        assert_eq!(one, [b[0], b[1]]);
+    }
+}
+
+#[test]
+fn dataset_of_another_env_is_refused() {
+    let mut a = small_td3bc(0);
+    let mut d = toy_data(10, 0);
+    d.obs_dim = 4;
+    let e = a.train(&d, 1).unwrap_err().to_string();
+    assert!(e.contains("does not fit the agent"), "{e}");
+}
+
+#[test]
+fn expectile_loss_matches_hand_computation() {
+    let d = cpu();
+    // u = [1, −2], τ = 0.7: (0.7·1 + 0.3·4) / 2 = 0.95
+    let u = tensor3(vec![1.0, -2.0], [1, 2, 1], d.base());
+    let l = to_vec(&iql::expectile_loss(u, 0.7))[0];
+    assert!(close(l, 0.95), "{l}");
+}
+
+#[test]
+fn gaussian_log_prob_matches_hand_computation() {
+    let d = cpu();
+    // N(0, 1) at 1: −0.5 − ½ln 2π; N(1, e²) at 1: −1 − ½ln 2π; summed.
+    let mean = tensor3(vec![0.0, 1.0], [1, 1, 2], d.base());
+    let log_std = tensor3(vec![0.0, 1.0], [1, 1, 2], d.base());
+    let a = tensor3(vec![1.0, 1.0], [1, 1, 2], d.base());
+    let got = to_vec(&iql::gaussian_log_prob(mean, log_std, a))[0];
+    let want = -1.5 - (2.0 * std::f32::consts::PI).ln();
+    assert!(close(got, want), "{got} vs {want}");
+}
+
+#[test]
+fn cql_logsumexp_matches_hand_computation() {
+    let d = cpu();
+    // log(e^0 + e^{ln 3}) = ln 4; with T = 2: 2·log(e^0 + e^{ln3/2})
+    let x = tensor3(vec![0.0, 3f32.ln()], [1, 2, 1], d.base());
+    let l = to_vec(&cql::logsumexp(x.clone(), 1, 1.0))[0];
+    assert!(close(l, 4f32.ln()), "{l}");
+    let l2 = to_vec(&cql::logsumexp(x, 1, 2.0))[0];
+    assert!(close(l2, 2.0 * (1.0 + 3f32.sqrt()).ln()), "{l2}");
+    // Large values stay finite.
+    let big = tensor3(vec![1000.0, 1000.0], [1, 2, 1], d.base());
+    let l3 = to_vec(&cql::logsumexp(big, 1, 1.0))[0];
+    assert!(close(l3, 1000.0 + 2f32.ln()), "{l3}");
+}
+
+#[test]
+fn tanh_gaussian_log_prob_includes_the_tanh_correction() {
+    let d = cpu();
+    // mean 0, log_std 0, eps 0 → a = 0, log p = −½ ln 2π − ln(1 + 1e-6)
+    let out = tensor3(vec![0.0, 0.0], [1, 1, 2], d.base());
+    let eps = tensor3(vec![0.0], [1, 1, 1], d.base());
+    let (a, lp) = cql::tanh_gaussian(out, eps);
+    assert_eq!(to_vec(&a)[0], 0.0);
+    assert!(close(
+        to_vec(&lp)[0],
+        -0.5 * (2.0 * std::f32::consts::PI).ln()
+    ));
+}
+
+/// IQL and CQL resume exactly too (every algorithm's state round-trips).
+#[test]
+fn iql_and_cql_resume_exactly() {
+    let data = toy_data(300, 6);
+    let dir = std::env::temp_dir().join(format!("neorl-resume2-{}", std::process::id()));
+    let icfg = || IqlConfig {
+        batch_size: 16,
+        hidden: vec![8, 8],
+        ..Default::default()
+    };
+    let mut a = Iql::new(&toy_spec(), icfg(), &cpu()).unwrap();
+    a.train(&data, 12).unwrap();
+    let mut b = Iql::new(&toy_spec(), icfg(), &cpu()).unwrap();
+    b.train(&data, 5).unwrap();
+    b.save(&dir).unwrap();
+    let mut b = Iql::load(&dir, &cpu()).unwrap();
+    b.train(&data, 7).unwrap();
+    assert_eq!(a.parameters(), b.parameters());
+
+    let ccfg = || CqlConfig {
+        batch_size: 16,
+        hidden: vec![8, 8],
+        n_actions: 3,
+        bc_steps: 4,
+        lagrange: true,
+        ..Default::default()
+    };
+    let mut a = Cql::new(&toy_spec(), ccfg(), &cpu()).unwrap();
+    a.train(&data, 10).unwrap();
+    let mut b = Cql::new(&toy_spec(), ccfg(), &cpu()).unwrap();
+    b.train(&data, 6).unwrap();
+    b.save(&dir).unwrap();
+    let mut b = Cql::load(&dir, &cpu()).unwrap();
+    b.train(&data, 4).unwrap();
+    assert_eq!(a.parameters(), b.parameters());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Train `algo` (64×64 networks) on a generated ChemicalReactor-v0 medium
+/// dataset and return (agent score, behaviour score) on the same 5
+/// evaluation episodes. An untrained policy scores far below either.
+fn learn_on_reactor(algo: &str, steps: u64) -> (f64, f64) {
+    use crate::control::{PolicyKind, make_policy};
+    use crate::eval::rollout;
+    let id = "ChemicalReactor-v0";
+    let data = Buffer::generate(id, PolicyKind::Medium, 20_000, 0).unwrap();
+    let mut env = crate::make(id).unwrap();
+    let spec = env.spec().clone();
+    let mut agent = build_with(algo, &spec, 0, Some(vec![64, 64]), &cpu()).unwrap();
+    let mut untrained = agent.policy();
+    let before = rollout(&mut env, &mut untrained, 5, 10_000)
+        .unwrap()
+        .normalized_score;
+    train_loop(agent.as_mut(), &data, steps).unwrap();
+    let mut p = agent.policy();
+    let score = rollout(&mut env, &mut p, 5, 10_000)
+        .unwrap()
+        .normalized_score;
+    let mut medium = make_policy(&spec, PolicyKind::Medium).unwrap();
+    let behaviour = rollout(&mut env, medium.as_mut(), 5, 10_000)
+        .unwrap()
+        .normalized_score;
+    eprintln!("{algo}: untrained {before:.1}, trained {score:.1}, behaviour {behaviour:.1}");
+    assert!(
+        before < behaviour - 30.0,
+        "the untrained policy is already good: {before}"
+    );
+    (score, behaviour)
+}
+
+#[test]
+fn iql_beats_the_behaviour_policy() {
+    let (score, behaviour) = learn_on_reactor("iql", 2_000);
+    assert!(
+        score > behaviour,
+        "IQL {score:.1} vs behaviour {behaviour:.1}"
+    );
+}
+
+#[test]
+fn td3bc_beats_the_behaviour_policy() {
+    let (score, behaviour) = learn_on_reactor("td3bc", 3_000);
+    assert!(
+        score > behaviour,
+        "TD3+BC {score:.1} vs behaviour {behaviour:.1}"
+    );
+}
+
+#[test]
+fn combo_ensemble_nll_matches_hand_computation() {
+    let d = cpu();
+    // One member, one sample, d = 1: mean 1, raw log-variance 0 (inside the
+    // soft bounds: ≈ 0 − softplus terms), target 3.
+    let out = tensor3(vec![1.0, 0.0], [1, 1, 2], d.base());
+    let y = tensor3(vec![3.0], [1, 1, 1], d.base());
+    let lv = {
+        let sp = |x: f32| (1.0 + x.exp()).ln();
+        let lv = 0.5 - sp(0.5 - 0.0);
+        -10.0 + sp(lv + 10.0)
+    };
+    let want = 4.0 * (-lv).exp() + lv;
+    let got = to_vec(&combo::ensemble_nll(out, y))[0];
+    assert!(close(got, want), "{got} vs {want}");
+}
+
+#[test]
+fn combo_fits_a_model_rolls_out_and_resumes_exactly() {
+    let data = toy_data(300, 7);
+    let dir = std::env::temp_dir().join(format!("neorl-combo-{}", std::process::id()));
+    let cfg = || ComboConfig {
+        batch_size: 16,
+        hidden: vec![8, 8],
+        n_actions: 2,
+        model_members: 3,
+        model_elites: 2,
+        model_hidden: vec![8],
+        model_steps: 5,
+        rollout_freq: 3,
+        rollout_batch: 10,
+        rollout_length: 2,
+        model_buffer: 50,
+        ..Default::default()
+    };
+    let mut a = Combo::new(&toy_spec(), cfg(), &cpu()).unwrap();
+    a.train(&data, 10).unwrap();
+    assert_eq!(
+        a.history().series("model_buffer").unwrap()[9],
+        50.0,
+        "the ring buffer filled up"
+    );
+    let mut b = Combo::new(&toy_spec(), cfg(), &cpu()).unwrap();
+    b.train(&data, 4).unwrap();
+    b.save(&dir).unwrap();
+    let mut b = Combo::load(&dir, &cpu()).unwrap();
+    b.train(&data, 6).unwrap();
+    assert_eq!(a.parameters(), b.parameters());
+    std::fs::remove_dir_all(&dir).ok();
+}

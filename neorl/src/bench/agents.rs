@@ -1,0 +1,201 @@
+//! `neorl bench train` and `neorl bench inference`: agent update rates and
+//! deployment-policy latency, with a same-run matrix-multiply throughput
+//! measurement to judge them against.
+
+use crate::agents::nets::{tensor3, to_vec};
+use crate::agents::{self, Buffer, Device, TransitionBatch};
+use crate::control::PolicyKind;
+use crate::env::make;
+use crate::error::Result;
+use crate::policy::Policy;
+use rand::SeedableRng;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// Default environment of the agent benchmarks (falls back to the first registered one).
+pub const DEFAULT_ENV: &str = "ChemicalReactor-v0";
+
+/// Resolve `--env`: the given id, else [`DEFAULT_ENV`] when registered, else the first env.
+pub fn resolve_env(env: Option<&str>) -> Result<String> {
+    if let Some(e) = env {
+        return Ok(make(e)?.spec().id.clone());
+    }
+    let ids = crate::env::ids();
+    Ok(if ids.contains(&DEFAULT_ENV) {
+        DEFAULT_ENV
+    } else {
+        ids[0]
+    }
+    .to_string())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainBench {
+    pub algo: String,
+    pub device: String,
+    pub env: String,
+    pub batch: usize,
+    pub hidden: Vec<usize>,
+    pub updates_per_s: f64,
+    pub transitions_per_s: f64,
+    /// Dense 256×256×256 f32 matmul throughput measured in the same run on the same device.
+    pub matmul_gflops: f64,
+    /// Matrix-multiply FLOPs of one update (forward and backward), where known.
+    pub matmul_flops_per_update: Option<f64>,
+    /// `updates_per_s × flops_per_update / matmul throughput` (1 = the update runs at matmul speed).
+    pub fraction_of_matmul_peak: Option<f64>,
+}
+
+/// Dense matmul GFLOP/s of burn on `device` (`[256,256] × [256,256]`, batch 8).
+pub fn matmul_gflops(device: &Device, min_time: Duration) -> f64 {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut g = |n| crate::agents::nets::gaussian(&mut rng, n);
+    let a = tensor3(g(8 * 256 * 256), [8, 256, 256], device.base());
+    let b = tensor3(g(8 * 256 * 256), [8, 256, 256], device.base());
+    let _ = to_vec(&a.clone().matmul(b.clone()).sum());
+    let start = Instant::now();
+    let mut reps = 0u64;
+    while start.elapsed() < min_time {
+        let _ = to_vec(&a.clone().matmul(b.clone()).sum());
+        reps += 1;
+    }
+    reps as f64 * 8.0 * 2.0 * 256f64.powi(3) / start.elapsed().as_secs_f64() / 1e9
+}
+
+fn mlp_macs(sizes: &[usize]) -> f64 {
+    sizes.windows(2).map(|w| (w[0] * w[1]) as f64).sum()
+}
+
+/// Matmul FLOPs of one update of 256-wide algorithms (see the comments).
+fn flops_per_update(
+    algo: &str,
+    od: usize,
+    ad: usize,
+    hidden: &[usize],
+    batch: usize,
+) -> Option<f64> {
+    let sz = |i, o| {
+        let mut s = vec![i];
+        s.extend(hidden);
+        s.push(o);
+        s
+    };
+    let a = mlp_macs(&sz(od, ad));
+    let c = mlp_macs(&sz(od + ad, 1));
+    let macs = match algo {
+        // forward + backward (input and weight gradients) of the actor
+        "bc" => 3.0 * a,
+        // target actor + twin target critics (A + 2C); twin critics fwd+bwd
+        // (6C); every 2nd step actor fwd+bwd through one frozen critic
+        // (3A + 2C) / 2
+        "td3bc" => a + 2.0 * c + 6.0 * c + (3.0 * a + 2.0 * c) / 2.0,
+        _ => return None,
+    };
+    Some(2.0 * macs * batch as f64)
+}
+
+/// Updates per second of `algo` with batch 256 and 256×256 networks on `env`
+/// (CQL and COMBO default to three hidden layers; the benchmark uses two for all).
+pub fn train(
+    algo: &str,
+    env: Option<&str>,
+    device: &Device,
+    min_time: Duration,
+) -> Result<TrainBench> {
+    let env_id = resolve_env(env)?;
+    let spec = make(&env_id)?.spec().clone();
+    let data = Buffer::generate(&env_id, PolicyKind::Medium, 5_000, 0)?;
+    // COMBO fits its dynamics model before its first update; that one-off
+    // cost is not an update, so the benchmark fits it only briefly.
+    let mut agent: Box<dyn agents::Agent> = if algo.eq_ignore_ascii_case("combo") {
+        let cfg = agents::ComboConfig {
+            model_steps: 20,
+            hidden: vec![256, 256],
+            ..Default::default()
+        };
+        Box::new(agents::Combo::new(&spec, cfg, device)?)
+    } else {
+        agents::build_with(algo, &spec, 0, Some(vec![256, 256]), device)?
+    };
+    let batch_size = agent.state().batch_size;
+    // Warm up (allocations, first-call costs), then time whole updates.
+    agents::train_loop(agent.as_mut(), &data, 5)?;
+    let mut batch = TransitionBatch::default();
+    let start = Instant::now();
+    let mut updates = 0u64;
+    while start.elapsed() < min_time || updates < 5 {
+        let st = agent.state_mut();
+        crate::agents::BatchSource::sample_into(&data, &mut st.rng, batch_size, &mut batch);
+        if let Some(n) = &st.norm {
+            n.batch(&mut batch);
+        }
+        agent.update(&batch)?;
+        agent.state_mut().step += 1;
+        updates += 1;
+    }
+    let updates_per_s = updates as f64 / start.elapsed().as_secs_f64();
+    let gflops = matmul_gflops(device, Duration::from_millis(500));
+    let hidden = vec![256, 256];
+    let fpu = flops_per_update(algo, spec.obs_dim(), spec.act_dim(), &hidden, batch_size);
+    Ok(TrainBench {
+        algo: agent.algo().to_string(),
+        device: device.name(),
+        env: env_id,
+        batch: batch_size,
+        hidden,
+        updates_per_s,
+        transitions_per_s: updates_per_s * batch_size as f64,
+        matmul_gflops: gflops,
+        matmul_flops_per_update: fpu,
+        fraction_of_matmul_peak: fpu.map(|f| updates_per_s * f / (gflops * 1e9)),
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InferenceBench {
+    pub env: String,
+    pub hidden: Vec<usize>,
+    pub single_p50_us: f64,
+    pub single_p99_us: f64,
+    pub batch_obs_per_s: f64,
+    pub batch: usize,
+}
+
+/// Latency of one `Policy::act` of a 256×256 TD3+BC actor, and batched throughput.
+pub fn inference(env: Option<&str>, min_time: Duration) -> Result<InferenceBench> {
+    let env_id = resolve_env(env)?;
+    let mut e = make(&env_id)?;
+    let spec = e.spec().clone();
+    let agent = agents::build("td3bc", &spec, 0, &Device::cpu())?;
+    let mut policy = agent.policy();
+    let mut obs = e.reset(0);
+    let mut action = vec![0f32; spec.act_dim()];
+    let mut times = Vec::with_capacity(20_000);
+    let start = Instant::now();
+    while start.elapsed() < min_time || times.len() < 1000 {
+        let t = Instant::now();
+        policy.act(&obs, &mut action)?;
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+        obs[0] += 1e-6;
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
+    let batch = 4096;
+    let obs_b: Vec<f32> = (0..batch).flat_map(|_| obs.clone()).collect();
+    let mut act_b = vec![0f32; batch * spec.act_dim()];
+    policy.act_batch(&obs_b, &mut act_b);
+    let start = Instant::now();
+    let mut n = 0usize;
+    while start.elapsed() < min_time {
+        policy.act_batch(&obs_b, &mut act_b);
+        n += batch;
+    }
+    Ok(InferenceBench {
+        env: env_id,
+        hidden: vec![256, 256],
+        single_p50_us: q(0.5),
+        single_p99_us: q(0.99),
+        batch_obs_per_s: n as f64 / start.elapsed().as_secs_f64(),
+        batch,
+    })
+}
