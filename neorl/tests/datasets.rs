@@ -811,3 +811,19 @@ fn cli_datasets_commands() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn agents_train_on_a_dataset() {
+    use neorl::agents::{Agent, Bc, BcConfig, Device};
+    let _serial = serial();
+    let d = small(Quality::Expert, 600, 3);
+    let spec = neorl::make(ENV).unwrap().spec().clone();
+    let cfg = BcConfig {
+        batch_size: 16,
+        hidden: vec![8],
+        ..Default::default()
+    };
+    let mut bc = Bc::new(&spec, cfg, &Device::cpu()).unwrap();
+    bc.train(&d, 5).unwrap();
+    assert!(bc.history().steps.iter().all(|&s| (1..=5).contains(&s)));
+}

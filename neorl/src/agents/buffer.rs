@@ -250,3 +250,43 @@ impl BatchSource for Buffer {
         self.returns.clone()
     }
 }
+
+/// Agents train on the registry datasets directly:
+/// `agent.train(&neorl::datasets::load("PowerGrid-medium-v0")?, steps)`.
+impl BatchSource for crate::data::Dataset {
+    fn env_id(&self) -> &str {
+        &self.metadata().env_id
+    }
+    fn obs_dim(&self) -> usize {
+        crate::data::Dataset::obs_dim(self)
+    }
+    fn act_dim(&self) -> usize {
+        crate::data::Dataset::act_dim(self)
+    }
+    fn len(&self) -> usize {
+        crate::data::Dataset::len(self)
+    }
+    fn observations(&self) -> &[f32] {
+        crate::data::Dataset::observations(self)
+    }
+    fn actions(&self) -> &[f32] {
+        crate::data::Dataset::actions(self)
+    }
+    fn rewards(&self) -> &[f32] {
+        crate::data::Dataset::rewards(self)
+    }
+    fn next_observations(&self) -> &[f32] {
+        crate::data::Dataset::next_observations(self)
+    }
+    fn terminal(&self, i: usize) -> bool {
+        self.terminals()[i]
+    }
+    /// Every episode but the file's last, which may have been cut to size.
+    fn episode_returns(&self) -> Vec<f64> {
+        let mut r = crate::data::Dataset::episode_returns(self);
+        if r.len() > 1 {
+            r.pop();
+        }
+        r
+    }
+}
