@@ -6,6 +6,30 @@
 //! evcxr. Traces are built with plotly.rs; the layout of figures with many
 //! stacked panels is completed on the JSON because plotly.rs names only
 //! eight axes.
+//!
+//! ## In a notebook
+//!
+//! Make any of these the value of a cell (last expression, no `;`) and it
+//! shows as a table or a figure ([`display`] explains how). All are
+//! non-generic and compiled with neorl, so such a cell compiles quickly.
+//!
+//! | call | shows |
+//! |---|---|
+//! | `env.spec().clone()` (an [`crate::env::EnvSpec`]) | description, observations, actions and constraints with units and limits |
+//! | `data` (a [`crate::data::Dataset`]) | the dataset card: id, env, quality, size, return/cost statistics, provenance, sha256 |
+//! | `data.summary()` | count, mean, std, quartiles per column |
+//! | `data.episodes_table()` | one row per episode (first and last when long) |
+//! | `data.to_polars()?.show()` / `Frame::from(df)` | a polars DataFrame as an HTML table (head/tail, dtypes) |
+//! | `data.plot_returns()` | histograms of episode returns (reference lines) and costs |
+//! | `data.plot_episode(i)?` | episode `i`: constraint signals with limits, actions |
+//! | `record_episode(&mut env, policy, seed)?.plot()?` / [`compare_trajectories`] | rollouts against time with limits |
+//! | `rollout(…)?` ([`crate::eval::RolloutReport`]), `shielded_rollout_with(…)?` ([`crate::eval::ShieldedReport`]) | evaluation reports with per-episode tables |
+//! | `agent.train(&data, n)?` ([`crate::agents::TrainSummary`]) | updates, time, final metrics |
+//! | `agent.learning_curve()` | every training metric against the step |
+//!
+//! Figures embed plotly.js once per kernel session (see [`PlotlyJs`],
+//! [`set_plotly_js`], [`init_notebook`]). Outside notebooks every one of
+//! these types implements `Display` (text tables) and `to_html()`.
 
 mod dataset_plots;
 pub mod display;
