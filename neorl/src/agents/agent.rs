@@ -186,56 +186,10 @@ impl History {
     }
 
     /// One panel per metric against the training step (moving average over
-    /// 1% of the steps, raw values faint behind it).
+    /// 1% of the steps, raw values faint behind it); see
+    /// [`crate::viz::learning_curve_figure`].
     pub fn figure(&self, title: &str) -> Figure {
-        if self.is_empty() {
-            return Figure::no_data(title, "no training steps yet: call train(&data, steps)");
-        }
-        let k = self.names.len().max(1);
-        let window = (self.steps.len() / 100).max(1);
-        let mut data = vec![];
-        let mut layout = serde_json::json!({
-            "title": {"text": title},
-            "grid": {"rows": k, "columns": 1, "pattern": "independent"},
-            "showlegend": false,
-            "margin": {"l": 70, "r": 20, "t": 40, "b": 40},
-        });
-        for (i, (name, col)) in self.names.iter().zip(&self.values).enumerate() {
-            let ax = if i == 0 {
-                String::new()
-            } else {
-                (i + 1).to_string()
-            };
-            let smooth: Vec<Option<f32>> = (0..col.len())
-                .map(|j| {
-                    let lo = j.saturating_sub(window - 1);
-                    let v: Vec<f32> = col[lo..=j]
-                        .iter()
-                        .copied()
-                        .filter(|x| x.is_finite())
-                        .collect();
-                    (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
-                })
-                .collect();
-            let raw: Vec<Option<f32>> = col.iter().map(|x| x.is_finite().then_some(*x)).collect();
-            data.push(serde_json::json!({"type": "scattergl", "mode": "lines", "name": format!("{name} (raw)"),
-                "x": self.steps, "y": raw, "xaxis": format!("x{ax}"), "yaxis": format!("y{ax}"),
-                "line": {"width": 1, "color": "rgba(31,119,180,0.25)"}, "connectgaps": true}));
-            data.push(
-                serde_json::json!({"type": "scattergl", "mode": "lines", "name": name,
-                "x": self.steps, "y": smooth, "xaxis": format!("x{ax}"), "yaxis": format!("y{ax}"),
-                "line": {"width": 2, "color": "rgb(31,119,180)"}, "connectgaps": true}),
-            );
-            layout[format!("yaxis{ax}")] = serde_json::json!({"title": {"text": name}});
-            if i + 1 == k {
-                layout[format!("xaxis{ax}")] =
-                    serde_json::json!({"title": {"text": "training step"}});
-            }
-        }
-        Figure {
-            json: serde_json::json!({"data": data, "layout": layout}),
-            height: (180 * k as u32).max(300),
-        }
+        crate::viz::learning_curve_figure(self, title)
     }
 }
 

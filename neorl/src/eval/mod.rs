@@ -5,6 +5,10 @@
 pub mod reference;
 pub mod rollout;
 pub mod shielded;
+pub mod shielded_record;
 
 pub use rollout::{EpisodeStats, RolloutReport, Trajectory, record_episode, rollout};
 pub use shielded::{ShieldedReport, shielded_rollout, shielded_rollout_with};
+pub use shielded_record::{
+    ShieldedTrajectory, record_shielded_episode, record_shielded_episode_with,
+};

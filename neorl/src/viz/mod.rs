@@ -34,7 +34,11 @@
 mod dataset_plots;
 pub mod display;
 mod html;
+mod interventions;
+mod learning_curve;
+mod panels;
 pub mod reports;
+mod scores;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -43,6 +47,10 @@ mod trajectory;
 pub use dataset_plots::compare_trajectories;
 pub use display::{Html, PLOTLY_MIME, PlotlyJs, init_notebook, set_plotly_js};
 pub use html::{JsMode, plotly_js};
+pub use learning_curve::{
+    MAX_POINTS, RunSeries, compare_learning_curves, learning_curve_figure, runs_figure,
+};
+pub use scores::{ScoreRow, ScoreTable, score_table};
 pub use table::{Align, Cell, Table, escape_html, mean_std, num};
 pub use trajectory::trajectory_figure;
 
