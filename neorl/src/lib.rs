@@ -51,7 +51,8 @@ pub mod prelude {
     };
     pub use crate::error::{Error, Result};
     pub use crate::eval::{
-        RolloutReport, ShieldedReport, Trajectory, record_episode, rollout, shielded_rollout,
+        RolloutReport, ShieldedReport, ShieldedTrajectory, Trajectory, record_episode,
+        record_shielded_episode, record_shielded_episode_with, rollout, shielded_rollout,
         shielded_rollout_with,
     };
     pub use crate::policy::{FnPolicy, Policy};
@@ -59,7 +60,8 @@ pub mod prelude {
         AlarmLevel, AuditLog, OverrideSource, SafetyConfig, Shield, ShieldConfig, Supervisor,
     };
     pub use crate::viz::{
-        Figure, Html, JsMode, PlotlyJs, Table, compare_trajectories, init_notebook, set_plotly_js,
+        Figure, Html, JsMode, PlotlyJs, RunSeries, ScoreTable, Table, compare_learning_curves,
+        compare_trajectories, init_notebook, runs_figure, score_table, set_plotly_js,
         trajectory_figure,
     };
 }

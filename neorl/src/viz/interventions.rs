@@ -182,16 +182,20 @@ impl ShieldedTrajectory {
         ]));
         let mut t = Table::new(&["kind", "steps", "mean correction"]).caption("Interventions");
         for kind in InterventionKind::ALL {
-            let idx: Vec<usize> = (0..n)
-                .filter(|&i| self.interventions[i] == Some(kind))
+            let corrections: Vec<f64> = self
+                .interventions
+                .iter()
+                .zip(&self.corrections)
+                .filter(|(i, _)| **i == Some(kind))
+                .map(|(_, c)| *c)
                 .collect();
-            if idx.is_empty() {
+            if corrections.is_empty() {
                 continue;
             }
-            let mean = idx.iter().map(|&i| self.corrections[i]).sum::<f64>() / idx.len() as f64;
+            let mean = corrections.iter().sum::<f64>() / corrections.len() as f64;
             t.push(vec![
                 kind.as_str().into(),
-                idx.len().to_string().into(),
+                corrections.len().to_string().into(),
                 num(mean).into(),
             ]);
         }

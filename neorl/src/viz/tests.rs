@@ -274,3 +274,16 @@ fn score_tables_pivot_bold_the_best_and_plot() {
     assert_eq!(ScoreTable::new("x").plot().n_traces(), 0);
     assert!(ScoreTable::new("x").to_html().contains("No x scores"));
 }
+
+#[test]
+fn history_card() {
+    let mut h = crate::agents::History::default();
+    assert!(h.to_html().contains("No training steps yet"));
+    for s in 1..=300u64 {
+        h.push(s, &[("loss", s as f32)]);
+    }
+    let html = h.to_html();
+    assert!(html.contains("300 steps") && html.contains(">loss<"));
+    // last 300, mean of the last 100 = 250.5, min 1, max 300
+    assert!(html.contains(">250.5<") && html.contains(">300<"));
+}
