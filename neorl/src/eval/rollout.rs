@@ -152,22 +152,30 @@ pub struct Trajectory {
     pub truncated: bool,
 }
 
+impl Trajectory {
+    /// A trajectory of `policy` in `env` from `seed`, with only the reset
+    /// observation so far.
+    pub(crate) fn begin(env: &Env, policy: &dyn Policy, seed: u64, obs: Vec<f32>) -> Self {
+        Trajectory {
+            env: env.spec().id.clone(),
+            policy: policy.name(),
+            seed,
+            observations: vec![obs],
+            actions: vec![],
+            rewards: vec![],
+            costs: vec![],
+            constraint_values: vec![],
+            terminated: false,
+            truncated: false,
+        }
+    }
+}
+
 /// Run one episode and keep every step.
 pub fn record_episode(env: &mut Env, policy: &mut dyn Policy, seed: u64) -> Result<Trajectory> {
     let mut obs = env.reset(seed);
     policy.reset(seed);
-    let mut tr = Trajectory {
-        env: env.spec().id.clone(),
-        policy: policy.name(),
-        seed,
-        observations: vec![obs.clone()],
-        actions: vec![],
-        rewards: vec![],
-        costs: vec![],
-        constraint_values: vec![],
-        terminated: false,
-        truncated: false,
-    };
+    let mut tr = Trajectory::begin(env, policy, seed, obs.clone());
     let mut action = vec![0f32; env.spec().act_dim()];
     loop {
         act_checked(policy, &obs, &mut action)?;

@@ -58,18 +58,7 @@ pub fn record_shielded_episode(
     policy.reset(seed);
     safety.begin_episode(env, seed)?;
     let mut rec = ShieldedTrajectory {
-        trajectory: Trajectory {
-            env: env.spec().id.clone(),
-            policy: policy.name(),
-            seed,
-            observations: vec![obs],
-            actions: vec![],
-            rewards: vec![],
-            costs: vec![],
-            constraint_values: vec![],
-            terminated: false,
-            truncated: false,
-        },
+        trajectory: Trajectory::begin(env, policy, seed, obs),
         proposed: vec![],
         sources: vec![],
         interventions: vec![],
