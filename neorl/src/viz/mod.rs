@@ -15,7 +15,7 @@
 //!
 //! | call | shows |
 //! |---|---|
-//! | `env.spec().clone()` (an [`crate::env::EnvSpec`]) | description, observations, actions and constraints with units and limits |
+//! | `env.spec()` (an [`crate::env::EnvSpec`]) | description, observations, actions and constraints with units and limits |
 //! | `data` (a [`crate::data::Dataset`]) | the dataset card: id, env, quality, size, return/cost statistics, provenance, sha256 |
 //! | `data.summary()` | count, mean, std, quartiles per column |
 //! | `data.episodes_table()` | one row per episode (first and last when long) |
@@ -25,7 +25,11 @@
 //! | `record_episode(&mut env, policy, seed)?.plot()?` / [`compare_trajectories`] | rollouts against time with limits |
 //! | `rollout(…)?` ([`crate::eval::RolloutReport`]), `shielded_rollout_with(…)?` ([`crate::eval::ShieldedReport`]) | evaluation reports with per-episode tables |
 //! | `agent.train(&data, n)?` ([`crate::agents::TrainSummary`]) | updates, time, final metrics |
-//! | `agent.learning_curve()` | every training metric against the step |
+//! | `agent.learning_curve()`, `agent.history()` | every training metric against the step; a table of the metrics |
+//! | [`compare_learning_curves`]`("q_loss", &[("iql", a.history()), …])`, [`runs_figure`] | one metric across runs (agents, MLflow runs) |
+//! | `record_shielded_episode_with(&mut env, policy, SafetyConfig::default(), seed)?` ([`crate::eval::ShieldedTrajectory`]) | what the safety layer did in one episode; `.plot_interventions()?`: signals with limits, proposed vs applied actions, interventions by kind and e-stop trips over time |
+//! | [`score_table`]`("normalized score", &[(env, algo, value), …])` ([`ScoreTable`]) | envs × algorithms, mean ± std, best in bold, average row; `.plot()` grouped bars; `.to_markdown()` |
+//! | [`init_notebook`]`()` | embeds plotly.js once, explicitly |
 //!
 //! Figures embed plotly.js once per kernel session (see [`PlotlyJs`],
 //! [`set_plotly_js`], [`init_notebook`]). Outside notebooks every one of
