@@ -60,8 +60,8 @@ pub mod prelude {
         AlarmLevel, AuditLog, OverrideSource, SafetyConfig, Shield, ShieldConfig, Supervisor,
     };
     pub use crate::viz::{
-        Figure, Html, JsMode, PlotlyJs, RunSeries, ScoreTable, Table, compare_learning_curves,
-        compare_trajectories, init_notebook, runs_figure, score_table, set_plotly_js,
+        Figure, Html, JsMode, PlotlyJs, ResultsTable, RunSeries, Table, compare_learning_curves,
+        compare_trajectories, init_notebook, results_table, runs_figure, set_plotly_js,
         trajectory_figure,
     };
 }

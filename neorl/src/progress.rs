@@ -53,6 +53,10 @@ fn choose(
     (mode, sink, Duration::from_secs_f64(secs))
 }
 
+fn mode() -> Mode {
+    settings().0
+}
+
 fn settings() -> (Mode, Sink, Duration) {
     let var = |k: &str| std::env::var(k).ok();
     choose(
@@ -91,8 +95,17 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(label: impl Into<String>, total: u64) -> Self {
-        let label = label.into();
-        let (mode, sink, every) = settings();
+        Self::with_mode(label.into(), total, mode())
+    }
+
+    /// A reporter that reports nothing (same interface, for callers that
+    /// sometimes stay silent).
+    pub fn off(label: impl Into<String>, total: u64) -> Self {
+        Self::with_mode(label.into(), total, Mode::Off)
+    }
+
+    fn with_mode(label: String, total: u64, mode: Mode) -> Self {
+        let (_, sink, every) = settings();
         let bar = (mode == Mode::Bar).then(|| {
             let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             b.set_style(

@@ -28,7 +28,7 @@
 //! | `agent.learning_curve()`, `agent.history()` | every training metric against the step; a table of the metrics |
 //! | [`compare_learning_curves`]`("q_loss", &[("iql", a.history()), …])`, [`runs_figure`] | one metric across runs (agents, MLflow runs) |
 //! | `record_shielded_episode_with(&mut env, policy, SafetyConfig::default(), seed)?` ([`crate::eval::ShieldedTrajectory`]) | what the safety layer did in one episode; `.plot_interventions()?`: signals with limits, proposed vs applied actions, interventions by kind and e-stop trips over time |
-//! | [`score_table`]`("normalized score", &[(env, algo, value), …])` ([`ScoreTable`]) | envs × algorithms, mean ± std, best in bold, average row; `.plot()` grouped bars; `.to_markdown()` |
+//! | [`results_table`]`("normalized score", &[(env, algo, value), …])` ([`ResultsTable`]) | envs × algorithms, mean ± std, best in bold, average row; `.plot()` grouped bars; `.to_markdown()` |
 //! | [`init_notebook`]`()` | embeds plotly.js once, explicitly |
 //!
 //! Figures embed plotly.js once per kernel session (see [`PlotlyJs`],
@@ -42,7 +42,7 @@ mod interventions;
 mod learning_curve;
 mod panels;
 pub mod reports;
-mod scores;
+mod results;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -54,7 +54,7 @@ pub use html::{JsMode, plotly_js};
 pub use learning_curve::{
     MAX_POINTS, RunSeries, compare_learning_curves, learning_curve_figure, runs_figure,
 };
-pub use scores::{ScoreRow, ScoreTable, score_table};
+pub use results::{ResultRow, ResultsTable, results_table};
 pub use table::{Align, Cell, Table, escape_html, mean_std, num};
 pub use trajectory::trajectory_figure;
 

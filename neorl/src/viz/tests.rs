@@ -237,7 +237,7 @@ fn shield_interventions_over_time() {
 }
 
 #[test]
-fn score_tables_pivot_bold_the_best_and_plot() {
+fn results_tables_pivot_bold_the_best_and_plot() {
     let runs = [
         ("Hvac-v0", "bc", 50.0),
         ("Hvac-v0", "bc", 54.0),
@@ -246,7 +246,7 @@ fn score_tables_pivot_bold_the_best_and_plot() {
         ("Grid<v0>", "bc", 90.0),
         ("Grid<v0>", "iql", 70.0),
     ];
-    let t = score_table("normalized score", &runs);
+    let t = results_table("normalized score", &runs);
     assert_eq!(t.rows.len(), 4);
     let r = t.get("Hvac-v0", "iql").unwrap();
     assert_eq!((r.mean, r.n), (82.0, 2));
@@ -269,10 +269,10 @@ fn score_tables_pivot_bold_the_best_and_plot() {
     let f = t.plot();
     assert_eq!(f.n_traces(), 2);
     assert_eq!(f.traces_named("iql")[0]["y"][0], 82.0);
-    let costs = score_table("cost", &runs).lower_is_better();
+    let costs = results_table("cost", &runs).lower_is_better();
     assert!(costs.table().rows[0][1].bold);
-    assert_eq!(ScoreTable::new("x").plot().n_traces(), 0);
-    assert!(ScoreTable::new("x").to_html().contains("No x scores"));
+    assert_eq!(ResultsTable::new("x").plot().n_traces(), 0);
+    assert!(ResultsTable::new("x").to_html().contains("No x results"));
 }
 
 #[test]

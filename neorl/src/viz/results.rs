@@ -1,7 +1,10 @@
-//! Score tables: a results table (environments × algorithms, mean ± std
-//! over seeds, the best per environment in bold, an average row) as HTML,
-//! text or Markdown, and the same as a grouped bar chart with error bars —
-//! the table and figure of an offline-RL paper (D4RL's, CORL's layout).
+//! Results tables: any metric of algorithms on environments from per-run
+//! values (environments × algorithms, mean ± std over seeds, the best per
+//! environment in bold, an average row) as HTML, text or Markdown, and the
+//! same as a grouped bar chart with error bars — the table and figure of an
+//! offline-RL paper (D4RL's, CORL's layout). For results you already have
+//! (normalized scores, costs, violations, runs read back from MLflow);
+//! `neorl::eval::scores` runs the whole training-and-evaluation protocol.
 
 use super::Figure;
 use super::display::{Html, rich_display};
@@ -10,9 +13,9 @@ use super::table::{Align, Cell, Table, mean_std, num};
 use serde::Serialize;
 use serde_json::json;
 
-/// One cell of a score table: an algorithm on an environment over `n` runs.
+/// One cell of a results table: an algorithm on an environment over `n` runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScoreRow {
+pub struct ResultRow {
     pub env: String,
     pub algo: String,
     pub mean: f64,
@@ -21,22 +24,22 @@ pub struct ScoreRow {
     pub n: usize,
 }
 
-/// Scores of algorithms on environments (see [`score_table`]).
+/// A metric of algorithms on environments (see [`results_table`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScoreTable {
+pub struct ResultsTable {
     /// What is scored, e.g. `"normalized score"` or `"cost"`.
     pub metric: String,
     /// Whether larger is better (bold marks the best per environment).
     pub higher_is_better: bool,
-    pub rows: Vec<ScoreRow>,
+    pub rows: Vec<ResultRow>,
 }
 
-/// A score table of `metric` from per-run results `(env, algo, value)`:
+/// A results table of `metric` from per-run results `(env, algo, value)`:
 /// runs of the same environment and algorithm (different seeds) are
 /// aggregated to mean ± sample std. Environments and algorithms keep the
 /// order in which they first appear. Non-finite values are skipped.
-pub fn score_table(metric: &str, runs: &[(&str, &str, f64)]) -> ScoreTable {
-    let mut t = ScoreTable::new(metric);
+pub fn results_table(metric: &str, runs: &[(&str, &str, f64)]) -> ResultsTable {
+    let mut t = ResultsTable::new(metric);
     let mut keys: Vec<(&str, &str)> = vec![];
     for &(env, algo, _) in runs {
         if !keys.contains(&(env, algo)) {
@@ -54,10 +57,10 @@ pub fn score_table(metric: &str, runs: &[(&str, &str, f64)]) -> ScoreTable {
     t
 }
 
-impl ScoreTable {
+impl ResultsTable {
     /// An empty table of `metric` (higher is better).
     pub fn new(metric: &str) -> Self {
-        ScoreTable {
+        ResultsTable {
             metric: metric.to_string(),
             higher_is_better: true,
             rows: vec![],
@@ -80,7 +83,7 @@ impl ScoreTable {
         } else {
             f64::NAN
         };
-        self.rows.push(ScoreRow {
+        self.rows.push(ResultRow {
             env: env.to_string(),
             algo: algo.to_string(),
             mean,
@@ -105,7 +108,7 @@ impl ScoreTable {
     }
 
     /// The score of `algo` on `env` (the last one added).
-    pub fn get(&self, env: &str, algo: &str) -> Option<&ScoreRow> {
+    pub fn get(&self, env: &str, algo: &str) -> Option<&ResultRow> {
         self.rows
             .iter()
             .rev()
@@ -170,7 +173,7 @@ impl ScoreTable {
                 .collect()
         };
         for env in &envs {
-            let cells: Vec<Option<&ScoreRow>> = algos.iter().map(|a| self.get(env, a)).collect();
+            let cells: Vec<Option<&ResultRow>> = algos.iter().map(|a| self.get(env, a)).collect();
             let values: Vec<Option<f64>> = cells.iter().map(|c| c.map(|r| r.mean)).collect();
             let texts = cells
                 .iter()
@@ -229,7 +232,7 @@ impl ScoreTable {
     pub fn plot(&self) -> Figure {
         let title = format!("{} by environment and algorithm", self.metric);
         if self.rows.is_empty() {
-            return Figure::no_data(&title, "no scores: add runs to the table first");
+            return Figure::no_data(&title, "no results: add runs to the table first");
         }
         let (envs, algos) = self.order();
         let mut palette = COLORS.to_vec();
@@ -238,7 +241,7 @@ impl ScoreTable {
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                let cells: Vec<Option<&ScoreRow>> = envs.iter().map(|e| self.get(e, a)).collect();
+                let cells: Vec<Option<&ResultRow>> = envs.iter().map(|e| self.get(e, a)).collect();
                 let y: Vec<Option<f64>> = cells
                     .iter()
                     .map(|c| c.map(|r| r.mean).filter(|m| m.is_finite()))
@@ -270,7 +273,7 @@ impl ScoreTable {
     pub(crate) fn rich(&self) -> Html {
         let mut h = Html::default();
         if self.rows.is_empty() {
-            h.para(&format!("No {} scores yet.", self.metric));
+            h.para(&format!("No {} results yet.", self.metric));
         } else {
             h.table(&self.table());
         }
@@ -278,4 +281,4 @@ impl ScoreTable {
     }
 }
 
-rich_display!(ScoreTable);
+rich_display!(ResultsTable);
