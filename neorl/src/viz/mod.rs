@@ -21,7 +21,7 @@
 //! | `data.episodes_table()` | one row per episode (first and last when long) |
 //! | `data.to_polars()?.show()` / `Frame::from(df)` | a polars DataFrame as an HTML table (head/tail, dtypes) |
 //! | `data.plot_returns()` | histograms of episode returns (reference lines) and costs |
-//! | `data.plot_episode(i)?` | episode `i`: constraint signals with limits, actions |
+//! | `data.plot_episode(i)?` (`plot_episode_with_observations`) | episode `i`: constraint signals with limits, actions (and observations) |
 //! | `record_episode(&mut env, policy, seed)?.plot()?` / [`compare_trajectories`] | rollouts against time with limits |
 //! | `rollout(…)?` ([`crate::eval::RolloutReport`]), `shielded_rollout_with(…)?` ([`crate::eval::ShieldedReport`]) | evaluation reports with per-episode tables |
 //! | `agent.train(&data, n)?` ([`crate::agents::TrainSummary`]) | updates, time, final metrics |
@@ -56,7 +56,7 @@ pub use learning_curve::{
 };
 pub use results::{ResultRow, ResultsTable, results_table};
 pub use table::{Align, Cell, Table, escape_html, mean_std, num};
-pub use trajectory::trajectory_figure;
+pub use trajectory::{trajectory_figure, trajectory_figure_with};
 
 use crate::error::{Error, Result};
 use std::path::Path;

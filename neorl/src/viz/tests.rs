@@ -287,3 +287,27 @@ fn history_card() {
     // last 300, mean of the last 100 = 250.5, min 1, max 300
     assert!(html.contains(">250.5<") && html.contains(">300<"));
 }
+
+#[test]
+fn observation_panels_on_request() {
+    let d = data(2000);
+    let spec = crate::env::make(ENV).unwrap().spec().clone();
+    let f = d.plot_episode(0).unwrap();
+    let g = d.plot_episode_with_observations(0).unwrap();
+    let who = "ChemicalReactor-medium-v0 episode 0";
+    assert_eq!(
+        g.traces_named(who).len(),
+        f.traces_named(who).len() + spec.obs_dim()
+    );
+    let label = &g.json["layout"]["yaxis"]["title"]["text"];
+    assert_eq!(
+        label.as_str().unwrap(),
+        format!(
+            "{} [{}]",
+            spec.observations[0].name, spec.observations[0].unit
+        )
+    );
+    // The first observation panel shows the observation after step 1.
+    let first = g.traces_named(who)[0]["y"][0].as_f64().unwrap();
+    assert_eq!(first, d.next_observation(0)[0] as f64);
+}

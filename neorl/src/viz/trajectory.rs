@@ -1,5 +1,6 @@
 //! Trajectory figure: every constraint signal with its limit drawn, and every
-//! action, one stacked panel each, for one or more episodes.
+//! action (optionally every observation first), one stacked panel each, for
+//! one or more episodes.
 
 use super::Figure;
 use super::panels::{COLORS, Panel, Series, stacked, step_times, time_unit};
@@ -11,27 +12,40 @@ use crate::eval::Trajectory;
 /// its limit as a red (hard) or orange (soft) dashed line, then one per
 /// action. Each trajectory gets its own colour.
 pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result<Figure> {
+    trajectory_figure_with(spec, trajectories, false)
+}
+
+/// [`trajectory_figure`], with one panel per observation (the measured
+/// state, in its unit) above the constraint panels when `observations`.
+pub fn trajectory_figure_with(
+    spec: &EnvSpec,
+    trajectories: &[&Trajectory],
+    observations: bool,
+) -> Result<Figure> {
     let nc = spec.n_constraints();
+    let no = if observations { spec.obs_dim() } else { 0 };
     for tr in trajectories {
         if tr.actions.iter().any(|a| a.len() != spec.act_dim())
             || tr.constraint_values.iter().any(|c| c.len() != nc)
+            || tr.observations.iter().any(|o| o.len() != spec.obs_dim())
         {
             return Err(Error::InvalidArgument(format!(
-                "trajectory of '{}' does not match {} ({} actions, {nc} constraints); plot it with its own environment's spec",
+                "trajectory of '{}' does not match {} ({} observations, {} actions, {nc} constraints); plot it with its own environment's spec",
                 tr.env,
                 spec.id,
+                spec.obs_dim(),
                 spec.act_dim()
             )));
         }
     }
-    let mut panels: Vec<Panel> = spec
-        .constraints
+    let mut panels: Vec<Panel> = spec.observations[..no]
         .iter()
-        .map(|c| {
+        .map(|d| Panel::new(format!("{} [{}]", d.name, d.unit)))
+        .chain(spec.constraints.iter().map(|c| {
             let mut p = Panel::new(format!("{} [{}]", c.name, c.unit));
             p.limit(c);
             p
-        })
+        }))
         .chain(
             spec.actions
                 .iter()
@@ -48,11 +62,21 @@ pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result
             .map(|v| v.as_slice())
             .collect::<Vec<_>>();
         let actions = tr.actions.iter().map(|v| v.as_slice()).collect::<Vec<_>>();
+        // The observation after each step (the reset observation is not plotted).
+        let obs: Vec<Vec<f64>> = tr
+            .observations
+            .iter()
+            .skip(1)
+            .map(|o| o.iter().map(|&x| x as f64).collect())
+            .collect();
+        let obs = obs.iter().map(|v| v.as_slice()).collect::<Vec<_>>();
         for (k, panel) in panels.iter_mut().enumerate() {
-            let (rows, j, width) = if k < nc {
-                (&columns, k, 1.5)
+            let (rows, j, width) = if k < no {
+                (&obs, k, 1.5)
+            } else if k < no + nc {
+                (&columns, k - no, 1.5)
             } else {
-                (&actions, k - nc, 1.0)
+                (&actions, k - no - nc, 1.0)
             };
             let mut s = Series::line(who, t.clone(), rows.iter().map(|r| r[j]).collect(), color);
             s.width = width;
