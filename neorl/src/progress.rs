@@ -40,8 +40,16 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(label: impl Into<String>, total: u64) -> Self {
-        let label = label.into();
-        let mode = mode();
+        Self::with_mode(label.into(), total, mode())
+    }
+
+    /// A reporter that reports nothing (same interface, for callers that
+    /// sometimes stay silent).
+    pub fn off(label: impl Into<String>, total: u64) -> Self {
+        Self::with_mode(label.into(), total, Mode::Off)
+    }
+
+    fn with_mode(label: String, total: u64, mode: Mode) -> Self {
         let bar = (mode == Mode::Bar).then(|| {
             let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             b.set_style(

@@ -77,6 +77,12 @@ pub trait BatchSource {
         vec![]
     }
 
+    /// Which data this is (id and content SHA-256), when it can say; the
+    /// training loop records it in the agent and its checkpoints.
+    fn source(&self) -> Option<super::agent::DataSource> {
+        None
+    }
+
     /// Draw `n` transitions uniformly with replacement into `out`.
     fn sample_into(&self, rng: &mut ChaCha8Rng, n: usize, out: &mut TransitionBatch) {
         let (od, ad, len) = (self.obs_dim(), self.act_dim(), self.len());
@@ -288,5 +294,20 @@ impl BatchSource for crate::data::Dataset {
             r.pop();
         }
         r
+    }
+    /// The dataset id (empty for files without one) and the content SHA-256
+    /// recorded with the data, or computed when there is none (splits and
+    /// D4RL/Minari files).
+    fn source(&self) -> Option<super::agent::DataSource> {
+        let m = self.metadata();
+        Some(super::agent::DataSource {
+            id: m.dataset_id.clone(),
+            sha256: m
+                .sha256
+                .clone()
+                .unwrap_or_else(|| crate::data::content_sha256(self)),
+            env_id: m.env_id.clone(),
+            transitions: crate::data::Dataset::len(self),
+        })
     }
 }

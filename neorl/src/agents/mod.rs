@@ -27,7 +27,10 @@ pub mod td3bc;
 #[cfg(test)]
 mod tests;
 
-pub use agent::{Agent, AgentPolicy, History, Normalizer, TrainState, TrainSummary, train_loop};
+pub use agent::{
+    Agent, AgentPolicy, DataSource, History, Normalizer, TrainState, TrainSummary, train_loop,
+    train_loop_with,
+};
 pub use bc::{Bc, BcConfig};
 pub use buffer::{BatchSource, Buffer, TransitionBatch};
 pub use checkpoint::Checkpoint;
@@ -43,6 +46,17 @@ use std::path::Path;
 
 /// Names accepted by [`build`] and `neorl train --algo`.
 pub const ALGOS: &[&str] = &["bc", "td3bc", "iql", "cql", "combo"];
+
+/// The canonical name of algorithm `algo` (`"TD3+BC"` → `"td3bc"`), or a
+/// clear error listing the known ones.
+pub fn algo_name(algo: &str) -> Result<String> {
+    let a = algo.to_ascii_lowercase().replace('+', "");
+    if ALGOS.contains(&a.as_str()) {
+        Ok(a)
+    } else {
+        Err(unknown_algo(algo))
+    }
+}
 
 /// A fresh agent of algorithm `algo` with its default config and `seed`.
 pub fn build(algo: &str, spec: &EnvSpec, seed: u64, device: &Device) -> Result<Box<dyn Agent>> {

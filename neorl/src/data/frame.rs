@@ -359,7 +359,8 @@ fn num(x: f64) -> String {
     }
 }
 
-fn html_escape(s: &str) -> String {
+/// `&`, `<` and `>` as HTML entities.
+pub(crate) fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -101,6 +101,11 @@ pub fn run_episode(env: &mut Env, policy: &mut dyn Policy, seed: u64) -> Result<
 /// naming the policy.
 fn act_checked(policy: &mut dyn Policy, obs: &[f32], action: &mut [f32]) -> Result<()> {
     policy.act(obs, action)?;
+    check_finite(policy, obs, action)
+}
+
+/// A clear error naming the policy when `action` (for `obs`) has a NaN/Inf.
+pub(crate) fn check_finite(policy: &dyn Policy, obs: &[f32], action: &[f32]) -> Result<()> {
     if let Some(i) = action.iter().position(|a| !a.is_finite()) {
         return Err(Error::Policy {
             policy: policy.name(),
