@@ -48,7 +48,9 @@ pub mod prelude {
         make, make_with,
     };
     pub use crate::error::{Error, Result};
-    pub use crate::eval::{RolloutReport, Trajectory, record_episode, rollout};
+    pub use crate::eval::{
+        EvalOptions, EvalReport, RolloutReport, Trajectory, evaluate, record_episode, rollout,
+    };
     pub use crate::policy::{FnPolicy, Policy};
     pub use crate::safety::{
         AlarmLevel, AuditLog, OverrideSource, SafetyConfig, Shield, ShieldConfig, Supervisor,

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! use neorl::agents::*;
-//! let data = Buffer::from_recipe("PowerGrid-v0:medium:20000", 0)?;
+//! let data = neorl::datasets::load_sized("PowerGrid-medium-v0", 20_000)?;
 //! let spec = neorl::make("PowerGrid-v0")?.spec().clone();
 //! let mut agent = Td3Bc::new(&spec, Td3BcConfig::default(), &Device::default())?;
 //! agent.train(&data, 1_000)?;           // call again to continue

@@ -189,16 +189,7 @@ fn rollout_batched(
     let (od, ad) = (spec.obs_dim(), spec.act_dim());
     let mut venv = VecEnv::new(env.model().clone(), episodes, seed, 1)?;
     let mut stats: Vec<EpisodeStats> = (0..episodes as u64)
-        .map(|i| EpisodeStats {
-            seed: seed.wrapping_add(i),
-            ret: 0.0,
-            cost: 0.0,
-            length: 0,
-            hard_violation: false,
-            terminated: false,
-            truncated: false,
-            clipped_steps: 0,
-        })
+        .map(|i| EpisodeStats::new(seed.wrapping_add(i)))
         .collect();
     let mut done = vec![false; episodes];
     let mut obs = venv.observations().to_vec();
@@ -210,18 +201,8 @@ fn rollout_batched(
         }
         let outcomes = venv.step(&actions)?;
         for ((s, d), out) in stats.iter_mut().zip(&mut done).zip(outcomes) {
-            if *d {
-                continue;
-            }
-            s.ret += out.reward;
-            s.cost += out.cost;
-            s.length += 1;
-            s.clipped_steps += out.clipped as usize;
-            if out.terminated || out.truncated {
-                s.hard_violation = out.hard_violation;
-                s.terminated = out.terminated;
-                s.truncated = out.truncated;
-                *d = true;
+            if !*d {
+                *d = s.record(out);
             }
         }
         obs.copy_from_slice(venv.observations());
