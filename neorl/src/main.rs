@@ -146,6 +146,9 @@ struct TrainArgs {
     /// Hidden-layer widths, e.g. 64,64 (default: the paper's).
     #[arg(long, value_delimiter = ',')]
     hidden: Option<Vec<usize>>,
+    /// A hyper-parameter over the paper's default, e.g. --set batch_size=512 (value in JSON; repeatable; new agents only).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
     /// Checkpoint folder (default neorl-out/runs/ALGO-ENV-sSEED). If it holds a
     /// checkpoint of the same algorithm, training continues from it.
     #[arg(long)]
@@ -208,6 +211,9 @@ struct ScoresArgs {
     /// Runs trained at the same time.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
+    /// A hyper-parameter over the papers' defaults, e.g. --set combo.model_steps=1000 (ALGO.KEY for one algorithm, KEY for all; value in JSON; repeatable).
+    #[arg(long = "set", value_name = "[ALGO.]KEY=VALUE")]
+    settings: Vec<String>,
     /// Where scores.md, scores.json and scores.html go.
     #[arg(long, default_value = "neorl-out/scores")]
     out: PathBuf,
@@ -770,7 +776,14 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("neorl-out/runs/{algo}-{}-s{}", spec.id, a.seed)));
+    let settings = parse_settings(&a.settings)?;
     let mut agent = if out.join(checkpoint::FILE_NAME).exists() {
+        if !settings.is_empty() {
+            anyhow::bail!(
+                "{} holds a checkpoint, which keeps its own config; --set applies to new agents (pass another --out)",
+                out.display()
+            );
+        }
         let agent = agents::load(&out, &device)?;
         let st = agent.state();
         if agent.algo() != algo || st.env_id != spec.id {
@@ -799,7 +812,7 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         );
         agent
     } else {
-        agents::build_with(&algo, &spec, a.seed, a.hidden.clone(), &device)?
+        agents::build_configured(&algo, &spec, a.seed, a.hidden.clone(), &settings, &device)?
     };
     let summary = agents::train_loop(agent.as_mut(), &data, a.steps)?;
     agent.save(&out)?;
@@ -874,6 +887,7 @@ fn scores_cmd(a: ScoresArgs) -> Result<()> {
         hidden: a.hidden,
         device: a.device,
         jobs: a.jobs.max(1),
+        settings: parse_settings(&a.settings)?,
         ..defaults
     };
     let table = score_table(&cfg)?;
@@ -893,4 +907,18 @@ fn scores_cmd(a: ScoresArgs) -> Result<()> {
             .join(", ")
     );
     Ok(())
+}
+
+/// `KEY=VALUE` pairs; a value that is not JSON is taken as a string.
+fn parse_settings(pairs: &[String]) -> Result<neorl::agents::Settings> {
+    pairs
+        .iter()
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .with_context(|| format!("--set {kv}: expected KEY=VALUE, e.g. batch_size=512"))?;
+            let v = serde_json::from_str(v.trim()).unwrap_or_else(|_| json!(v.trim()));
+            Ok((k.trim().to_string(), v))
+        })
+        .collect()
 }

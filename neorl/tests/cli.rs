@@ -415,6 +415,16 @@ fn train_on_dataset_files() {
         train(&named, "d", &["--size", "100"]),
         &["registry datasets only"],
     );
+    fails(
+        train(&named, "e", &["--set", "learning_rate=0.1"]),
+        &["bc has no setting 'learning_rate'", "batch_size"],
+    );
+    let v = call(train(&named, "f", &["--set", "batch_size=32"]));
+    assert_eq!(v["steps"], 3);
+    fails(
+        train(&named, "f", &["--set", "batch_size=64"]),
+        &["--set applies to new agents"],
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -489,6 +499,8 @@ fn scores_writes_a_table() {
             "2500",
             "--hidden",
             "8",
+            "--set",
+            "iql.expectile=0.8",
             "--out",
             out.to_str().unwrap(),
             "--json",
@@ -511,6 +523,7 @@ fn scores_writes_a_table() {
     }
     assert_eq!(v["runs"].as_array().unwrap().len(), 4);
     assert_eq!(v["datasets"][0]["dataset"], "ChemicalReactor-medium-v0");
+    assert_eq!(v["config"]["settings"]["iql.expectile"], 0.8);
     for f in ["scores.md", "scores.json", "scores.html"] {
         assert!(out.join(f).exists(), "{f}");
     }

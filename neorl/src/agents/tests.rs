@@ -522,3 +522,31 @@ fn checkpoints_record_the_dataset_and_its_normalisation() {
     assert_ne!(BatchSource::source(&train).unwrap().sha256, src.sha256);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn settings_override_the_defaults_by_name() {
+    let set: Settings = [
+        ("alpha".to_string(), serde_json::json!(5.0)),
+        ("td3bc.batch_size".to_string(), serde_json::json!(64)),
+        ("combo.model_steps".to_string(), serde_json::json!(10)),
+    ]
+    .into();
+    let c = configure("td3bc", Td3BcConfig::default(), &set).unwrap();
+    assert_eq!((c.alpha, c.batch_size), (5.0, 64));
+    assert_eq!(c.hidden, Td3BcConfig::default().hidden);
+    // IQL has no `alpha`: an error that lists IQL's settings.
+    let e = configure("iql", IqlConfig::default(), &set)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("iql has no setting 'alpha'") && e.contains("expectile"),
+        "{e}"
+    );
+    let wrong: Settings = [("batch_size".to_string(), serde_json::json!("many"))].into();
+    let e = configure("bc", BcConfig::default(), &wrong)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("batch_size"), "{e}");
+    let agent = build_configured("td3bc", &toy_spec(), 1, Some(vec![4]), &set, &cpu()).unwrap();
+    assert_eq!(agent.state().batch_size, 64);
+}

@@ -67,6 +67,9 @@ pub struct ScoreConfig {
     pub jobs: usize,
     /// Dataset cache (default: [`crate::data::data_dir`]).
     pub data_dir: Option<PathBuf>,
+    /// Hyper-parameters over the defaults ([`agents::Settings`]:
+    /// `"combo.model_steps"` → 1000).
+    pub settings: agents::Settings,
 }
 
 impl Default for ScoreConfig {
@@ -85,6 +88,7 @@ impl Default for ScoreConfig {
             device: "cpu".into(),
             jobs: 1,
             data_dir: None,
+            settings: agents::Settings::new(),
         }
     }
 }
@@ -238,6 +242,9 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
         .iter()
         .map(|a| agents::algo_name(a))
         .collect::<Result<Vec<_>>>()?;
+    for a in &algos {
+        agents::build_configured(a, &specs[0], 0, cfg.hidden.clone(), &cfg.settings, &device)?;
+    }
     let store = match &cfg.data_dir {
         Some(d) => Store::with_dir(d)?,
         None => Store::open()?,
@@ -279,7 +286,14 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
         let spec = &specs[*e];
         let mut evals = vec![];
         let result = (|| -> Result<()> {
-            let mut agent = agents::build_with(algo, spec, *seed, cfg.hidden.clone(), &device)?;
+            let mut agent = agents::build_configured(
+                algo,
+                spec,
+                *seed,
+                cfg.hidden.clone(),
+                &cfg.settings,
+                &device,
+            )?;
             let mut env = crate::make(&spec.id)?;
             let opts = EvalOptions::new(cfg.episodes).with_seed(cfg.eval_seed);
             let mut tick = |k: u64| {
@@ -407,6 +421,15 @@ impl ScoreTable {
     /// What was run, in one paragraph.
     fn protocol(&self) -> String {
         let c = &self.config;
+        let settings = if c.settings.is_empty() {
+            "none".to_string()
+        } else {
+            c.settings
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let hidden = c.hidden.as_ref().map_or("each paper's".to_string(), |h| {
             h.iter()
                 .map(|x| x.to_string())
@@ -414,7 +437,7 @@ impl ScoreTable {
                 .join("×")
         });
         format!(
-            "D4RL normalized score (random = 0, expert = 100), mean ± std over seeds 0..{}; {} gradient steps, evaluated every {} steps on {} episodes (seeds {}..{}, no shield); last = final evaluation, best = best evaluation. Datasets: the registry's {}-quality data{}; behaviour = normalized mean return of the dataset's complete episodes. Networks: {hidden}; device {}; {:.0} s in all; neorl {}.",
+            "D4RL normalized score (random = 0, expert = 100), mean ± std over seeds 0..{}; {} gradient steps, evaluated every {} steps on {} episodes (seeds {}..{}, no shield); last = final evaluation, best = best evaluation. Datasets: the registry's {}-quality data{}; behaviour = normalized mean return of the dataset's complete episodes. Networks: {hidden}; settings over the papers' defaults: {settings}; device {}; {:.0} s in all; neorl {}.",
             c.seeds,
             c.steps,
             c.eval_every,
@@ -580,6 +603,7 @@ mod tests {
             episodes: 2,
             dataset_size: Some(3_000),
             hidden: Some(vec![8, 8]),
+            settings: [("td3bc.batch_size".to_string(), serde_json::json!(32))].into(),
             ..ScoreConfig::default()
         };
         let t = score_table(&cfg).unwrap();
@@ -642,6 +666,16 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("Nope-v0"), "{e}");
+        let e = score_table(&ScoreConfig {
+            settings: [("td3bc.alpah".to_string(), serde_json::json!(1.0))].into(),
+            ..ScoreConfig::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("td3bc has no setting 'alpah'") && e.contains("alpha"),
+            "{e}"
+        );
         assert!(
             score_table(&ScoreConfig {
                 seeds: 0,
