@@ -51,9 +51,9 @@ pub mod prelude {
     };
     pub use crate::error::{Error, Result};
     pub use crate::eval::{
-        RolloutReport, ShieldedReport, ShieldedTrajectory, Trajectory, record_episode,
-        record_shielded_episode, record_shielded_episode_with, rollout, shielded_rollout,
-        shielded_rollout_with,
+        EvalOptions, EvalReport, RolloutReport, ShieldedReport, ShieldedTrajectory, Trajectory,
+        evaluate, record_episode, record_shielded_episode, record_shielded_episode_with, rollout,
+        shielded_rollout, shielded_rollout_with,
     };
     pub use crate::policy::{FnPolicy, Policy};
     pub use crate::safety::{
