@@ -13,6 +13,8 @@ use std::time::Duration;
 
 #[path = "cli/datasets.rs"]
 mod datasets;
+#[path = "cli/track.rs"]
+mod tracking;
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         what: Bench,
     },
+    /// Experiment tracking (MLflow): list runs, send spooled runs to a server.
+    Track {
+        #[command(subcommand)]
+        what: tracking::TrackCmd,
+    },
     /// The main job, end to end: rollouts on every environment, summary table and figures.
     Quickstart {
         /// Output folder.
@@ -72,6 +79,8 @@ enum Command {
         /// Transitions in that dataset.
         #[arg(long, default_value_t = 50_000)]
         dataset_size: usize,
+        #[command(flatten)]
+        track: tracking::TrackArgs,
         #[arg(long)]
         json: bool,
     },
@@ -138,6 +147,8 @@ struct TrainArgs {
     /// checkpoint of the same algorithm, training continues from it.
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    track: tracking::TrackArgs,
     #[arg(long)]
     json: bool,
 }
@@ -151,6 +162,8 @@ struct EvalArgs {
     episodes: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    #[command(flatten)]
+    track: tracking::TrackArgs,
     #[arg(long)]
     json: bool,
 }
@@ -377,6 +390,7 @@ fn run(cli: Cli) -> Result<()> {
         },
         Command::Train(a) => train_cmd(a),
         Command::Eval(a) => eval_cmd(a),
+        Command::Track { what } => tracking::run(what),
         Command::Audit {
             what: AuditCmd::Verify { file, json },
         } => audit_verify(&file, json),
@@ -386,6 +400,7 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             train_steps,
             dataset_size,
+            track,
             json,
         } => {
             let cfg = neorl::quickstart::QuickstartConfig {
@@ -395,9 +410,13 @@ fn run(cli: Cli) -> Result<()> {
                 train_steps,
                 dataset_size,
             };
+            let run = tracking::start_quickstart(&track, &cfg)?;
             let report = neorl::quickstart::run(&cfg)?;
+            let mlflow = tracking::finish_quickstart(run, &report)?;
             if json {
-                print_json(&serde_json::to_value(&report)?)
+                let mut v = serde_json::to_value(&report)?;
+                v["mlflow"] = mlflow;
+                print_json(&v)
             } else {
                 println!("{}", neorl::quickstart::markdown_table(&report));
                 println!("figures and summary written to {}", report.out.display());
@@ -719,8 +738,21 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     } else {
         agents::build_with(&algo, &spec, a.seed, a.hidden.clone(), &device)?
     };
-    let summary = agents::train_loop(agent.as_mut(), &data, a.steps)?;
+    let mut run = tracking::start_train(
+        &a.track,
+        &algo,
+        &a.dataset,
+        a.seed,
+        &device.name(),
+        a.steps,
+        agent.as_ref(),
+        &data,
+    )?;
+    let summary = agents::train_loop_observed(agent.as_mut(), &data, a.steps, &mut |s, m| {
+        run.log_metrics(s, m)
+    })?;
     agent.save(&out)?;
+    let mlflow = tracking::finish_train(run, agent.as_ref(), &out, &summary)?;
     let v = json!({
         "algo": agent.algo(),
         "dataset": a.dataset,
@@ -730,6 +762,7 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         "checkpoint": out,
         "seconds": summary.seconds,
         "final_metrics": summary.final_metrics,
+        "mlflow": mlflow,
     });
     if a.json {
         return print_json(&v);
@@ -744,7 +777,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     let mut env = neorl::make(&agent.state().env_id)?;
     let mut policy = agent.policy();
     let report = rollout(&mut env, &mut policy, a.episodes, a.seed)?;
-    let v = json!({
+    let mut v = json!({
         "algo": agent.algo(),
         "env": report.env,
         "steps": agent.steps_done(),
@@ -755,6 +788,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         "hard_violations": report.hard_violations,
         "episodes": report.episodes,
     });
+    v["mlflow"] = tracking::eval_run(&a.track, &a.checkpoint, agent.as_ref(), a.seed, &report, &v)?;
     if a.json {
         return print_json(&v);
     }

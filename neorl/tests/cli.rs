@@ -7,6 +7,12 @@ fn neorl(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_neorl"))
         .args(args)
         .env("NEORL_PROGRESS", "off")
+        // Tracked commands record into a scratch MLflow store, not ./mlruns.
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env(
+            "NEORL_TRACKING_DIR",
+            std::env::temp_dir().join(format!("neorl-cli-mlruns-{}", std::process::id())),
+        )
         .output()
         .expect("the neorl binary runs");
     (

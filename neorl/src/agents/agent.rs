@@ -305,6 +305,11 @@ pub trait Agent: Send {
     /// Write a full checkpoint to `dir` (atomically).
     fn save(&self, dir: &Path) -> Result<()>;
 
+    /// The hyper-parameters as JSON (logged as a tracked run's params).
+    fn config_json(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
     /// Called by the training loop before the updates of every `train`
     /// call, after the normaliser is fitted (model-based agents fit their
     /// dynamics model here). Does nothing by default.
@@ -345,6 +350,18 @@ pub fn train_loop(
     agent: &mut dyn Agent,
     data: &dyn BatchSource,
     steps: u64,
+) -> Result<TrainSummary> {
+    train_loop_observed(agent, data, steps, &mut |_, _| Ok(()))
+}
+
+/// As [`train_loop`], calling `observer(step, metrics)` after every update
+/// (e.g. an MLflow run's [`crate::track::Run::log_metrics`]); an error from
+/// the observer stops training.
+pub fn train_loop_observed(
+    agent: &mut dyn Agent,
+    data: &dyn BatchSource,
+    steps: u64,
+    observer: &mut dyn FnMut(u64, &[(&'static str, f32)]) -> Result<()>,
 ) -> Result<TrainSummary> {
     {
         let st = agent.state();
@@ -399,6 +416,7 @@ pub fn train_loop(
         st.step += 1;
         let step = st.step;
         st.history.push(step, &metrics);
+        observer(step, &metrics)?;
         progress.inc(1);
     }
     progress.finish();

@@ -27,7 +27,10 @@ pub mod td3bc;
 #[cfg(test)]
 mod tests;
 
-pub use agent::{Agent, AgentPolicy, History, Normalizer, TrainState, TrainSummary, train_loop};
+pub use agent::{
+    Agent, AgentPolicy, History, Normalizer, TrainState, TrainSummary, train_loop,
+    train_loop_observed,
+};
 pub use bc::{Bc, BcConfig};
 pub use buffer::{BatchSource, Buffer, TransitionBatch};
 pub use checkpoint::Checkpoint;
