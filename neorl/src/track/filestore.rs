@@ -344,12 +344,7 @@ impl FileStore {
         let read_map = |sub: &str| -> Result<BTreeMap<String, String>> {
             key_files(&dir.join(sub))?
                 .into_iter()
-                .map(|(k, p)| {
-                    Ok((
-                        k,
-                        fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?,
-                    ))
-                })
+                .map(|(k, p)| Ok((k, fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?)))
                 .collect()
         };
         Ok(RunData {
@@ -374,7 +369,10 @@ impl FileStore {
     pub fn runs(&self, experiment_id: &str) -> Result<Vec<RunData>> {
         let dir = self.root.join(experiment_id);
         let mut out = vec![];
-        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?.flatten() {
+        for entry in fs::read_dir(&dir)
+            .map_err(|e| Error::io(&dir, e))?
+            .flatten()
+        {
             if entry.path().join("meta.yaml").exists() {
                 let id = entry.file_name().to_string_lossy().to_string();
                 out.push(self.read_run(experiment_id, &id)?);
@@ -493,7 +491,8 @@ fn key_files(dir: &Path) -> Result<Vec<Pair>> {
 }
 
 fn key_path(base: &Path, key: &str) -> PathBuf {
-    key.split('/').fold(base.to_path_buf(), |p, part| p.join(part))
+    key.split('/')
+        .fold(base.to_path_buf(), |p, part| p.join(part))
 }
 
 fn last_write_ms(dir: &Path) -> Option<i64> {

@@ -76,7 +76,10 @@ pub fn source_name() -> String {
 pub fn run_tags() -> Vec<Pair> {
     let mut t = vec![
         ("mlflow.user".to_string(), user()),
-        ("mlflow.source.name".into(), super::record::tag_value(&source_name())),
+        (
+            "mlflow.source.name".into(),
+            super::record::tag_value(&source_name()),
+        ),
         ("mlflow.source.type".into(), "LOCAL".into()),
         ("neorl.version".into(), neorl_version().into()),
         ("neorl.host".into(), host()),
@@ -95,7 +98,10 @@ pub fn run_params() -> Vec<Pair> {
         ("neorl_version".to_string(), neorl_version().to_string()),
         (
             "git_commit".into(),
-            git_commit().map_or_else(|| "none".into(), |(c, d)| if d { format!("{c}-dirty") } else { c }),
+            git_commit().map_or_else(
+                || "none".into(),
+                |(c, d)| if d { format!("{c}-dirty") } else { c },
+            ),
         ),
     ]
 }

@@ -199,9 +199,8 @@ impl Tracker {
             .clone()
             .or_else(|| env("MLFLOW_EXPERIMENT_NAME"))
             .unwrap_or_else(|| DEFAULT_EXPERIMENT.into());
-        let spool_dir = PathBuf::from(
-            env("NEORL_SPOOL_DIR").unwrap_or_else(|| DEFAULT_SPOOL_DIR.into()),
-        );
+        let spool_dir =
+            PathBuf::from(env("NEORL_SPOOL_DIR").unwrap_or_else(|| DEFAULT_SPOOL_DIR.into()));
         Tracker::with_target(target, &experiment, spool_dir)
     }
 
@@ -317,9 +316,10 @@ impl Tracker {
         let sink = match &self.target {
             Target::Off => Sink::Off,
             Target::Local(_) => {
-                let store = self.store.clone().ok_or_else(|| {
-                    Error::Tracking("local store not opened".into())
-                })?;
+                let store = self
+                    .store
+                    .clone()
+                    .ok_or_else(|| Error::Tracking("local store not opened".into()))?;
                 let run = store.create_run(&create)?;
                 info.run_id = Some(run.run_id.clone());
                 info.experiment_id = Some(run.experiment_id.clone());
@@ -481,7 +481,9 @@ enum Sink {
         store: FileStore,
         run: Option<LocalRun>,
     },
-    Server { journal: Journal },
+    Server {
+        journal: Journal,
+    },
 }
 
 /// An open MLflow run. Metric points are batched (1000 points or 1 s);

@@ -20,7 +20,11 @@ pub fn plot_metric(tracker: &Tracker, experiment: Option<&str>, key: &str) -> Re
         let name = if run.run_name.is_empty() {
             run.run_id.chars().take(8).collect()
         } else {
-            format!("{} ({})", run.run_name, &run.run_id[..run.run_id.len().min(8)])
+            format!(
+                "{} ({})",
+                run.run_name,
+                &run.run_id[..run.run_id.len().min(8)]
+            )
         };
         data.push(serde_json::json!({
             "type": "scattergl", "mode": "lines", "name": name, "x": x, "y": y,
@@ -88,7 +92,9 @@ pub fn runs_frame(runs: &[RunData]) -> Result<polars::prelude::DataFrame> {
         ));
     }
     for k in keys(&|r| r.params.keys().cloned().collect()) {
-        cols.push(col_str(&format!("params.{k}"), &|r| r.params.get(&k).cloned()));
+        cols.push(col_str(&format!("params.{k}"), &|r| {
+            r.params.get(&k).cloned()
+        }));
     }
     for k in keys(&|r| r.tags.keys().cloned().collect()) {
         cols.push(col_str(&format!("tags.{k}"), &|r| r.tags.get(&k).cloned()));

@@ -253,19 +253,28 @@ pub fn batches(params: Vec<Pair>, tags: Vec<Pair>) -> Vec<Record> {
     out
 }
 
-/// Serde for `f64` that writes NaN and ±∞ the way MLflow's JSON does.
+/// Serde for metric values in the journal: the shortest text that reads
+/// back to the same `f64` (`"0.1"`, `"NaN"`, `"-Infinity"`), as a string,
+/// because serde_json's default number parser may be off by one unit in the
+/// last place and a re-sent point must be the identical tuple. Numbers are
+/// read too (MLflow's answers).
 pub(crate) mod float_or_name {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&name(*v))
+    }
+
+    /// MLflow's JSON names for non-finite values, else Rust's exact `{:?}`.
+    pub fn name(v: f64) -> String {
         if v.is_nan() {
-            s.serialize_str("NaN")
-        } else if *v == f64::INFINITY {
-            s.serialize_str("Infinity")
-        } else if *v == f64::NEG_INFINITY {
-            s.serialize_str("-Infinity")
+            "NaN".into()
+        } else if v == f64::INFINITY {
+            "Infinity".into()
+        } else if v == f64::NEG_INFINITY {
+            "-Infinity".into()
         } else {
-            s.serialize_f64(*v)
+            format!("{v:?}")
         }
     }
 
@@ -304,7 +313,8 @@ mod tests {
 
     #[test]
     fn params_flatten_and_split() {
-        let v = serde_json::json!({"hidden": [256, 256], "lr": 3e-4, "name": "x", "n": {"a b": null}});
+        let v =
+            serde_json::json!({"hidden": [256, 256], "lr": 3e-4, "name": "x", "n": {"a b": null}});
         let mut out = vec![];
         flatten_params("agent", &v, &mut out);
         assert!(out.contains(&("agent.hidden".into(), "[256,256]".into())));
@@ -350,6 +360,16 @@ mod tests {
         };
         let line = serde_json::to_string(&r).unwrap();
         assert!(line.contains("\"NaN\"") && line.contains("\"-Infinity\""));
+        // Exact round trip where serde_json's own float parser is off by an ulp.
+        let x = 14f64.sqrt();
+        let m = Metric {
+            key: "a".into(),
+            value: x,
+            timestamp: 0,
+            step: 0,
+        };
+        let back: Metric = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back.value.to_bits(), x.to_bits());
         let back: Record = serde_json::from_str(&line).unwrap();
         let Record::Batch { metrics, .. } = back else {
             panic!()

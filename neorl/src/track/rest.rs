@@ -91,7 +91,13 @@ impl RestClient {
         &self.base
     }
 
-    fn call(&self, method: &str, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> R<Value> {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> R<Value> {
         let url = format!("{}/api/2.0/mlflow/{path}", self.base);
         let result = match body {
             Some(b) => {
@@ -143,7 +149,12 @@ impl RestClient {
         if let Some(id) = self.experiment_id(name)? {
             return Ok(id);
         }
-        match self.call("POST", "experiments/create", &[], Some(&json!({ "name": name }))) {
+        match self.call(
+            "POST",
+            "experiments/create",
+            &[],
+            Some(&json!({ "name": name })),
+        ) {
             Ok(v) => v["experiment_id"]
                 .as_str()
                 .map(String::from)
@@ -195,19 +206,40 @@ impl RestClient {
             .and_then(|r| run_ids(&r["info"])))
     }
 
-    pub fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Pair], tags: &[Pair]) -> R<()> {
+    pub fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Pair],
+        tags: &[Pair],
+    ) -> R<()> {
+        // Finite values as JSON numbers (serde_json writes them exactly),
+        // others as MLflow's "NaN", "Infinity", "-Infinity".
+        let metrics: Vec<Value> = metrics
+            .iter()
+            .map(|m| {
+                let value = if m.value.is_finite() {
+                    json!(m.value)
+                } else {
+                    json!(super::record::float_or_name::name(m.value))
+                };
+                json!({"key": m.key, "value": value, "timestamp": m.timestamp, "step": m.step})
+            })
+            .collect();
         let body = json!({
             "run_id": run_id,
             "metrics": metrics,
             "params": pairs(params),
             "tags": pairs(tags),
         });
-        self.call("POST", "runs/log-batch", &[], Some(&body)).map(|_| ())
+        self.call("POST", "runs/log-batch", &[], Some(&body))
+            .map(|_| ())
     }
 
     pub fn update_run(&self, run_id: &str, status: Status, end_time: i64) -> R<()> {
         let body = json!({"run_id": run_id, "status": status.as_str(), "end_time": end_time});
-        self.call("POST", "runs/update", &[], Some(&body)).map(|_| ())
+        self.call("POST", "runs/update", &[], Some(&body))
+            .map(|_| ())
     }
 
     /// Upload `file` to `dest` under the run's `artifact_uri`.
@@ -269,7 +301,11 @@ impl RestClient {
         let mut out = vec![];
         let mut token = String::new();
         loop {
-            let mut q = vec![("run_id", run_id), ("metric_key", key), ("max_results", "25000")];
+            let mut q = vec![
+                ("run_id", run_id),
+                ("metric_key", key),
+                ("max_results", "25000"),
+            ];
             if !token.is_empty() {
                 q.push(("page_token", &token));
             }
@@ -325,7 +361,12 @@ fn run_data(r: &Value) -> RunData {
         arr.as_array()
             .into_iter()
             .flatten()
-            .filter_map(|p| Some((p["key"].as_str()?.to_string(), p["value"].as_str()?.to_string())))
+            .filter_map(|p| {
+                Some((
+                    p["key"].as_str()?.to_string(),
+                    p["value"].as_str()?.to_string(),
+                ))
+            })
             .collect()
     };
     let metrics = r["data"]["metrics"]
@@ -337,7 +378,10 @@ fn run_data(r: &Value) -> RunData {
             Some((m.key, m.value))
         })
         .collect();
-    let int = |v: &Value| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+    let int = |v: &Value| {
+        v.as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    };
     RunData {
         run_id: run_ids(info).map(|x| x.0).unwrap_or_default(),
         run_name: info["run_name"].as_str().unwrap_or("").to_string(),
@@ -369,7 +413,10 @@ fn answer(result: Result<http_response::Resp, ureq::Error>, url: &str) -> R<Valu
         transient: true,
         status: None,
         code: "BAD_RESPONSE".into(),
-        message: format!("{url} answered with something that is not JSON: {}", clip(&text)),
+        message: format!(
+            "{url} answered with something that is not JSON: {}",
+            clip(&text)
+        ),
     })
 }
 
@@ -404,9 +451,10 @@ fn answer_raw(result: Result<http_response::Resp, ureq::Error>, url: &str) -> R<
         transient: status == 408 || status == 429 || status >= 500,
         status: Some(status),
         code: v["error_code"].as_str().unwrap_or("").to_string(),
-        message: v["message"]
-            .as_str()
-            .map_or_else(|| format!("{url}: {}", clip(&text)), |m| format!("{url}: {m}")),
+        message: v["message"].as_str().map_or_else(
+            || format!("{url}: {}", clip(&text)),
+            |m| format!("{url}: {m}"),
+        ),
     })
 }
 
@@ -441,7 +489,9 @@ fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
             if i <= c.len() {
                 out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);

@@ -32,8 +32,8 @@
 //! to a run that never ended, and sends the rest.
 
 use super::record::{
-    MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, Metric, Pair,
-    Record, Status,
+    MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, Metric, Pair, Record,
+    Status,
 };
 use super::rest::{RestClient, RestError};
 use crate::error::{Error, Result};
@@ -156,6 +156,7 @@ impl Journal {
             files: files.clone(),
             client,
             shared: shared.clone(),
+            ended: false,
         };
         std::thread::Builder::new()
             .name(format!("neorl-track-{id}"))
@@ -203,7 +204,10 @@ impl Journal {
         p.closed = true;
         cv.notify_all();
         let deadline = Instant::now() + timeout;
-        while !p.done && p.acked < p.written {
+        // `done`: everything sent and the spool cleaned up (the sender ends
+        // after the End record); a process exiting earlier could cut the
+        // clean-up short.
+        while !p.done {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -263,6 +267,11 @@ pub fn adopt_stale(dir: &Path, uri: &str) -> Vec<(String, Shared)> {
         if lock.try_lock().is_err() {
             continue; // its process is alive
         }
+        if !files.journal.exists() {
+            // Its process died while cleaning up after sending everything.
+            files.remove();
+            continue;
+        }
         if let Err(e) = end_if_unended(&files) {
             eprintln!("neorl tracking: spool {id}: {e}");
             continue;
@@ -277,6 +286,8 @@ pub fn adopt_stale(dir: &Path, uri: &str) -> Vec<(String, Shared)> {
             files,
             client: RestClient::new(uri),
             shared: shared.clone(),
+            // The journal ends with its End record now.
+            ended: true,
         };
         let spawned = std::thread::Builder::new()
             .name(format!("neorl-track-{id}"))
@@ -380,6 +391,8 @@ struct Sender {
     files: SpoolFiles,
     client: RestClient,
     shared: Shared,
+    /// The journal holds its End record: once all is sent, clean up.
+    ended: bool,
 }
 
 /// Back-off between retries: 0.25 s doubling to 5 s.
@@ -397,7 +410,7 @@ impl Sender {
             p.experiment_id = st.experiment_id.clone();
         }
         let mut backoff = BACKOFF_START;
-        let mut ended = false;
+        let mut ended = self.ended;
         loop {
             let pending = self.read_pending(&st);
             if pending.is_empty() {
@@ -517,7 +530,11 @@ impl Sender {
     }
 
     /// Send the first pending record(s); returns how many were consumed.
-    fn send(&self, st: &mut SpoolState, pending: &[(Record, u64)]) -> std::result::Result<usize, RestError> {
+    fn send(
+        &self,
+        st: &mut SpoolState,
+        pending: &[(Record, u64)],
+    ) -> std::result::Result<usize, RestError> {
         let (first, _) = &pending[0];
         let result = match first {
             Record::Create { .. } => self.create(st, first).map(|_| 1),
@@ -657,7 +674,10 @@ impl Sender {
                             return if i == 0 { Err(e) } else { Ok(i) };
                         }
                         Err(e) => {
-                            self.reject(&serde_json::to_string(r).unwrap_or_default(), &e.to_string());
+                            self.reject(
+                                &serde_json::to_string(r).unwrap_or_default(),
+                                &e.to_string(),
+                            );
                             st.rejected += 1;
                         }
                     }

@@ -27,7 +27,9 @@ fn targets_parse() {
         Target::parse("./mlruns").unwrap(),
         Target::Local("./mlruns".into())
     );
-    let e = Target::parse("sqlite:///mlflow.db").unwrap_err().to_string();
+    let e = Target::parse("sqlite:///mlflow.db")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("mlflow server --backend-store-uri"), "{e}");
     assert!(Target::parse("").is_err());
 }
@@ -73,9 +75,17 @@ fn local_store_round_trip() {
     let h = t.metric_history(r, "loss").unwrap();
     assert_eq!(h.len(), 2500);
     assert!(h.iter().enumerate().all(|(i, m)| m.step == i as i64));
-    assert!(t.metric_history(r, "q").unwrap().iter().all(|m| m.value.is_nan()));
+    assert!(
+        t.metric_history(r, "q")
+            .unwrap()
+            .iter()
+            .all(|m| m.value.is_nan())
+    );
     let root = dir.join("mlruns").canonicalize().unwrap();
-    let arts = root.join(&r.experiment_id).join(&r.run_id).join("artifacts");
+    let arts = root
+        .join(&r.experiment_id)
+        .join(&r.run_id)
+        .join("artifacts");
     assert_eq!(
         std::fs::read_to_string(arts.join("reports/report.json")).unwrap(),
         "{\"ok\": true}"
@@ -177,7 +187,13 @@ fn unreachable_server_keeps_everything_in_the_spool() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert!(matches!(recs[0], Record::Create { .. }));
-    assert!(matches!(recs.last().unwrap(), Record::End { status: Status::Finished, .. }));
+    assert!(matches!(
+        recs.last().unwrap(),
+        Record::End {
+            status: Status::Finished,
+            ..
+        }
+    ));
     let points: usize = recs
         .iter()
         .map(|r| match r {

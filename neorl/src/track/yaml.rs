@@ -60,10 +60,7 @@ pub fn parse(text: &str) -> BTreeMap<String, Scalar> {
             entries.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
-    entries
-        .into_iter()
-        .map(|(k, v)| (k, scalar(&v)))
-        .collect()
+    entries.into_iter().map(|(k, v)| (k, scalar(&v))).collect()
 }
 
 fn scalar(v: &str) -> Scalar {
@@ -126,6 +123,9 @@ mod tests {
         assert_eq!(m["name"].as_str(), Some("it's a long name"));
         assert_eq!(m["start_time"], Scalar::Int(1795331313131));
         assert_eq!(m["run_name"].as_str(), Some("a \"b\""));
-        assert_eq!(parse(&format!("x: {}", quote("o'k")))["x"].as_str(), Some("o'k"));
+        assert_eq!(
+            parse(&format!("x: {}", quote("o'k")))["x"].as_str(),
+            Some("o'k")
+        );
     }
 }
