@@ -354,6 +354,9 @@ pub fn train_loop(
     train_loop_observed(agent, data, steps, &mut |_, _| Ok(()))
 }
 
+/// Called with `(step, metrics)` after every update by [`train_loop_observed`].
+pub type StepObserver<'a> = dyn FnMut(u64, &[(&'static str, f32)]) -> Result<()> + 'a;
+
 /// As [`train_loop`], calling `observer(step, metrics)` after every update
 /// (e.g. an MLflow run's [`crate::track::Run::log_metrics`]); an error from
 /// the observer stops training.
@@ -361,7 +364,7 @@ pub fn train_loop_observed(
     agent: &mut dyn Agent,
     data: &dyn BatchSource,
     steps: u64,
-    observer: &mut dyn FnMut(u64, &[(&'static str, f32)]) -> Result<()>,
+    observer: &mut StepObserver<'_>,
 ) -> Result<TrainSummary> {
     {
         let st = agent.state();

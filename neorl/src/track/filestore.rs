@@ -378,7 +378,7 @@ impl FileStore {
                 out.push(self.read_run(experiment_id, &id)?);
             }
         }
-        out.sort_by(|a, b| b.start_time.cmp(&a.start_time));
+        out.sort_by_key(|r| std::cmp::Reverse(r.start_time));
         Ok(out)
     }
 

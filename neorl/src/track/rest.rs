@@ -516,8 +516,13 @@ mod tests {
 
     #[test]
     fn unreachable_server_is_a_transient_error() {
-        // Port 9 (discard) on loopback: nothing listens there in a sandbox.
-        let c = RestClient::new("http://127.0.0.1:9");
+        // A loopback port nothing listens on: bind one, note it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = RestClient::new(&format!("http://127.0.0.1:{port}"));
         let e = c.experiment_id("x").unwrap_err();
         assert!(e.transient, "{e}");
     }
