@@ -317,6 +317,7 @@ fn print_json(v: &serde_json::Value) -> Result<()> {
 /// Errors are printed as one line (with their causes), and with `--json`
 /// also as `{"error": …}` on stdout so scripts always get one JSON object.
 fn main() -> std::process::ExitCode {
+    restore_sigpipe();
     let json = std::env::args().any(|a| a == "--json");
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -328,6 +329,17 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {msg}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `neorl … | head` would panic with "failed printing
+/// to stdout". Like other Unix command-line tools, end quietly instead.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread exists;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

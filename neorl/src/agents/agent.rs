@@ -188,6 +188,9 @@ impl History {
     /// One panel per metric against the training step (moving average over
     /// 1% of the steps, raw values faint behind it).
     pub fn figure(&self, title: &str) -> Figure {
+        if self.is_empty() {
+            return Figure::no_data(title, "no training steps yet: call train(&data, steps)");
+        }
         let k = self.names.len().max(1);
         let window = (self.steps.len() / 100).max(1);
         let mut data = vec![];

@@ -50,6 +50,7 @@
 
 pub mod checksum;
 pub mod dataset;
+pub mod episodes;
 pub mod formats;
 pub mod frame;
 pub mod generate;
@@ -60,10 +61,11 @@ pub mod validate;
 
 pub use checksum::content_sha256;
 pub use dataset::{Batch, Columns, ConstraintColumn, Dataset, Metadata, Normalization};
+pub use episodes::{EpisodeRow, EpisodesTable};
 pub use formats::{read, read_with};
-#[cfg(feature = "frames")]
-pub use frame::write_parquet;
 pub use frame::{ColumnSummary, Summary};
+#[cfg(feature = "frames")]
+pub use frame::{Frame, FrameExt, write_parquet};
 pub use generate::{GENERATOR, GenerateConfig, Quality, generate};
 pub use h5::{Reader, WriteOptions, write, write_with};
 pub use info::{FileInfo, info};

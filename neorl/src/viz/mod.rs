@@ -7,17 +7,27 @@
 //! stacked panels is completed on the JSON because plotly.rs names only
 //! eight axes.
 
+mod dataset_plots;
+pub mod display;
 mod html;
+pub mod reports;
+mod table;
+#[cfg(test)]
+mod tests;
 mod trajectory;
 
-pub use html::JsMode;
+pub use dataset_plots::compare_trajectories;
+pub use display::{Html, PLOTLY_MIME, PlotlyJs, init_notebook, set_plotly_js};
+pub use html::{JsMode, plotly_js};
+pub use table::{Align, Cell, Table, escape_html, mean_std, num};
 pub use trajectory::trajectory_figure;
 
 use crate::error::{Error, Result};
 use std::path::Path;
 
-/// A plotly figure.
-#[derive(Debug, Clone, PartialEq)]
+/// A plotly figure. In a notebook, make it a cell's value to see it (see
+/// [`display`]); elsewhere write it with [`Figure::write_html`].
+#[derive(Clone, PartialEq)]
 pub struct Figure {
     /// `{"data": [...], "layout": {...}}` as plotly.js expects it.
     pub json: serde_json::Value,
@@ -35,6 +45,48 @@ impl Figure {
         Ok(Figure { json, height })
     }
 
+    /// A figure that only says there is nothing to plot (an empty dataset,
+    /// an agent not trained yet): notebooks show the reason instead of an
+    /// error.
+    pub fn no_data(title: &str, message: &str) -> Self {
+        Figure {
+            json: serde_json::json!({
+                "data": [],
+                "layout": {
+                    "title": {"text": title},
+                    "xaxis": {"visible": false},
+                    "yaxis": {"visible": false},
+                    "annotations": [{"text": message, "showarrow": false, "xref": "paper",
+                                     "yref": "paper", "x": 0.5, "y": 0.5, "font": {"size": 14}}],
+                },
+            }),
+            height: 240,
+        }
+    }
+
+    /// The layout's title text (empty when there is none).
+    pub fn title(&self) -> String {
+        let t = &self.json["layout"]["title"];
+        t.get("text")
+            .and_then(|v| v.as_str())
+            .or_else(|| t.as_str())
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Number of traces.
+    pub fn n_traces(&self) -> usize {
+        self.json["data"].as_array().map_or(0, |d| d.len())
+    }
+
+    /// The traces whose `name` is `name`.
+    pub fn traces_named(&self, name: &str) -> Vec<&serde_json::Value> {
+        self.json["data"]
+            .as_array()
+            .map(|d| d.iter().filter(|t| t["name"] == name).collect())
+            .unwrap_or_default()
+    }
+
     /// Standalone HTML document.
     pub fn to_html(&self, title: &str, js: JsMode) -> String {
         html::document(self, title, js)
@@ -49,5 +101,16 @@ impl Figure {
             html::write_plotly_js(dir)?;
         }
         std::fs::write(path, self.to_html(title, js)).map_err(|e| Error::io(path, e))
+    }
+}
+
+/// Short: a figure's JSON can be megabytes.
+impl std::fmt::Debug for Figure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Figure")
+            .field("title", &self.title())
+            .field("traces", &self.n_traces())
+            .field("height", &self.height)
+            .finish()
     }
 }
