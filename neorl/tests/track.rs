@@ -38,6 +38,26 @@ fn require_mlflow() {
     );
 }
 
+/// Run a Python script (MLflow's file store allowed); its last stdout line as JSON.
+fn python(script: &str, args: &[&str]) -> Value {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .env("MLFLOW_ALLOW_FILE_STORE", "true")
+        .env("PYTHONWARNINGS", "ignore")
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "MLflow's client could not read the runs: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
 /// Read runs back with MLflow's Python client. `spec`: {"uri", "runs":
 /// [{"run_id", "history": [keys], "texts": [artifact paths]}]}.
 fn mlflow_read(spec: &Value) -> Value {
@@ -77,21 +97,7 @@ for want in spec["runs"]:
     })
 print(json.dumps(out))
 "#;
-    let out = Command::new("python3")
-        .args(["-c", SCRIPT, &spec.to_string()])
-        .env("MLFLOW_ALLOW_FILE_STORE", "true")
-        .env("PYTHONWARNINGS", "ignore")
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "MLflow's client could not read the runs: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {stdout}");
-    })
+    python(SCRIPT, &[&spec.to_string()])
 }
 
 /// Run ids of an experiment, through MLflow's client (newest first).
@@ -104,19 +110,7 @@ e = c.get_experiment_by_name(sys.argv[2])
 runs = c.search_runs([e.experiment_id], order_by=["attributes.start_time DESC"]) if e else []
 print(json.dumps([[r.info.run_id, r.info.run_name, r.info.status] for r in runs]))
 "#;
-    let out = Command::new("python3")
-        .args(["-c", SCRIPT, uri, experiment])
-        .env("MLFLOW_ALLOW_FILE_STORE", "true")
-        .env("PYTHONWARNINGS", "ignore")
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or("[]")).unwrap()
+    serde_json::from_value(python(SCRIPT, &[uri, experiment])).unwrap()
 }
 
 /// The `neorl` binary with tracking settings from the test only.

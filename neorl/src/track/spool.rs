@@ -199,24 +199,15 @@ impl Journal {
     /// `timeout`. Returns what is still unsent.
     pub fn close(&mut self, timeout: Duration) -> Progress {
         self.sync();
-        let (m, cv) = &*self.shared;
-        let mut p = m.lock().unwrap_or_else(|e| e.into_inner());
-        p.closed = true;
-        cv.notify_all();
-        let deadline = Instant::now() + timeout;
+        {
+            let mut p = self.shared.0.lock().unwrap_or_else(|e| e.into_inner());
+            p.closed = true;
+            self.shared.1.notify_all();
+        }
         // `done`: everything sent and the spool cleaned up (the sender ends
         // after the End record); a process exiting earlier could cut the
         // clean-up short.
-        while !p.done {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            p = cv
-                .wait_timeout(p, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        let p = wait_until(&self.shared, Instant::now() + timeout, |p| p.done);
         Progress {
             written: p.written,
             acked: p.acked,
@@ -232,10 +223,21 @@ impl Journal {
 
 /// Wait until the run has a server id (at most `timeout`).
 pub fn wait_for_run_id(shared: &Shared, timeout: Duration) -> (Option<String>, Option<String>) {
+    let p = wait_until(shared, Instant::now() + timeout, |p| {
+        p.run_id.is_some() || p.last_error.is_some() || p.done
+    });
+    (p.run_id.clone(), p.experiment_id.clone())
+}
+
+/// Wait until `ready` holds or `deadline` passes; the progress then.
+fn wait_until(
+    shared: &Shared,
+    deadline: Instant,
+    ready: impl Fn(&Progress) -> bool,
+) -> std::sync::MutexGuard<'_, Progress> {
     let (m, cv) = &**shared;
-    let deadline = Instant::now() + timeout;
     let mut p = m.lock().unwrap_or_else(|e| e.into_inner());
-    while p.run_id.is_none() && p.last_error.is_none() && !p.done {
+    while !ready(&p) {
         let now = Instant::now();
         if now >= deadline {
             break;
@@ -245,7 +247,7 @@ pub fn wait_for_run_id(shared: &Shared, timeout: Duration) -> (Option<String>, O
             .unwrap_or_else(|e| e.into_inner())
             .0;
     }
-    (p.run_id.clone(), p.experiment_id.clone())
+    p
 }
 
 /// Take over the spools of processes that died and send each in a
@@ -322,18 +324,7 @@ pub fn wait_all(adopted: &[(String, Shared)], timeout: Duration) -> Vec<SyncRepo
     adopted
         .iter()
         .map(|(id, shared)| {
-            let (m, cv) = &**shared;
-            let mut p = m.lock().unwrap_or_else(|e| e.into_inner());
-            while !p.done {
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                p = cv
-                    .wait_timeout(p, deadline - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
+            let p = wait_until(shared, deadline, |p| p.done);
             SyncReport {
                 client_run_id: id.clone(),
                 run_id: p.run_id.clone(),
