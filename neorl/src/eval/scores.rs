@@ -448,13 +448,13 @@ impl ScoreTable {
                 .join("×")
         });
         format!(
-            "D4RL normalized score (random = 0, expert = 100), mean ± std over seeds 0..{}; {} gradient steps, evaluated every {} steps on {} episodes (seeds {}..{}, no shield); last = final evaluation, best = best evaluation. Datasets: the registry's {}-quality data{}; behaviour = normalized mean return of the dataset's complete episodes. Networks: {hidden}; settings over the papers' defaults: {settings}; device {}; {:.0} s in all; neorl {}.",
-            c.seeds,
+            "D4RL normalized score (random = 0, expert = 100), mean ± std over seeds 0–{}; {} gradient steps, evaluated every {} steps on {} episodes (seeds {}–{}, no shield); last = final evaluation, best = best evaluation. Datasets: the registry's {}-quality data{}; behaviour = normalized mean return of the dataset's complete episodes. Networks: {hidden}; settings over the papers' defaults: {settings}; device {}; {:.0} s in all; neorl {}.",
+            c.seeds - 1,
             c.steps,
             c.eval_every,
             c.episodes,
             c.eval_seed,
-            c.eval_seed + c.episodes as u64,
+            c.eval_seed + c.episodes as u64 - 1,
             c.quality.as_str(),
             c.dataset_size
                 .map_or(String::new(), |n| format!(" at {n} transitions")),
