@@ -52,15 +52,17 @@ pub mod prelude {
     };
     pub use crate::error::{Error, Result};
     pub use crate::eval::{
-        RolloutReport, ShieldedReport, Trajectory, record_episode, rollout, shielded_rollout,
-        shielded_rollout_with,
+        EvalOptions, EvalReport, RolloutReport, ShieldedReport, ShieldedTrajectory, Trajectory,
+        evaluate, record_episode, record_shielded_episode, record_shielded_episode_with, rollout,
+        shielded_rollout, shielded_rollout_with,
     };
     pub use crate::policy::{FnPolicy, Policy};
     pub use crate::safety::{
         AlarmLevel, AuditLog, OverrideSource, SafetyConfig, Shield, ShieldConfig, Supervisor,
     };
     pub use crate::viz::{
-        Figure, Html, JsMode, PlotlyJs, Table, compare_trajectories, init_notebook, set_plotly_js,
+        Figure, Html, JsMode, PlotlyJs, ResultsTable, RunSeries, Table, compare_learning_curves,
+        compare_trajectories, init_notebook, results_table, runs_figure, set_plotly_js,
         trajectory_figure,
     };
 }

@@ -6,7 +6,7 @@ use super::print_json;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use neorl::agents::{Agent, BatchSource, TrainSummary};
-use neorl::eval::RolloutReport;
+use neorl::eval::{EvalReport, RolloutReport};
 use neorl::track::{Run, Tracker, TrackingOptions};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -151,7 +151,9 @@ pub fn start_train(
     if !run.is_enabled() {
         return Ok(run);
     }
-    let sha = source_sha256(data);
+    // The dataset's own content SHA-256 (as in the registry and the file's
+    // attributes) when it has one; otherwise a digest of the arrays.
+    let sha = data.source().map_or_else(|| source_sha256(data), |s| s.sha256);
     let returns = data.episode_returns();
     run.log_params(&[
         ("algo".into(), algo.into()),
@@ -220,7 +222,7 @@ pub fn eval_run(
     checkpoint: &Path,
     agent: &dyn Agent,
     seed: u64,
-    report: &RolloutReport,
+    report: &EvalReport,
     output: &Value,
 ) -> Result<Value> {
     let tracker = t.tracker()?;
@@ -253,7 +255,10 @@ pub fn eval_run(
             run.set_tag("mlflow.parentRunId", id)?;
         }
     }
-    log_report(&mut run, "", report)?;
+    log_eval(&mut run, "", report)?;
+    if let Some(audit) = &report.audit {
+        run.log_artifact(&audit.path, "audit")?;
+    }
     for (i, e) in report.per_episode.iter().enumerate() {
         run.log_metric("episode_return", e.ret, i as i64)?;
         run.log_metric("episode_cost", e.cost, i as i64)?;
@@ -270,16 +275,46 @@ pub fn eval_run(
 
 /// Metrics of a rollout report, keys prefixed with `prefix`.
 fn log_report(run: &mut Run, prefix: &str, r: &RolloutReport) -> Result<()> {
-    for (k, v) in [
-        ("normalized_score", r.normalized_score),
-        ("mean_return", r.mean_return),
-        ("std_return", r.std_return),
-        ("mean_cost", r.mean_cost),
-        ("hard_violations", r.hard_violations as f64),
-        ("mean_length", r.mean_length),
-        ("episodes", r.episodes as f64),
-    ] {
-        run.log_metric(&format!("{prefix}{k}"), v, 0)?;
+    log_values(
+        run,
+        prefix,
+        &[
+            ("normalized_score", r.normalized_score),
+            ("mean_return", r.mean_return),
+            ("std_return", r.std_return),
+            ("mean_cost", r.mean_cost),
+            ("hard_violations", r.hard_violations as f64),
+            ("mean_length", r.mean_length),
+            ("episodes", r.episodes as f64),
+        ],
+    )
+}
+
+/// Metrics of an evaluation report (with the shield's counts), keys
+/// prefixed with `prefix`.
+fn log_eval(run: &mut Run, prefix: &str, r: &EvalReport) -> Result<()> {
+    log_values(
+        run,
+        prefix,
+        &[
+            ("normalized_score", r.normalized_score),
+            ("std_normalized_score", r.std_normalized_score),
+            ("mean_return", r.mean_return),
+            ("std_return", r.std_return),
+            ("mean_cost", r.mean_cost),
+            ("hard_violations", r.hard_violations as f64),
+            ("mean_length", r.mean_length),
+            ("episodes", r.episodes as f64),
+            ("interventions", r.interventions as f64),
+            ("intervention_rate", r.intervention_rate),
+            ("emergency_stops", r.emergency_stops as f64),
+        ],
+    )
+}
+
+fn log_values(run: &mut Run, prefix: &str, values: &[(&str, f64)]) -> Result<()> {
+    for (k, v) in values {
+        run.log_metric(&format!("{prefix}{k}"), *v, 0)?;
     }
     Ok(())
 }
@@ -316,7 +351,13 @@ pub fn finish_quickstart(
         }
     }
     if let Some(a) = &report.agent {
-        log_report(&mut run, &format!("{}/{}/", a.env, a.algo), &a.eval)?;
+        log_eval(&mut run, &format!("{}/{}/", a.env, a.algo), &a.eval)?;
+        log_eval(
+            &mut run,
+            &format!("{}/{}/shielded/", a.env, a.algo),
+            &a.shielded,
+        )?;
+        log_eval(&mut run, &format!("{}/behaviour/", a.env), &a.behaviour)?;
         let dir = report.out.join(&a.checkpoint);
         let agent = neorl::agents::load(&dir, &neorl::agents::Device::cpu())
             .with_context(|| format!("reading back {}", dir.display()))?;

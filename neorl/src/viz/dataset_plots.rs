@@ -2,7 +2,7 @@
 //! and one episode's constraint signals (with their limits) and actions.
 
 use super::Figure;
-use super::trajectory::trajectory_figure;
+use super::trajectory::{trajectory_figure, trajectory_figure_with};
 use crate::data::Dataset;
 use crate::env::{EnvOptions, EnvSpec};
 use crate::error::{Error, Result};
@@ -98,6 +98,14 @@ impl Dataset {
         trajectory_figure(&spec, &[&tr])
     }
 
+    /// [`Dataset::plot_episode`] with a panel per observation (the
+    /// measured state) above the constraint and action panels.
+    pub fn plot_episode_with_observations(&self, e: usize) -> Result<Figure> {
+        let spec = registered_spec(&self.metadata().env_id)?;
+        let tr = self.episode_trajectory(e, &spec)?;
+        trajectory_figure_with(&spec, &[&tr], true)
+    }
+
     /// Episode `e` as a [`Trajectory`] in `spec`'s terms (constraint
     /// signals in the spec's order; a constraint the file lacks reads NaN).
     pub fn episode_trajectory(&self, e: usize, spec: &EnvSpec) -> Result<Trajectory> {
@@ -167,6 +175,12 @@ impl Trajectory {
     pub fn plot(&self) -> Result<Figure> {
         let spec = registered_spec(&self.env)?;
         trajectory_figure(&spec, &[self])
+    }
+
+    /// [`Trajectory::plot`] with a panel per observation on top.
+    pub fn plot_with_observations(&self) -> Result<Figure> {
+        let spec = registered_spec(&self.env)?;
+        trajectory_figure_with(&spec, &[self], true)
     }
 }
 

@@ -36,7 +36,6 @@ use super::table::escape_html;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 /// MIME type of plotly figures (JupyterLab's plotly renderer).
 pub const PLOTLY_MIME: &str = "application/vnd.plotly.v1+json";
@@ -183,7 +182,8 @@ macro_rules! rich_display {
 }
 pub(crate) use rich_display;
 
-/// How figures shown in a notebook get plotly.js for their HTML output.
+/// How figures shown in a notebook get plotly.js for their HTML output
+/// (set with [`set_plotly_js`] or the `NEORL_PLOTLY_JS` variable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlotlyJs {
     /// The first figure shown in this kernel session embeds plotly.js
@@ -202,25 +202,44 @@ pub enum PlotlyJs {
     Never,
 }
 
-static PLOTLY_MODE: AtomicU8 = AtomicU8::new(0);
-static PLOTLY_SENT: AtomicBool = AtomicBool::new(false);
-static FIGURE_COUNTER: AtomicU64 = AtomicU64::new(0);
+// Notebook-wide state lives in the process environment, not in Rust
+// statics: evcxr links neorl statically into every cell's shared library,
+// so a `static` starts afresh in each cell (measured: with a static flag
+// every figure embedded plotly.js again), while the environment — held by
+// the one dynamically linked libstd — is common to all cells of a kernel
+// and gone with it.
 
-/// Choose how figures get plotly.js (see [`PlotlyJs`]).
-pub fn set_plotly_js(mode: PlotlyJs) {
-    let v = match mode {
-        PlotlyJs::Once => 0,
-        PlotlyJs::EveryFigure => 1,
-        PlotlyJs::Never => 2,
-    };
-    PLOTLY_MODE.store(v, Ordering::Relaxed);
+/// `once`, `every` or `never` (see [`PlotlyJs`]); a kernelspec may set it.
+pub const PLOTLY_JS_VAR: &str = "NEORL_PLOTLY_JS";
+/// Set to `1` once an output of this kernel carried plotly.js.
+const SENT_VAR: &str = "NEORL_PLOTLY_JS_SENT";
+/// Figures shown so far in this kernel (keeps element ids unique).
+const SEQ_VAR: &str = "NEORL_FIGURE_SEQ";
+
+fn set_process_var(key: &str, value: &str) {
+    // SAFETY: only called from `evcxr_display`, `set_plotly_js` and
+    // `init_notebook`, i.e. on the thread that runs notebook cells and
+    // between library calls; neorl runs no other thread then, and these
+    // variables are neorl's own.
+    unsafe { std::env::set_var(key, value) }
 }
 
-/// The current [`PlotlyJs`] mode.
+/// Choose how figures get plotly.js (see [`PlotlyJs`]) for the rest of
+/// this kernel session.
+pub fn set_plotly_js(mode: PlotlyJs) {
+    let v = match mode {
+        PlotlyJs::Once => "once",
+        PlotlyJs::EveryFigure => "every",
+        PlotlyJs::Never => "never",
+    };
+    set_process_var(PLOTLY_JS_VAR, v);
+}
+
+/// The current [`PlotlyJs`] mode (from `NEORL_PLOTLY_JS`; `once` unless set).
 pub fn plotly_js_mode() -> PlotlyJs {
-    match PLOTLY_MODE.load(Ordering::Relaxed) {
-        1 => PlotlyJs::EveryFigure,
-        2 => PlotlyJs::Never,
+    match std::env::var(PLOTLY_JS_VAR).as_deref() {
+        Ok("every") => PlotlyJs::EveryFigure,
+        Ok("never") => PlotlyJs::Never,
         _ => PlotlyJs::Once,
     }
 }
@@ -229,7 +248,7 @@ pub fn plotly_js_mode() -> PlotlyJs {
 /// cell): later figures then never embed it in [`PlotlyJs::Once`] mode. Use
 /// it to re-embed after clearing the output that carried plotly.js.
 pub fn init_notebook() -> Html {
-    PLOTLY_SENT.store(true, Ordering::Relaxed);
+    set_process_var(SENT_VAR, "1");
     Html::raw(
         format!(
             "{}<div style=\"color:#666;font-size:90%\">plotly.js {} embedded for offline figures</div>",
@@ -350,9 +369,16 @@ impl Figure {
         let embed = match plotly_js_mode() {
             PlotlyJs::EveryFigure => true,
             PlotlyJs::Never => false,
-            PlotlyJs::Once => !PLOTLY_SENT.swap(true, Ordering::Relaxed),
+            PlotlyJs::Once => std::env::var(SENT_VAR).as_deref() != Ok("1"),
         };
-        let n = FIGURE_COUNTER.fetch_add(1, Ordering::Relaxed);
+        if embed {
+            set_process_var(SENT_VAR, "1");
+        }
+        let n: u64 = std::env::var(SEQ_VAR)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        set_process_var(SEQ_VAR, &(n + 1).to_string());
         let id = format!("{}-{n}", self.content_id());
         let [a, b, c] = self.display_blocks(&id, embed);
         emit(&[(a.0, &a.1), (b.0, &b.1), (c.0, &c.1)]);

@@ -5,7 +5,7 @@
 
 use super::display::{Html, rich_display};
 use super::table::{Align, Cell, Table, mean_std, num};
-use crate::agents::TrainSummary;
+use crate::agents::{History, TrainSummary};
 use crate::data::{Dataset, EpisodeRow, EpisodesTable};
 use crate::env::{ConstraintKind, Dim, EnvSpec, Sense};
 use crate::eval::{EpisodeStats, RolloutReport, ShieldedReport};
@@ -426,7 +426,39 @@ impl TrainSummary {
     }
 }
 
+impl History {
+    /// One row per metric: last value, mean of the last 100 steps, min and
+    /// max (the curves themselves: `agent.learning_curve()`).
+    pub(crate) fn rich(&self) -> Html {
+        let mut h = Html::titled(&format!("Training history: {} steps", self.len()));
+        if self.is_empty() {
+            h.para("No training steps yet.");
+            return h.finish();
+        }
+        let recent = self.recent_means(100);
+        let mut t = Table::new(&["metric", "last", "mean of last 100", "min", "max"]);
+        for (name, col) in self.names.iter().zip(&self.values) {
+            let finite: Vec<f64> = col
+                .iter()
+                .filter(|x| x.is_finite())
+                .map(|&x| x as f64)
+                .collect();
+            let (_, _, min, max) = stats(&finite);
+            t.push(vec![
+                name.clone().into(),
+                col.last().map_or("—".into(), |&x| num(x as f64)).into(),
+                recent.get(name).map_or("—".into(), |&x| num(x)).into(),
+                num(min).into(),
+                num(max).into(),
+            ]);
+        }
+        h.table(&t);
+        h.finish()
+    }
+}
+
 rich_display!(
+    History,
     Dataset,
     EpisodesTable,
     EnvSpec,

@@ -180,3 +180,134 @@ fn train_summary_and_learning_curve_without_steps() {
     let f = crate::agents::History::default().figure("iql");
     assert!(f.json.to_string().contains("no training steps yet"));
 }
+
+#[test]
+fn shield_interventions_over_time() {
+    use crate::eval::record_shielded_episode_with;
+    use crate::safety::InterventionKind;
+    let mut env = crate::env::make(ENV).unwrap();
+    let spec = env.spec().clone();
+    // The random policy pushes the reactor around: the shield has work.
+    let mut random = make_policy(&spec, PolicyKind::Random).unwrap();
+    let rec = record_shielded_episode_with(&mut env, random.as_mut(), SafetyConfig::default(), 1)
+        .unwrap();
+    let n = rec.len();
+    assert!(n > 0);
+    assert_eq!(rec.trajectory.rewards.len(), n);
+    assert_eq!(rec.proposed.len(), n);
+    assert!(rec.shielded);
+    assert!(
+        rec.n_interventions() > 0,
+        "the shield corrected a random policy"
+    );
+    let f = rec.plot_interventions().unwrap();
+    for c in &spec.constraints {
+        assert_eq!(
+            f.traces_named(&format!(
+                "{} limit ({})",
+                c.name,
+                match c.kind {
+                    ConstraintKind::Hard => "hard",
+                    ConstraintKind::Soft => "soft",
+                }
+            ))
+            .len(),
+            1
+        );
+    }
+    assert_eq!(f.traces_named("proposed").len(), spec.act_dim());
+    assert_eq!(f.traces_named("applied").len(), spec.act_dim());
+    // The event strip has one marker per intervention, by kind.
+    let markers: usize = InterventionKind::ALL
+        .iter()
+        .flat_map(|k| f.traces_named(k.as_str()))
+        .map(|t| t["x"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(markers, rec.n_interventions());
+    let strip = format!("yaxis{}", spec.n_constraints() + spec.act_dim() + 1);
+    assert_eq!(f.json["layout"][strip]["type"], "category");
+    assert!(rec.to_html().contains("Interventions"));
+    // Same episode, same bytes.
+    let again = record_shielded_episode_with(&mut env, random.as_mut(), SafetyConfig::default(), 1)
+        .unwrap();
+    assert_eq!(
+        again.plot_interventions().unwrap().to_notebook_html(false),
+        f.to_notebook_html(false)
+    );
+}
+
+#[test]
+fn results_tables_pivot_bold_the_best_and_plot() {
+    let runs = [
+        ("Hvac-v0", "bc", 50.0),
+        ("Hvac-v0", "bc", 54.0),
+        ("Hvac-v0", "iql", 80.0),
+        ("Hvac-v0", "iql", 84.0),
+        ("Grid<v0>", "bc", 90.0),
+        ("Grid<v0>", "iql", 70.0),
+    ];
+    let t = results_table("normalized score", &runs);
+    assert_eq!(t.rows.len(), 4);
+    let r = t.get("Hvac-v0", "iql").unwrap();
+    assert_eq!((r.mean, r.n), (82.0, 2));
+    assert!((r.std - 8f64.sqrt()).abs() < 1e-12);
+    let table = t.table();
+    assert_eq!(table.columns, ["environment", "bc", "iql"]);
+    assert_eq!(table.rows.len(), 3, "two environments and the average");
+    assert!(table.rows[0][2].bold && !table.rows[0][1].bold);
+    assert!(
+        table.rows[1][1].bold,
+        "lower std does not matter, the mean does"
+    );
+    assert_eq!(table.rows[2][1].text, "71");
+    assert_eq!(table.rows[2][2].text, "76");
+    assert!(table.rows[2][2].bold);
+    let html = t.to_html();
+    assert!(html.contains("Grid&lt;v0&gt;") && html.contains("<b>82 ± 2.8284</b>"));
+    let md = t.to_markdown();
+    assert!(md.contains("| environment | bc | iql |") && md.contains("**82 ± 2.8284**"));
+    let f = t.plot();
+    assert_eq!(f.n_traces(), 2);
+    assert_eq!(f.traces_named("iql")[0]["y"][0], 82.0);
+    let costs = results_table("cost", &runs).lower_is_better();
+    assert!(costs.table().rows[0][1].bold);
+    assert_eq!(ResultsTable::new("x").plot().n_traces(), 0);
+    assert!(ResultsTable::new("x").to_html().contains("No x results"));
+}
+
+#[test]
+fn history_card() {
+    let mut h = crate::agents::History::default();
+    assert!(h.to_html().contains("No training steps yet"));
+    for s in 1..=300u64 {
+        h.push(s, &[("loss", s as f32)]);
+    }
+    let html = h.to_html();
+    assert!(html.contains("300 steps") && html.contains(">loss<"));
+    // last 300, mean of the last 100 = 250.5, min 1, max 300
+    assert!(html.contains(">250.5<") && html.contains(">300<"));
+}
+
+#[test]
+fn observation_panels_on_request() {
+    let d = data(2000);
+    let spec = crate::env::make(ENV).unwrap().spec().clone();
+    let f = d.plot_episode(0).unwrap();
+    let g = d.plot_episode_with_observations(0).unwrap();
+    let who = "ChemicalReactor-medium-v0 episode 0";
+    assert_eq!(
+        g.traces_named(who).len(),
+        f.traces_named(who).len() + spec.obs_dim()
+    );
+    let label = &g.json["layout"]["yaxis"]["title"]["text"];
+    assert_eq!(
+        label.as_str().unwrap(),
+        format!(
+            "{} [{}]",
+            spec.observations[0].name, spec.observations[0].unit
+        )
+    );
+    // The first observation panel shows the observation after step 1.
+    let first = g.traces_named(who)[0]["y"][0].as_f64().unwrap();
+    assert_eq!(first, d.next_observation(0)[0] as f64);
+}
