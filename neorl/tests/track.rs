@@ -122,7 +122,9 @@ fn neorl(cwd: &Path) -> Command {
         .env_remove("MLFLOW_EXPERIMENT_NAME")
         .env_remove("NEORL_TRACKING")
         .env_remove("NEORL_TRACKING_DIR")
-        .env_remove("NEORL_SPOOL_DIR");
+        .env_remove("NEORL_SPOOL_DIR")
+        // Each test generates its dataset into its own cache.
+        .env("NEORL_DATA_DIR", cwd.join("data"));
     c
 }
 
@@ -142,7 +144,9 @@ const TRAIN_ARGS: &[&str] = &[
     "--algo",
     "bc",
     "--dataset",
-    "ChemicalReactor-v0:medium:2000",
+    "ChemicalReactor-medium-v0",
+    "--size",
+    "2000",
     "--hidden",
     "16,16",
     "--device",
@@ -349,7 +353,7 @@ fn check_cli_runs(train: &Value, eval: &Value, train_id: &str, steps: usize) {
     assert_eq!(train["run_name"], "bc-ChemicalReactor-v0-s3");
     let p = &train["params"];
     assert_eq!(p["algo"], "bc");
-    assert_eq!(p["dataset"], "ChemicalReactor-v0:medium:2000");
+    assert_eq!(p["dataset"], "ChemicalReactor-medium-v0");
     assert_eq!(p["dataset_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(p["seed"], "3");
     assert_eq!(p["device"], "cpu");

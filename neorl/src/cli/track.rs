@@ -153,7 +153,9 @@ pub fn start_train(
     }
     // The dataset's own content SHA-256 (as in the registry and the file's
     // attributes) when it has one; otherwise a digest of the arrays.
-    let sha = data.source().map_or_else(|| source_sha256(data), |s| s.sha256);
+    let sha = data
+        .source()
+        .map_or_else(|| source_sha256(data), |s| s.sha256);
     let returns = data.episode_returns();
     run.log_params(&[
         ("algo".into(), algo.into()),

@@ -177,9 +177,7 @@ impl FileStore {
             mkdir(&dir.join(sub))?;
         }
         let lock_path = self.root.join(format!("{LOCK_PREFIX}{run_id}.lock"));
-        let mut lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
-        lock.lock().map_err(|e| Error::io(&lock_path, e))?;
-        writeln!(lock, "{experiment_id}").map_err(|e| Error::io(&lock_path, e))?;
+        let lock = create_locked(&lock_path, &format!("{experiment_id}\n"))?;
         let run = LocalRun {
             experiment_id,
             run_id,
@@ -514,6 +512,19 @@ fn last_write_ms(dir: &Path) -> Option<i64> {
     newest(dir, &mut best);
     best.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as i64)
+}
+
+/// Create `path` already locked (exclusive) and holding `content`: the file
+/// is made and locked under a temporary name, then renamed, so no other
+/// process ever sees it unlocked (and takes its owner for dead).
+pub(crate) fn create_locked(path: &Path, content: &str) -> Result<File> {
+    let tmp = path.with_extension(format!("{}.tmp", random_hex(4)));
+    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.lock().map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(content.as_bytes())
+        .map_err(|e| Error::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    Ok(f)
 }
 
 /// `file://` URI of an absolute path.

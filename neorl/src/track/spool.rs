@@ -144,8 +144,7 @@ impl Journal {
     pub fn create(dir: &Path, id: &str, client: RestClient) -> Result<Self> {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let files = SpoolFiles::new(dir, id);
-        let lock = File::create(&files.lock).map_err(|e| Error::io(&files.lock, e))?;
-        lock.lock().map_err(|e| Error::io(&files.lock, e))?;
+        let lock = super::filestore::create_locked(&files.lock, "")?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
