@@ -27,11 +27,11 @@
 
 use super::evaluate::{EvalOptions, evaluate};
 use crate::agents::{self, Agent, BatchSource, Device};
-use crate::viz::escape_html as html_escape;
 use crate::data::{Dataset, DatasetEntry, Quality, Store};
 use crate::env::{Env, EnvSpec};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::viz::escape_html as html_escape;
 use crate::viz::{Figure, JsMode};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
