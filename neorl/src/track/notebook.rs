@@ -1,7 +1,9 @@
 //! Notebook helpers: the runs of an experiment as a polars DataFrame, and
 //! one metric across runs as a figure.
 
-use super::{RunData, Tracker};
+#[cfg(feature = "frames")]
+use super::RunData;
+use super::Tracker;
 use crate::error::{Error, Result};
 use crate::viz::Figure;
 
