@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Executes notebooks headlessly through a real Jupyter kernel and checks them.
+
+    python3 tests/notebooks/run.py [PATH ...] [--kernel neorl] [--out DIR]
+
+PATH is a notebook or a directory of notebooks (default: tutorials/ and
+notebooks/ of this checkout). Each notebook runs top to bottom in a fresh
+kernel (the installed `neorl` kernel unless --kernel says otherwise), one
+notebook after another, through nbclient, as Jupyter would run it. A notebook
+fails when
+
+  * any cell produces an error output (a compile error, a panic, an `Err`
+    propagated with `?`), unless the cell is tagged `raises-exception`, in
+    which case it fails if the cell does *not* raise;
+  * a cell's expected outputs are missing. Expectations live in the cell's
+    metadata:
+
+        "neorl": {"expect": ["text/html", "application/vnd.plotly.v1+json"],
+                  "contains": ["normalized score"]}
+
+    `expect` lists MIME types (or `stdout` / `stderr` for printed text) that
+    the cell's outputs must include; `contains` lists strings that must occur
+    in the cell's text outputs (text/plain, text/html, stdout);
+  * the kernel dies or a cell runs past --timeout.
+
+The executed notebooks, each kernel's log and a timing summary (kernel start
+to ready, each cell) are written under --out (default target/notebooks).
+Prints one line per notebook and, last, `N passed, N failed`; exits 1 if any
+notebook failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+REPO = Path(__file__).resolve().parents[2]
+TEXT_MIMES = ("text/plain", "text/html", "text/markdown")
+
+
+def find_notebooks(paths: list[str]) -> list[Path]:
+    if not paths:
+        paths = [str(REPO / "tutorials"), str(REPO / "notebooks")]
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(
+                q for q in p.glob("*.ipynb") if ".ipynb_checkpoints" not in q.parts
+            )
+        elif p.suffix == ".ipynb" and p.exists():
+            found.append(p)
+        else:
+            raise SystemExit(f"run.py: no notebook at {p}")
+    return [p.resolve() for p in found]
+
+
+def cell_text(cell) -> str:
+    """All text a cell showed: printed streams and text representations."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        for mime in TEXT_MIMES:
+            data = out.get("data", {}).get(mime)
+            if data is not None:
+                parts.append(data if isinstance(data, str) else "".join(data))
+    return "".join(parts)
+
+
+def output_kinds(cell) -> set[str]:
+    kinds = set()
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            kinds.add(out.get("name", "stdout"))
+        kinds.update(out.get("data", {}).keys())
+    return kinds
+
+
+def error_text(cell) -> str | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            tb = "\n".join(out.get("traceback", []))
+            return f"{out.get('ename', '')}: {out.get('evalue', '')}\n{tb}".strip()
+    return None
+
+
+def check_cell(index: int, cell) -> list[str]:
+    """Problems with one executed code cell (empty when it is fine)."""
+    problems = []
+    where = f"cell {index}"
+    tags = cell.get("metadata", {}).get("tags", [])
+    err = error_text(cell)
+    if "raises-exception" in tags:
+        if err is None:
+            problems.append(f"{where} is tagged raises-exception but raised no error")
+    elif err is not None:
+        problems.append(f"{where} failed:\n{indent(err)}")
+    spec = cell.get("metadata", {}).get("neorl", {})
+    kinds = output_kinds(cell)
+    for mime in spec.get("expect", []):
+        if mime not in kinds:
+            problems.append(
+                f"{where}: expected a {mime} output, got {sorted(kinds) or 'no output'}"
+            )
+    text = cell_text(cell)
+    for needle in spec.get("contains", []):
+        if needle not in text:
+            problems.append(f"{where}: expected the output to contain {needle!r}")
+    return problems
+
+
+def indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def run_notebook(path: Path, args, out_dir: Path) -> tuple[bool, dict]:
+    nb = nbformat.read(path, as_version=4)
+    rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    out_path = out_dir / rel
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path = out_path.with_suffix(".kernel.log")
+    client = NotebookClient(
+        nb,
+        kernel_name=args.kernel,
+        timeout=args.timeout,
+        startup_timeout=args.startup_timeout,
+        allow_errors=False,
+        record_timing=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    timing = {"notebook": str(rel), "cells": []}
+    problems: list[str] = []
+    t0 = time.monotonic()
+    with open(log_path, "wb") as log:
+        try:
+            with client.setup_kernel(stdout=log, stderr=log):
+                timing["kernel_ready_s"] = round(time.monotonic() - t0, 2)
+                for index, cell in enumerate(nb.cells):
+                    if cell.cell_type != "code":
+                        continue
+                    c0 = time.monotonic()
+                    try:
+                        client.execute_cell(cell, index)
+                    except CellExecutionError:
+                        # Recorded in the cell's outputs; reported by check_cell.
+                        pass
+                    seconds = round(time.monotonic() - c0, 2)
+                    timing["cells"].append({"index": index, "seconds": seconds})
+                    if "first_result_s" not in timing:
+                        timing["first_result_s"] = round(time.monotonic() - t0, 2)
+                    cell_problems = check_cell(index, cell)
+                    problems += cell_problems
+                    if not args.quiet:
+                        status = "FAIL" if cell_problems else "ok"
+                        print(f"    cell {index:>3}  {seconds:8.2f} s  {status}", flush=True)
+                    if error_text(cell) is not None and "raises-exception" not in cell.get(
+                        "metadata", {}
+                    ).get("tags", []):
+                        break
+        except (CellTimeoutError, DeadKernelError, RuntimeError, TimeoutError) as e:
+            problems.append(f"{type(e).__name__}: {e}")
+        except Exception as e:  # a kernel that never started, a broken notebook
+            problems.append(f"{type(e).__name__}: {e}\n{indent(traceback.format_exc())}")
+    timing["total_s"] = round(time.monotonic() - t0, 2)
+    nbformat.write(nb, out_path)
+    if problems:
+        log_tail = log_path.read_text(errors="replace").splitlines()[-40:]
+        if log_tail:
+            problems.append("kernel log (last lines):\n" + indent("\n".join(log_tail)))
+    timing["problems"] = problems
+    return not problems, timing
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("paths", nargs="*", help="notebooks or directories of notebooks")
+    ap.add_argument("--kernel", default="neorl", help="kernelspec name (default: neorl)")
+    ap.add_argument("--out", default=str(REPO / "target" / "notebooks"),
+                    help="where executed notebooks, kernel logs and timings go")
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    ap.add_argument("--startup-timeout", type=int, default=7200,
+                    help="seconds for the kernel to start (a cold start compiles the dependencies)")
+    ap.add_argument("--quiet", action="store_true", help="no per-cell lines")
+    args = ap.parse_args()
+
+    notebooks = find_notebooks(args.paths)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    passed = failed = 0
+    timings = []
+    for path in notebooks:
+        rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+        print(f"notebook {rel}", flush=True)
+        ok, timing = run_notebook(path, args, out_dir)
+        timings.append(timing)
+        line = (f"  {'PASS' if ok else 'FAIL'} {rel}: kernel ready {timing.get('kernel_ready_s', '-')} s, "
+                f"first result {timing.get('first_result_s', '-')} s, total {timing['total_s']} s")
+        print(line, flush=True)
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            for p in timing["problems"]:
+                print(indent(p), flush=True)
+    (out_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed or not notebooks else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
