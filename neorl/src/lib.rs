@@ -39,18 +39,29 @@ pub use error::{Error, Result};
 pub mod prelude {
     pub use crate::agents::{
         Agent, AgentPolicy, BatchSource, Bc, BcConfig, Buffer, Combo, ComboConfig, Cql, CqlConfig,
-        Device, Iql, IqlConfig, Td3Bc, Td3BcConfig,
+        Device, History, Iql, IqlConfig, Td3Bc, Td3BcConfig, TrainSummary,
     };
     pub use crate::control::{PolicyKind, make_policy};
-    pub use crate::data::{Batch, Dataset, Quality, Summary};
+    pub use crate::data::{Batch, Dataset, EpisodesTable, Quality, Summary};
+    #[cfg(feature = "frames")]
+    pub use crate::data::{Frame, FrameExt};
     pub use crate::env::{
         ConstraintKind, ConstraintSpec, Env, EnvOptions, EnvSpec, Model, Step, StepInfo, VecEnv,
         make, make_with,
     };
     pub use crate::error::{Error, Result};
-    pub use crate::eval::{RolloutReport, Trajectory, record_episode, rollout};
+    pub use crate::eval::{
+        EvalOptions, EvalReport, RolloutReport, ShieldedReport, ShieldedTrajectory, Trajectory,
+        evaluate, record_episode, record_shielded_episode, record_shielded_episode_with, rollout,
+        shielded_rollout, shielded_rollout_with,
+    };
     pub use crate::policy::{FnPolicy, Policy};
     pub use crate::safety::{
         AlarmLevel, AuditLog, OverrideSource, SafetyConfig, Shield, ShieldConfig, Supervisor,
+    };
+    pub use crate::viz::{
+        Figure, Html, JsMode, PlotlyJs, ResultsTable, RunSeries, Table, compare_learning_curves,
+        compare_trajectories, init_notebook, results_table, runs_figure, set_plotly_js,
+        trajectory_figure,
     };
 }

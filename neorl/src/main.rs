@@ -46,6 +46,8 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a checkpoint in its environment (D4RL normalized score, cost, hard violations).
     Eval(EvalArgs),
+    /// Score table: algorithms × environments × seeds on registry datasets (mean ± std, last and best).
+    Scores(ScoresArgs),
     /// The safety audit log.
     Audit {
         #[command(subcommand)]
@@ -56,22 +58,25 @@ enum Command {
         #[command(subcommand)]
         what: Bench,
     },
-    /// The main job, end to end: rollouts on every environment, summary table and figures.
+    /// The main job, end to end: baselines on every environment, then a registry medium dataset → TD3+BC training → evaluation with and without the shield → figures and summary.
     Quickstart {
         /// Output folder.
         #[arg(long, default_value = "neorl-out/quickstart")]
         out: PathBuf,
-        /// Episodes per policy and environment.
-        #[arg(long, default_value_t = 20)]
+        /// Episodes per policy and environment, and per evaluation of the agent.
+        #[arg(long, default_value_t = 10)]
         episodes: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// TD3+BC gradient steps on a generated medium dataset (0 skips training).
+        /// TD3+BC gradient steps on ChemicalReactor-medium-v0 (0 skips the dataset, training and evaluation).
         #[arg(long, default_value_t = 2_000)]
         train_steps: u64,
-        /// Transitions in that dataset.
-        #[arg(long, default_value_t = 50_000)]
+        /// Transitions in that dataset (a size variant of the registry's).
+        #[arg(long, default_value_t = 20_000)]
         dataset_size: usize,
+        /// Evaluations during training (points of the learning curve).
+        #[arg(long, default_value_t = 4)]
+        eval_points: u64,
         #[arg(long)]
         json: bool,
     },
@@ -119,10 +124,17 @@ struct TrainArgs {
     /// bc, td3bc, iql, cql or combo.
     #[arg(long)]
     algo: String,
-    /// ENV:KIND[:N] — N transitions (default 100000) generated on the fly by
-    /// rolling out KIND (expert, medium, random) on ENV, e.g. PowerGrid-v0:medium:100000.
-    #[arg(long)]
+    /// A registry dataset id (e.g. ChemicalReactor-medium-v0; generated on
+    /// first use, checked against its SHA-256 and cached) or an HDF5 file
+    /// (neorl, D4RL or Minari layout).
+    #[arg(long, value_name = "ID|FILE")]
     dataset: String,
+    /// Transitions of a registry dataset (default: the registry's size).
+    #[arg(long)]
+    size: Option<usize>,
+    /// Environment of the data, for files that do not name it (overrides the file's).
+    #[arg(long)]
+    env: Option<String>,
     /// Gradient steps.
     #[arg(long, default_value_t = 10_000)]
     steps: u64,
@@ -134,6 +146,9 @@ struct TrainArgs {
     /// Hidden-layer widths, e.g. 64,64 (default: the paper's).
     #[arg(long, value_delimiter = ',')]
     hidden: Option<Vec<usize>>,
+    /// A hyper-parameter over the paper's default, e.g. --set batch_size=512 (value in JSON; repeatable; new agents only).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
     /// Checkpoint folder (default neorl-out/runs/ALGO-ENV-sSEED). If it holds a
     /// checkpoint of the same algorithm, training continues from it.
     #[arg(long)]
@@ -151,6 +166,57 @@ struct EvalArgs {
     episodes: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Run every action through the safety shield (default settings).
+    #[arg(long)]
+    shield: bool,
+    /// Write every safety event to this hash-chained audit log.
+    #[arg(long, value_name = "FILE")]
+    audit: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ScoresArgs {
+    /// Environment ids, comma-separated (default: all seven).
+    #[arg(long, value_delimiter = ',')]
+    envs: Option<Vec<String>>,
+    /// Algorithms, comma-separated (default: bc,td3bc,iql,cql,combo).
+    #[arg(long, value_delimiter = ',')]
+    algos: Option<Vec<String>>,
+    /// Agent seeds 0..N.
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    /// Gradient steps per run.
+    #[arg(long, default_value_t = 10_000)]
+    steps: u64,
+    /// Evaluate every this many steps (default: steps / 5).
+    #[arg(long)]
+    eval_every: Option<u64>,
+    /// Episodes per evaluation.
+    #[arg(long, default_value_t = 10)]
+    episodes: usize,
+    /// Dataset quality: random, medium, expert or mixed.
+    #[arg(long, default_value = "medium")]
+    quality: String,
+    /// Transitions per dataset (default: the registry's size).
+    #[arg(long)]
+    size: Option<usize>,
+    /// Hidden-layer widths for every network, e.g. 64,64 (default: each paper's).
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Runs trained at the same time.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// A hyper-parameter over the papers' defaults, e.g. --set combo.model_steps=1000 (ALGO.KEY for one algorithm, KEY for all; value in JSON; repeatable).
+    #[arg(long = "set", value_name = "[ALGO.]KEY=VALUE")]
+    settings: Vec<String>,
+    /// Where scores.md, scores.json and scores.html go.
+    #[arg(long, default_value = "neorl-out/scores")]
+    out: PathBuf,
     #[arg(long)]
     json: bool,
 }
@@ -304,6 +370,7 @@ fn print_json(v: &serde_json::Value) -> Result<()> {
 /// Errors are printed as one line (with their causes), and with `--json`
 /// also as `{"error": …}` on stdout so scripts always get one JSON object.
 fn main() -> std::process::ExitCode {
+    restore_sigpipe();
     let json = std::env::args().any(|a| a == "--json");
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -315,6 +382,17 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {msg}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `neorl … | head` would panic with "failed printing
+/// to stdout". Like other Unix command-line tools, end quietly instead.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread exists;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -377,6 +455,7 @@ fn run(cli: Cli) -> Result<()> {
         },
         Command::Train(a) => train_cmd(a),
         Command::Eval(a) => eval_cmd(a),
+        Command::Scores(a) => scores_cmd(a),
         Command::Audit {
             what: AuditCmd::Verify { file, json },
         } => audit_verify(&file, json),
@@ -386,6 +465,7 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             train_steps,
             dataset_size,
+            eval_points,
             json,
         } => {
             let cfg = neorl::quickstart::QuickstartConfig {
@@ -394,6 +474,7 @@ fn run(cli: Cli) -> Result<()> {
                 seed,
                 train_steps,
                 dataset_size,
+                eval_points,
             };
             let report = neorl::quickstart::run(&cfg)?;
             if json {
@@ -689,25 +770,51 @@ fn positive(seconds: f64) -> Result<f64> {
 }
 
 fn train_cmd(a: TrainArgs) -> Result<()> {
-    use neorl::agents::{self, BatchSource, Buffer, Device, checkpoint};
+    use neorl::agents::{self, BatchSource, Device, checkpoint};
     let device = Device::parse(&a.device)?;
-    let data = Buffer::from_recipe(&a.dataset, a.seed)
-        .with_context(|| format!("generating dataset {}", a.dataset))?;
-    let spec = neorl::make(data.env_id())?.spec().clone();
-    let algo = a.algo.to_ascii_lowercase().replace('+', "");
+    let algo = agents::algo_name(&a.algo)?;
+    let mut data = neorl::data::open(&a.dataset, a.size)
+        .with_context(|| format!("--dataset {}", a.dataset))?;
+    let recorded_env = data.metadata().env_id.clone();
+    let spec = neorl::data::resolve_env(&mut data, a.env.as_deref())?;
+    if !recorded_env.is_empty() && !recorded_env.eq_ignore_ascii_case(&spec.id) {
+        eprintln!(
+            "note: the dataset says {recorded_env}; training for {} as --env asks",
+            spec.id
+        );
+    }
+    let source = data.source().context("the dataset names itself")?;
     let out = a
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("neorl-out/runs/{algo}-{}-s{}", spec.id, a.seed)));
+    let settings = parse_settings(&a.settings)?;
     let mut agent = if out.join(checkpoint::FILE_NAME).exists() {
+        if !settings.is_empty() {
+            anyhow::bail!(
+                "{} holds a checkpoint, which keeps its own config; --set applies to new agents (pass another --out)",
+                out.display()
+            );
+        }
         let agent = agents::load(&out, &device)?;
-        if agent.algo() != algo || agent.state().env_id != spec.id {
+        let st = agent.state();
+        if agent.algo() != algo || st.env_id != spec.id {
             anyhow::bail!(
                 "{} holds a {} agent for {}; pass another --out to train {algo} on {}",
                 out.display(),
                 agent.algo(),
-                agent.state().env_id,
+                st.env_id,
                 spec.id
+            );
+        }
+        if let Some(d) = st.dataset.as_ref().filter(|d| d.sha256 != source.sha256) {
+            anyhow::bail!(
+                "{} was trained on {} (SHA-256 {}), not on {} ({}); its normalisation comes from that data, so pass another --out to train on this one",
+                out.display(),
+                d.id,
+                d.sha256,
+                source.id,
+                source.sha256
             );
         }
         eprintln!(
@@ -717,13 +824,16 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         );
         agent
     } else {
-        agents::build_with(&algo, &spec, a.seed, a.hidden.clone(), &device)?
+        agents::build_configured(&algo, &spec, a.seed, a.hidden.clone(), &settings, &device)?
     };
     let summary = agents::train_loop(agent.as_mut(), &data, a.steps)?;
     agent.save(&out)?;
     let v = json!({
         "algo": agent.algo(),
-        "dataset": a.dataset,
+        "dataset": source.id,
+        "dataset_sha256": source.sha256,
+        "transitions": source.transitions,
+        "env": spec.id,
         "steps": agent.steps_done(),
         "seed": a.seed,
         "device": device.name(),
@@ -740,24 +850,87 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
 
 fn eval_cmd(a: EvalArgs) -> Result<()> {
     use neorl::agents::{self, Device};
+    use neorl::eval::{EvalOptions, evaluate};
     let agent = agents::load(&a.checkpoint, &Device::cpu())?;
     let mut env = neorl::make(&agent.state().env_id)?;
-    let mut policy = agent.policy();
-    let report = rollout(&mut env, &mut policy, a.episodes, a.seed)?;
-    let v = json!({
-        "algo": agent.algo(),
-        "env": report.env,
-        "steps": agent.steps_done(),
-        "normalized_score": report.normalized_score,
-        "mean_return": report.mean_return,
-        "std_return": report.std_return,
-        "mean_cost": report.mean_cost,
-        "hard_violations": report.hard_violations,
-        "episodes": report.episodes,
-    });
+    let opts = EvalOptions {
+        episodes: a.episodes,
+        seed: a.seed,
+        shield: a.shield.then(ShieldConfig::default),
+        audit: a.audit.clone(),
+        ..EvalOptions::default()
+    };
+    let report = evaluate(&mut agent.policy(), &mut env, opts)?;
+    let dataset = agent.state().dataset.as_ref();
     if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["algo"] = json!(agent.algo());
+        v["steps"] = json!(agent.steps_done());
+        v["checkpoint"] = json!(a.checkpoint);
+        v["dataset"] = json!(dataset.map(|d| &d.id));
+        v["dataset_sha256"] = json!(dataset.map(|d| &d.sha256));
         return print_json(&v);
     }
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    println!(
+        "{} after {} steps{}",
+        agent.algo(),
+        agent.steps_done(),
+        dataset.map_or(String::new(), |d| format!(" on {}", d.id))
+    );
+    print!("{report}");
     Ok(())
+}
+
+fn scores_cmd(a: ScoresArgs) -> Result<()> {
+    use neorl::eval::scores::{ScoreConfig, score_table};
+    let quality: neorl::data::Quality = a.quality.parse()?;
+    let defaults = ScoreConfig::default();
+    let cfg = ScoreConfig {
+        envs: a
+            .envs
+            .unwrap_or_else(|| ids().iter().map(|s| s.to_string()).collect()),
+        algos: a.algos.unwrap_or(defaults.algos),
+        seeds: a.seeds,
+        steps: a.steps,
+        eval_every: a.eval_every.unwrap_or((a.steps / 5).max(1)),
+        episodes: a.episodes,
+        quality,
+        dataset_size: a.size,
+        hidden: a.hidden,
+        device: a.device,
+        jobs: a.jobs.max(1),
+        settings: parse_settings(&a.settings)?,
+        ..defaults
+    };
+    let table = score_table(&cfg)?;
+    let files = table.write(&a.out)?;
+    if a.json {
+        let mut v = serde_json::to_value(&table)?;
+        v["files"] = json!(files);
+        return print_json(&v);
+    }
+    print!("{table}");
+    println!(
+        "\nwritten: {}",
+        files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+/// `KEY=VALUE` pairs; a value that is not JSON is taken as a string.
+fn parse_settings(pairs: &[String]) -> Result<neorl::agents::Settings> {
+    pairs
+        .iter()
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .with_context(|| format!("--set {kv}: expected KEY=VALUE, e.g. batch_size=512"))?;
+            let v = serde_json::from_str(v.trim()).unwrap_or_else(|_| json!(v.trim()));
+            Ok((k.trim().to_string(), v))
+        })
+        .collect()
 }

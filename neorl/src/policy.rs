@@ -18,6 +18,36 @@ pub trait Policy: Send + Debug {
 
     /// Write the action for `obs` into `action` (`len == act_dim`).
     fn act(&mut self, obs: &[f32], action: &mut [f32]) -> Result<()>;
+
+    /// Whether the action depends on the current observation alone: no
+    /// per-episode state, no randomness, `reset` does nothing. Such a policy
+    /// can serve many episodes at once, so evaluation steps them in lockstep
+    /// and asks for their actions with [`Policy::act_many`]. `false` unless a
+    /// policy says otherwise (a trained agent's network does).
+    fn is_stateless(&self) -> bool {
+        false
+    }
+
+    /// Actions for `n` observations (`obs`: `n × obs_dim`, `actions`:
+    /// `n × act_dim`, row-major). By default one [`Policy::act`] per row;
+    /// stateless policies override it with a batched computation.
+    fn act_many(&mut self, n: usize, obs: &[f32], actions: &mut [f32]) -> Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        if !obs.len().is_multiple_of(n) || !actions.len().is_multiple_of(n) {
+            return Err(crate::error::Error::InvalidArgument(format!(
+                "act_many: {} observation values and {} action values do not split into {n} rows",
+                obs.len(),
+                actions.len()
+            )));
+        }
+        let (od, ad) = (obs.len() / n, actions.len() / n);
+        for (o, a) in obs.chunks_exact(od).zip(actions.chunks_exact_mut(ad)) {
+            self.act(o, a)?;
+        }
+        Ok(())
+    }
 }
 
 /// A policy from a closure, for notebooks: `FnPolicy::new("hold", |obs, act| { act[0] = 0.5; })`.

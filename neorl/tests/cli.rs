@@ -1,14 +1,22 @@
 //! End-to-end tests of the `neorl` binary: JSON contracts and error handling.
 
 use serde_json::Value;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn neorl(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_neorl"))
-        .args(args)
-        .env("NEORL_PROGRESS", "off")
-        .output()
-        .expect("the neorl binary runs");
+    neorl_in(args, None)
+}
+
+/// Run the binary; `data_dir` is its dataset cache (tests that generate
+/// datasets use their own, so they neither race nor touch the user's).
+fn neorl_in(args: &[&str], data_dir: Option<&Path>) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_neorl"));
+    cmd.args(args).env("NEORL_PROGRESS", "off");
+    if let Some(d) = data_dir {
+        cmd.env("NEORL_DATA_DIR", d);
+    }
+    let out = cmd.output().expect("the neorl binary runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -18,13 +26,36 @@ fn neorl(args: &[&str]) -> (i32, String, String) {
 
 /// Run with `--json`, expect success and exactly one JSON object on stdout.
 fn json(args: &[&str]) -> Value {
-    let (code, stdout, stderr) = neorl(args);
+    json_in(args, None)
+}
+
+fn json_in(args: &[&str], data_dir: Option<&Path>) -> Value {
+    let (code, stdout, stderr) = neorl_in(args, data_dir);
     assert_eq!(code, 0, "neorl {args:?} failed: {stderr}");
     let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
         panic!("neorl {args:?}: stdout is not one JSON object ({e}): {stdout}")
     });
     assert!(v.is_object());
     v
+}
+
+/// Expect failure with one `{"error": …}` object naming every needle.
+fn json_error(args: &[&str], data_dir: Option<&Path>, needles: &[&str]) {
+    let (code, stdout, stderr) = neorl_in(args, data_dir);
+    assert_ne!(code, 0, "neorl {args:?} should fail");
+    let v: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("neorl {args:?}: not one JSON object ({e}): {stdout}"));
+    let msg = v["error"].as_str().unwrap_or_default();
+    for n in needles {
+        assert!(msg.contains(n), "neorl {args:?}: expected '{n}' in: {msg}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("neorl-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
 }
 
 fn env_ids() -> Vec<String> {
@@ -145,25 +176,50 @@ fn bench_envs_json_shape() {
 
 #[test]
 fn quickstart_writes_summary_and_one_figure_per_env() {
-    let dir = std::env::temp_dir().join(format!("neorl-qs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let v = json(&[
-        "quickstart",
-        "--out",
-        dir.to_str().unwrap(),
-        "--episodes",
-        "2",
-        "--train-steps",
-        "20",
-        "--dataset-size",
-        "2000",
-        "--json",
-    ]);
-    assert_eq!(v["agent"]["steps"], 20);
-    assert!(dir.join("learning_curve.html").exists());
+    let dir = tmp("quickstart");
+    let data = tmp("quickstart-data");
+    let v = json_in(
+        &[
+            "quickstart",
+            "--out",
+            dir.to_str().unwrap(),
+            "--episodes",
+            "2",
+            "--train-steps",
+            "20",
+            "--dataset-size",
+            "2000",
+            "--eval-points",
+            "2",
+            "--json",
+        ],
+        Some(&data),
+    );
+    let agent = &v["agent"];
+    assert_eq!(agent["steps"], 20);
+    assert_eq!(agent["dataset"], "ChemicalReactor-medium-v0");
+    assert_eq!(agent["transitions"], 2000);
+    assert_eq!(agent["dataset_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        agent["curve"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["step"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [10, 20]
+    );
+    assert_eq!(agent["eval"]["shielded"], false);
+    assert_eq!(agent["shielded"]["shielded"], true);
+    assert_eq!(agent["behaviour"]["seed"], agent["eval"]["seed"]);
+    assert!(data.join("ChemicalReactor-medium-v0-n2000.h5").exists());
+    for f in ["learning_curve.html", "evaluation.html", "td3bc/agent.ckpt"] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
     let ids = env_ids();
     assert_eq!(v["envs"].as_array().unwrap().len(), ids.len());
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(md.contains("| td3bc + shield |"), "{md}");
     let js = std::fs::read_to_string(dir.join("plotly.min.js")).unwrap();
     assert!(
         js.len() > 1_000_000,
@@ -177,39 +233,50 @@ fn quickstart_writes_summary_and_one_figure_per_env() {
         assert!(!html.contains("cdn."), "{id}: figure must work offline");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&data).ok();
 }
 
-/// `neorl train` writes a checkpoint, continues from it, and `neorl eval`
-/// reads it; both print exactly one JSON object with the documented fields.
+/// `neorl train` on a registry id writes a checkpoint that records the
+/// dataset, continues from it, and `neorl eval` reads it, with and without
+/// the shield; every command prints exactly one JSON object.
 #[test]
 fn train_then_eval_a_checkpoint() {
-    let id = &env_ids()[0];
-    let dir = std::env::temp_dir().join(format!("neorl-train-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let dataset = format!("{id}:medium:1500");
+    let dir = tmp("train");
+    let data = tmp("train-data");
     let args = |steps: &str| {
         vec![
             "train".to_string(),
             "--algo".into(),
             "td3bc".into(),
             "--dataset".into(),
-            dataset.clone(),
+            "ChemicalReactor-medium-v0".into(),
+            "--size".into(),
+            "1500".into(),
             "--steps".into(),
             steps.into(),
             "--seed".into(),
             "1".into(),
             "--device".into(),
             "cpu".into(),
+            "--hidden".into(),
+            "32,32".into(),
             "--out".into(),
             dir.to_str().unwrap().into(),
             "--json".into(),
         ]
     };
-    let a: Vec<String> = args("6");
-    let v = json(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let run = |a: Vec<String>| {
+        json_in(
+            &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            Some(&data),
+        )
+    };
+    let v = run(args("6"));
     for k in [
         "algo",
         "dataset",
+        "dataset_sha256",
+        "env",
         "steps",
         "seed",
         "checkpoint",
@@ -218,55 +285,250 @@ fn train_then_eval_a_checkpoint() {
         assert!(v.get(k).is_some(), "{k} missing in {v}");
     }
     assert_eq!(v["algo"], "td3bc");
+    assert_eq!(v["dataset"], "ChemicalReactor-medium-v0");
+    assert_eq!(v["env"], "ChemicalReactor-v0");
+    assert_eq!(v["transitions"], 1500);
+    let sha = v["dataset_sha256"].as_str().unwrap().to_string();
+    assert_eq!(sha.len(), 64);
     assert!(v["final_metrics"]["critic_loss"].is_number(), "{v}");
-    let a: Vec<String> = args("4");
-    let v = json(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert!(data.join("ChemicalReactor-medium-v0-n1500.h5").exists());
+    let v = run(args("4"));
     assert_eq!(
         v["steps"], 10,
         "training continued from the checkpoint: {v}"
     );
-    let v = json(&[
-        "eval",
-        "--checkpoint",
-        dir.to_str().unwrap(),
-        "--episodes",
-        "2",
-        "--json",
-    ]);
+    assert_eq!(v["dataset_sha256"], sha.as_str());
+    let eval = |extra: &[&str]| {
+        let mut a = vec![
+            "eval",
+            "--checkpoint",
+            dir.to_str().unwrap(),
+            "--episodes",
+            "2",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        json(&a)
+    };
+    let v = eval(&[]);
     for k in [
         "normalized_score",
         "mean_return",
         "mean_cost",
         "hard_violations",
         "episodes",
+        "interventions",
+        "emergency_stops",
     ] {
         assert!(v.get(k).is_some(), "{k} missing in {v}");
     }
     assert_eq!(v["episodes"], 2);
+    assert_eq!(
+        (&v["shielded"], &v["batched"]),
+        (&Value::from(false), &Value::from(true))
+    );
+    assert_eq!(v["dataset_sha256"], sha.as_str());
+    assert_eq!(v["steps"], 10);
+    let s = eval(&["--shield", "--seed", "5"]);
+    assert_eq!(
+        (&s["shielded"], &s["seed"]),
+        (&Value::from(true), &Value::from(5))
+    );
+    assert!(s["interventions_by_kind"].is_object(), "{s}");
+    // Another dataset into the same folder is refused: the normalisation
+    // in the checkpoint comes from the first.
+    let mut other = args("2");
+    other[6] = "1600".into();
+    json_error(
+        &other.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        Some(&data),
+        &["was trained on ChemicalReactor-medium-v0", "another --out"],
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// `--dataset FILE`: a neorl file names its environment; a file that does
+/// not needs `--env`, and says so when it is missing.
+#[test]
+fn train_on_dataset_files() {
+    use neorl::data::{GenerateConfig, Metadata, Quality, generate, write};
+    let dir = tmp("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = generate(&GenerateConfig::new(
+        "ChemicalReactor-v0",
+        Quality::Medium,
+        600,
+        9,
+    ))
+    .unwrap();
+    let named = dir.join("named.h5");
+    write(&d, &named).unwrap();
+    let (_, cols) = d.into_parts();
+    let anonymous = dir.join("anonymous.h5");
+    write(
+        &neorl::data::Dataset::new(Metadata::default(), cols).unwrap(),
+        &anonymous,
+    )
+    .unwrap();
+    let train = |file: &Path, out: &str, extra: &[&str]| {
+        let mut a = vec![
+            "train".to_string(),
+            "--algo".into(),
+            "bc".into(),
+            "--dataset".into(),
+            file.to_str().unwrap().into(),
+            "--steps".into(),
+            "3".into(),
+            "--hidden".into(),
+            "8".into(),
+            "--out".into(),
+            dir.join(out).to_str().unwrap().into(),
+            "--json".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let call = |a: Vec<String>| json(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let fails = |a: Vec<String>, needles: &[&str]| {
+        json_error(
+            &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            None,
+            needles,
+        )
+    };
+    let v = call(train(&named, "a", &[]));
+    assert_eq!(v["env"], "ChemicalReactor-v0");
+    assert_eq!(v["transitions"], 600);
+    fails(
+        train(&anonymous, "b", &[]),
+        &["does not say which environment", "--env"],
+    );
+    let v = call(train(&anonymous, "b", &["--env", "ChemicalReactor-v0"]));
+    assert_eq!(v["env"], "ChemicalReactor-v0");
+    assert_eq!(v["dataset"], anonymous.to_str().unwrap());
+    fails(
+        train(&anonymous, "c", &["--env", "PowerGrid-v0"]),
+        &["observation", "PowerGrid-v0"],
+    );
+    fails(
+        train(&named, "d", &["--size", "100"]),
+        &["registry datasets only"],
+    );
+    fails(
+        train(&named, "e", &["--set", "learning_rate=0.1"]),
+        &["bc has no setting 'learning_rate'", "batch_size"],
+    );
+    let v = call(train(&named, "f", &["--set", "batch_size=32"]));
+    assert_eq!(v["steps"], 3);
+    fails(
+        train(&named, "f", &["--set", "batch_size=64"]),
+        &["--set applies to new agents"],
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn bad_agent_arguments_give_one_json_error() {
-    let (code, out, _) = neorl(&[
-        "train",
-        "--algo",
-        "ppo",
-        "--dataset",
-        "PowerGrid-v0:medium:100",
-        "--steps",
-        "1",
-        "--json",
-    ]);
-    assert_ne!(code, 0);
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert!(
-        v["error"].as_str().unwrap().contains("unknown algorithm"),
-        "{v}"
+    fn train<'a>(dataset: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut a = vec![
+            "train",
+            "--algo",
+            "bc",
+            "--dataset",
+            dataset,
+            "--steps",
+            "1",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        a
+    }
+    let mut a = train("PowerGrid-medium-v0", &[]);
+    a[2] = "ppo";
+    json_error(&a, None, &["unknown algorithm"]);
+    json_error(
+        &train("PowerGrid-v0:medium:100", &[]),
+        None,
+        &["PowerGrid-medium-v0"],
     );
-    let (code, out, _) = neorl(&["eval", "--checkpoint", "/nonexistent/ckpt", "--json"]);
-    assert_ne!(code, 0);
-    assert!(out.contains("error"));
+    json_error(
+        &train("NoSuch-medium-v0", &[]),
+        None,
+        &["unknown dataset", "neorl datasets list"],
+    );
+    json_error(
+        &train("/nonexistent/data.h5", &[]),
+        None,
+        &["/nonexistent/data.h5", "no such dataset file"],
+    );
+    #[cfg(not(feature = "cuda"))]
+    json_error(
+        &train("PowerGrid-medium-v0", &["--device", "cuda"]),
+        None,
+        &["built without CUDA", "--features cuda"],
+    );
+    json_error(
+        &["eval", "--checkpoint", "/nonexistent/ckpt", "--json"],
+        None,
+        &["/nonexistent/ckpt"],
+    );
+}
+
+/// `neorl scores` on a tiny config: the table, its files and one JSON object.
+#[test]
+fn scores_writes_a_table() {
+    let out = tmp("scores");
+    let data = tmp("scores-data");
+    let v = json_in(
+        &[
+            "scores",
+            "--envs",
+            "ChemicalReactor-v0",
+            "--algos",
+            "bc,iql",
+            "--seeds",
+            "2",
+            "--steps",
+            "4",
+            "--eval-every",
+            "2",
+            "--episodes",
+            "1",
+            "--size",
+            "2500",
+            "--hidden",
+            "8",
+            "--set",
+            "iql.expectile=0.8",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+        Some(&data),
+    );
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        assert_eq!(r["seeds"], 2);
+        for k in [
+            "last_mean",
+            "last_std",
+            "best_mean",
+            "best_std",
+            "behaviour_score",
+        ] {
+            assert!(r[k].is_number(), "{k} in {r}");
+        }
+    }
+    assert_eq!(v["runs"].as_array().unwrap().len(), 4);
+    assert_eq!(v["datasets"][0]["dataset"], "ChemicalReactor-medium-v0");
+    assert_eq!(v["config"]["settings"]["iql.expectile"], 0.8);
+    for f in ["scores.md", "scores.json", "scores.html"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    std::fs::remove_dir_all(&out).ok();
+    std::fs::remove_dir_all(&data).ok();
 }
 
 #[test]

@@ -186,54 +186,28 @@ impl History {
     }
 
     /// One panel per metric against the training step (moving average over
-    /// 1% of the steps, raw values faint behind it).
+    /// 1% of the steps, raw values faint behind it); see
+    /// [`crate::viz::learning_curve_figure`].
     pub fn figure(&self, title: &str) -> Figure {
-        let k = self.names.len().max(1);
-        let window = (self.steps.len() / 100).max(1);
-        let mut data = vec![];
-        let mut layout = serde_json::json!({
-            "title": {"text": title},
-            "grid": {"rows": k, "columns": 1, "pattern": "independent"},
-            "showlegend": false,
-            "margin": {"l": 70, "r": 20, "t": 40, "b": 40},
-        });
-        for (i, (name, col)) in self.names.iter().zip(&self.values).enumerate() {
-            let ax = if i == 0 {
-                String::new()
-            } else {
-                (i + 1).to_string()
-            };
-            let smooth: Vec<Option<f32>> = (0..col.len())
-                .map(|j| {
-                    let lo = j.saturating_sub(window - 1);
-                    let v: Vec<f32> = col[lo..=j]
-                        .iter()
-                        .copied()
-                        .filter(|x| x.is_finite())
-                        .collect();
-                    (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
-                })
-                .collect();
-            let raw: Vec<Option<f32>> = col.iter().map(|x| x.is_finite().then_some(*x)).collect();
-            data.push(serde_json::json!({"type": "scattergl", "mode": "lines", "name": format!("{name} (raw)"),
-                "x": self.steps, "y": raw, "xaxis": format!("x{ax}"), "yaxis": format!("y{ax}"),
-                "line": {"width": 1, "color": "rgba(31,119,180,0.25)"}, "connectgaps": true}));
-            data.push(
-                serde_json::json!({"type": "scattergl", "mode": "lines", "name": name,
-                "x": self.steps, "y": smooth, "xaxis": format!("x{ax}"), "yaxis": format!("y{ax}"),
-                "line": {"width": 2, "color": "rgb(31,119,180)"}, "connectgaps": true}),
-            );
-            layout[format!("yaxis{ax}")] = serde_json::json!({"title": {"text": name}});
-            if i + 1 == k {
-                layout[format!("xaxis{ax}")] =
-                    serde_json::json!({"title": {"text": "training step"}});
-            }
-        }
-        Figure {
-            json: serde_json::json!({"data": data, "layout": layout}),
-            height: (180 * k as u32).max(300),
-        }
+        crate::viz::learning_curve_figure(self, title)
     }
+}
+
+/// Which data an agent was trained on: recorded by the training loop from
+/// [`BatchSource::source`] and kept in checkpoints, so a checkpoint says
+/// exactly which dataset (by content SHA-256) its normalisation and
+/// weights come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataSource {
+    /// Registry id (`"ChemicalReactor-medium-v0"`), or the file the data was
+    /// read from when it has none.
+    pub id: String,
+    /// Content SHA-256 of the data ([`crate::data::content_sha256`]).
+    pub sha256: String,
+    /// Environment the data comes from.
+    pub env_id: String,
+    /// Number of transitions.
+    pub transitions: usize,
 }
 
 /// The training state every agent carries: what the shared loop needs to
@@ -255,6 +229,8 @@ pub struct TrainState {
     /// Whether the normaliser scales rewards (see [`Normalizer::fit`]).
     pub normalize_reward: bool,
     pub history: History,
+    /// The data of the latest `train` call, when its source names itself.
+    pub dataset: Option<DataSource>,
 }
 
 impl TrainState {
@@ -271,6 +247,7 @@ impl TrainState {
             norm: None,
             normalize_reward,
             history: History::default(),
+            dataset: None,
         }
     }
 }
@@ -346,6 +323,17 @@ pub fn train_loop(
     data: &dyn BatchSource,
     steps: u64,
 ) -> Result<TrainSummary> {
+    train_loop_with(agent, data, steps, true)
+}
+
+/// As [`train_loop`]; `progress: false` reports nothing (for callers that
+/// train in many short pieces and report progress themselves).
+pub fn train_loop_with(
+    agent: &mut dyn Agent,
+    data: &dyn BatchSource,
+    steps: u64,
+    progress: bool,
+) -> Result<TrainSummary> {
     {
         let st = agent.state();
         if data.obs_dim() != st.obs_dim || data.act_dim() != st.act_dim {
@@ -365,15 +353,24 @@ pub fn train_loop(
             ));
         }
     }
+    // The normalisation is fitted on the data of the first call and kept
+    // (and checkpointed) from then on.
     if agent.state().norm.is_none() {
         let st = agent.state();
         let norm = Normalizer::fit(data, &st.act_low, &st.act_high, st.normalize_reward);
         agent.state_mut().norm = Some(norm);
     }
+    if let Some(source) = data.source() {
+        agent.state_mut().dataset = Some(source);
+    }
     agent.prepare(data)?;
     let started = std::time::Instant::now();
     let label = format!("{} training", agent.algo());
-    let mut progress = Progress::new(label, steps);
+    let mut progress = if progress {
+        Progress::new(label, steps)
+    } else {
+        Progress::off(label, steps)
+    };
     let (od, ad, bs) = {
         let st = agent.state();
         (st.obs_dim, st.act_dim, st.batch_size)
@@ -419,6 +416,12 @@ pub struct AgentPolicy {
     pub net: HostMlp,
     pub norm: Normalizer,
     act_dim: usize,
+    scratch: Scratch,
+}
+
+/// Buffers of one forward pass.
+#[derive(Debug, Clone, Default)]
+struct Scratch {
     x: Vec<f32>,
     a: Vec<f32>,
     b: Vec<f32>,
@@ -434,33 +437,34 @@ impl AgentPolicy {
             net,
             norm,
             act_dim,
-            x: vec![],
-            a: vec![],
-            b: vec![],
+            scratch: Scratch::default(),
         }
     }
 
     /// Actions for `n = obs.len() / obs_dim` observations at once (rows in
-    /// parallel on the rayon pool).
+    /// parallel on the rayon pool, bit-identical to one call per row).
     pub fn act_batch(&self, obs: &[f32], actions: &mut [f32]) {
         use rayon::prelude::*;
         let od = self.norm.obs_mean.len();
         let ad = self.act_dim;
-        obs.par_chunks(od * 64)
-            .zip(actions.par_chunks_mut(ad * 64))
+        let n = obs.len() / od.max(1);
+        // Spread small batches over the threads, cap chunks for load balance.
+        let rows = n.div_ceil(rayon::current_num_threads()).clamp(1, 64);
+        obs.par_chunks(od * rows)
+            .zip(actions.par_chunks_mut(ad * rows))
             .for_each(|(o, a)| {
-                let mut p = self.clone();
+                let mut s = Scratch::default();
                 for (oi, ai) in o.chunks_exact(od).zip(a.chunks_exact_mut(ad)) {
-                    p.act_one(oi, ai);
+                    self.act_with(&mut s, oi, ai);
                 }
             });
     }
 
     #[inline]
-    fn act_one(&mut self, obs: &[f32], action: &mut [f32]) {
-        self.x.resize(obs.len(), 0.0);
-        self.norm.obs(obs, &mut self.x);
-        let out = self.net.forward(&self.x, &mut self.a, &mut self.b);
+    fn act_with(&self, s: &mut Scratch, obs: &[f32], action: &mut [f32]) {
+        s.x.resize(obs.len(), 0.0);
+        self.norm.obs(obs, &mut s.x);
+        let out = self.net.forward(&s.x, &mut s.a, &mut s.b);
         let mut unit = [0f32; 32];
         let ad = self.act_dim;
         if ad <= 32 {
@@ -473,6 +477,17 @@ impl AgentPolicy {
             self.norm.unit_to_action(&u, action);
         }
     }
+
+    fn check(&self, what: &str, expected: usize, got: usize) -> Result<()> {
+        if expected != got {
+            return Err(Error::Shape {
+                what: format!("{}: {what}", self.name),
+                expected,
+                got,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Policy for AgentPolicy {
@@ -480,15 +495,21 @@ impl Policy for AgentPolicy {
         self.name.clone()
     }
     fn act(&mut self, obs: &[f32], action: &mut [f32]) -> Result<()> {
-        let od = self.norm.obs_mean.len();
-        if obs.len() != od || action.len() != self.act_dim {
-            return Err(Error::Shape {
-                what: format!("{} observation/action", self.name),
-                expected: od,
-                got: obs.len(),
-            });
-        }
-        self.act_one(obs, action);
+        self.check("observation", self.norm.obs_mean.len(), obs.len())?;
+        self.check("action", self.act_dim, action.len())?;
+        let mut s = std::mem::take(&mut self.scratch);
+        self.act_with(&mut s, obs, action);
+        self.scratch = s;
+        Ok(())
+    }
+    /// A deterministic network of the observation.
+    fn is_stateless(&self) -> bool {
+        true
+    }
+    fn act_many(&mut self, n: usize, obs: &[f32], actions: &mut [f32]) -> Result<()> {
+        self.check("observations", n * self.norm.obs_mean.len(), obs.len())?;
+        self.check("actions", n * self.act_dim, actions.len())?;
+        self.act_batch(obs, actions);
         Ok(())
     }
 }

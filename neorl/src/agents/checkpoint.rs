@@ -14,7 +14,7 @@
 //! crash never leaves a half-written checkpoint behind. Reading checks the
 //! magic, version, checksum and every shape, and says what is wrong.
 
-use super::agent::{History, Normalizer, TrainState};
+use super::agent::{DataSource, History, Normalizer, TrainState};
 use super::device::Device;
 use super::nets::{Adam, Mlp, T3, tensor3, to_vec};
 use crate::error::{Error, Result};
@@ -58,6 +58,10 @@ struct Header {
     normalize_reward: bool,
     rng: RngState,
     norm: Option<Normalizer>,
+    /// The data of the latest training call (absent in checkpoints of agents
+    /// trained on sources that do not name themselves).
+    #[serde(default)]
+    dataset: Option<DataSource>,
     config: serde_json::Value,
     /// Small integers agents keep (optimiser step counts…).
     counters: std::collections::BTreeMap<String, u64>,
@@ -110,6 +114,7 @@ impl Checkpoint {
                     word_pos: st.rng.get_word_pos().to_string(),
                 },
                 norm: st.norm.clone(),
+                dataset: st.dataset.clone(),
                 config,
                 counters: Default::default(),
                 history_names: st.history.names.clone(),
@@ -269,6 +274,21 @@ impl Checkpoint {
         &self.header.algo
     }
 
+    /// Environment the agent was built for.
+    pub fn env_id(&self) -> &str {
+        &self.header.env_id
+    }
+
+    /// The data the agent was last trained on, when recorded.
+    pub fn dataset(&self) -> Option<&DataSource> {
+        self.header.dataset.as_ref()
+    }
+
+    /// Gradient steps done.
+    pub fn step(&self) -> u64 {
+        self.header.step
+    }
+
     fn err(&self, reason: String) -> Error {
         Error::Checkpoint {
             path: self.path.clone(),
@@ -331,6 +351,7 @@ impl Checkpoint {
             norm: h.norm.clone(),
             normalize_reward: h.normalize_reward,
             history,
+            dataset: h.dataset.clone(),
         })
     }
 

@@ -34,11 +34,16 @@ impl std::fmt::Debug for Device {
 
 impl Default for Device {
     /// CUDA GPU 0 when neorl was built with the `cuda` feature and a GPU is
-    /// usable; the CPU otherwise.
+    /// usable; the CPU otherwise (a build with `cuda` says once on stderr
+    /// why it fell back).
     fn default() -> Self {
         #[cfg(feature = "cuda")]
-        if let Ok(d) = Device::cuda(0) {
-            return d;
+        match Device::cuda(0) {
+            Ok(d) => return d,
+            Err(e) => {
+                static NOTE: std::sync::Once = std::sync::Once::new();
+                NOTE.call_once(|| eprintln!("neorl: using the CPU ({e})"));
+            }
         }
         Device::cpu()
     }

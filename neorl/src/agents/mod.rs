@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! use neorl::agents::*;
-//! let data = Buffer::from_recipe("PowerGrid-v0:medium:20000", 0)?;
+//! let data = neorl::datasets::load_sized("PowerGrid-medium-v0", 20_000)?;
 //! let spec = neorl::make("PowerGrid-v0")?.spec().clone();
 //! let mut agent = Td3Bc::new(&spec, Td3BcConfig::default(), &Device::default())?;
 //! agent.train(&data, 1_000)?;           // call again to continue
@@ -27,7 +27,10 @@ pub mod td3bc;
 #[cfg(test)]
 mod tests;
 
-pub use agent::{Agent, AgentPolicy, History, Normalizer, TrainState, TrainSummary, train_loop};
+pub use agent::{
+    Agent, AgentPolicy, DataSource, History, Normalizer, TrainState, TrainSummary, train_loop,
+    train_loop_with,
+};
 pub use bc::{Bc, BcConfig};
 pub use buffer::{BatchSource, Buffer, TransitionBatch};
 pub use checkpoint::Checkpoint;
@@ -44,6 +47,17 @@ use std::path::Path;
 /// Names accepted by [`build`] and `neorl train --algo`.
 pub const ALGOS: &[&str] = &["bc", "td3bc", "iql", "cql", "combo"];
 
+/// The canonical name of algorithm `algo` (`"TD3+BC"` → `"td3bc"`), or a
+/// clear error listing the known ones.
+pub fn algo_name(algo: &str) -> Result<String> {
+    let a = algo.to_ascii_lowercase().replace('+', "");
+    if ALGOS.contains(&a.as_str()) {
+        Ok(a)
+    } else {
+        Err(unknown_algo(algo))
+    }
+}
+
 /// A fresh agent of algorithm `algo` with its default config and `seed`.
 pub fn build(algo: &str, spec: &EnvSpec, seed: u64, device: &Device) -> Result<Box<dyn Agent>> {
     build_with(algo, spec, seed, None, device)
@@ -57,6 +71,27 @@ pub fn build_with(
     hidden: Option<Vec<usize>>,
     device: &Device,
 ) -> Result<Box<dyn Agent>> {
+    build_configured(algo, spec, seed, hidden, &Settings::new(), device)
+}
+
+/// Hyper-parameter settings by name, applied over an algorithm's defaults:
+/// `"model_steps"` for the algorithm being built, `"combo.model_steps"` for
+/// COMBO only (entries for other algorithms are skipped). Values are JSON
+/// (`1000`, `[64, 64]`, `true`).
+pub type Settings = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// As [`build_with`], with `settings` over the defaults. A setting the
+/// algorithm's config does not have, or a value of the wrong type, is an
+/// error that lists its settings.
+pub fn build_configured(
+    algo: &str,
+    spec: &EnvSpec,
+    seed: u64,
+    hidden: Option<Vec<usize>>,
+    settings: &Settings,
+    device: &Device,
+) -> Result<Box<dyn Agent>> {
+    let name = algo_name(algo)?;
     macro_rules! cfg {
         ($t:ty) => {{
             let mut c = <$t>::default();
@@ -64,17 +99,49 @@ pub fn build_with(
             if let Some(h) = &hidden {
                 c.hidden = h.clone();
             }
-            c
+            configure(&name, c, settings)?
         }};
     }
-    Ok(match algo.to_ascii_lowercase().as_str() {
+    Ok(match name.as_str() {
         "bc" => Box::new(Bc::new(spec, cfg!(BcConfig), device)?),
-        "td3bc" | "td3+bc" => Box::new(Td3Bc::new(spec, cfg!(Td3BcConfig), device)?),
+        "td3bc" => Box::new(Td3Bc::new(spec, cfg!(Td3BcConfig), device)?),
         "iql" => Box::new(Iql::new(spec, cfg!(IqlConfig), device)?),
         "cql" => Box::new(Cql::new(spec, cfg!(CqlConfig), device)?),
         "combo" => Box::new(Combo::new(spec, cfg!(ComboConfig), device)?),
         _ => return Err(unknown_algo(algo)),
     })
+}
+
+/// Apply the `settings` addressed to `algo` to its config `c`.
+fn configure<C: serde::Serialize + serde::de::DeserializeOwned>(
+    algo: &str,
+    c: C,
+    settings: &Settings,
+) -> Result<C> {
+    if settings.is_empty() {
+        return Ok(c);
+    }
+    let bad = |m: String| Error::InvalidArgument(m);
+    let mut v = serde_json::to_value(&c).map_err(|e| bad(format!("{algo} config: {e}")))?;
+    let fields = v
+        .as_object_mut()
+        .ok_or_else(|| bad(format!("{algo} config is not a JSON object")))?;
+    for (key, value) in settings {
+        let field = match key.split_once('.') {
+            Some((a, f)) if algo_name(a)? == algo => f,
+            Some(_) => continue,
+            None => key.as_str(),
+        };
+        if !fields.contains_key(field) {
+            let known: Vec<&str> = fields.keys().map(|k| k.as_str()).collect();
+            return Err(bad(format!(
+                "{algo} has no setting '{field}'; its settings: {}",
+                known.join(", ")
+            )));
+        }
+        fields.insert(field.to_string(), value.clone());
+    }
+    serde_json::from_value(v).map_err(|e| bad(format!("{algo} settings {settings:?}: {e}")))
 }
 
 /// Load any agent from a checkpoint folder.

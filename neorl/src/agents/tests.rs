@@ -480,3 +480,73 @@ fn combo_fits_a_model_rolls_out_and_resumes_exactly() {
     assert_eq!(a.parameters(), b.parameters());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Training on a `Dataset` records which data (id, SHA-256, size) in the
+/// agent and its checkpoint, and the normalisation saved with it is the
+/// dataset's own observation statistics.
+#[test]
+fn checkpoints_record_the_dataset_and_its_normalisation() {
+    use crate::data::{GenerateConfig, Quality, generate};
+    let id = "ChemicalReactor-v0";
+    let mut cfg = GenerateConfig::new(id, Quality::Medium, 2000, 5);
+    cfg.dataset_id = "ChemicalReactor-medium-v0".into();
+    let data = generate(&cfg).unwrap();
+    let spec = crate::make(id).unwrap().spec().clone();
+    let mut a = build_with("td3bc", &spec, 0, Some(vec![8, 8]), &cpu()).unwrap();
+    assert_eq!(a.state().dataset, None);
+    train_loop(a.as_mut(), &data, 3).unwrap();
+    let src = a.state().dataset.clone().unwrap();
+    assert_eq!(src.id, "ChemicalReactor-medium-v0");
+    assert_eq!(src.env_id, id);
+    assert_eq!(src.transitions, 2000);
+    assert_eq!(src.sha256, crate::data::content_sha256(&data));
+    let (mean, std) = data.observation_stats();
+    let norm = a.state().norm.clone().unwrap();
+    assert_eq!((norm.obs_mean.clone(), norm.obs_std.clone()), (mean, std));
+    let dir = std::env::temp_dir().join(format!("neorl-provenance-{}", std::process::id()));
+    a.save(&dir).unwrap();
+    let ck = Checkpoint::read(&dir).unwrap();
+    assert_eq!(ck.dataset(), Some(&src));
+    assert_eq!((ck.algo(), ck.env_id(), ck.step()), ("td3bc", id, 3));
+    let b = load(&dir, &cpu()).unwrap();
+    assert_eq!(b.state().dataset, Some(src.clone()));
+    assert_eq!(b.state().norm, Some(norm));
+    // A split has no recorded checksum: it is computed from its content.
+    assert!(data.num_episodes() >= 2);
+    let (train, _) = data.split(0.5, 0).unwrap();
+    assert!(train.len() < data.len());
+    assert_eq!(
+        BatchSource::source(&train).unwrap().sha256,
+        crate::data::content_sha256(&train)
+    );
+    assert_ne!(BatchSource::source(&train).unwrap().sha256, src.sha256);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn settings_override_the_defaults_by_name() {
+    let set: Settings = [
+        ("alpha".to_string(), serde_json::json!(5.0)),
+        ("td3bc.batch_size".to_string(), serde_json::json!(64)),
+        ("combo.model_steps".to_string(), serde_json::json!(10)),
+    ]
+    .into();
+    let c = configure("td3bc", Td3BcConfig::default(), &set).unwrap();
+    assert_eq!((c.alpha, c.batch_size), (5.0, 64));
+    assert_eq!(c.hidden, Td3BcConfig::default().hidden);
+    // IQL has no `alpha`: an error that lists IQL's settings.
+    let e = configure("iql", IqlConfig::default(), &set)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("iql has no setting 'alpha'") && e.contains("expectile"),
+        "{e}"
+    );
+    let wrong: Settings = [("batch_size".to_string(), serde_json::json!("many"))].into();
+    let e = configure("bc", BcConfig::default(), &wrong)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("batch_size"), "{e}");
+    let agent = build_configured("td3bc", &toy_spec(), 1, Some(vec![4]), &set, &cpu()).unwrap();
+    assert_eq!(agent.state().batch_size, 64);
+}

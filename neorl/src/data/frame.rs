@@ -7,10 +7,10 @@
 use super::dataset::Dataset;
 #[cfg(feature = "frames")]
 use crate::error::{Error, Result};
+use crate::viz::{Cell, Html, Table, num};
 #[cfg(feature = "frames")]
 use polars::prelude::*;
 use serde::Serialize;
-use std::fmt;
 #[cfg(feature = "frames")]
 use std::path::Path;
 
@@ -80,46 +80,46 @@ impl Dataset {
     /// terminal: hard breach or true terminal), `truncated` (ended on a
     /// time-out).
     pub fn episodes(&self) -> Result<DataFrame> {
-        let ne = self.num_episodes();
-        let mut start = Vec::with_capacity(ne);
-        let mut length = Vec::with_capacity(ne);
-        let mut ret = Vec::with_capacity(ne);
-        let mut cost = Vec::with_capacity(ne);
-        let mut viol = Vec::with_capacity(ne);
-        let mut term = Vec::with_capacity(ne);
-        let mut trunc = Vec::with_capacity(ne);
-        for w in self.episode_starts().windows(2) {
-            let (a, b) = (w[0], w[1]);
-            start.push(a as u64);
-            length.push((b - a) as u32);
-            ret.push(self.rewards()[a..b].iter().map(|&r| r as f64).sum::<f64>());
-            cost.push(self.costs()[a..b].iter().map(|&r| r as f64).sum::<f64>());
-            viol.push(
-                (a..b)
-                    .filter(|&i| self.constraints().iter().any(|c| c.violations[i]))
-                    .count() as u32,
-            );
-            term.push(self.terminals()[b - 1]);
-            trunc.push(self.timeouts()[b - 1]);
-        }
-        let m = self.metadata();
-        let score: Vec<Option<f64>> = match (m.ref_min_score, m.ref_max_score) {
-            (Some(lo), Some(hi)) if hi != lo => ret
-                .iter()
-                .map(|r| Some(100.0 * (r - lo) / (hi - lo)))
-                .collect(),
-            _ => vec![None; ne],
+        let rows = self.episode_rows();
+        let ne = rows.len();
+        let col = |name: &str, f: &dyn Fn(&super::EpisodeRow) -> f64| {
+            Column::new(name.into(), rows.iter().map(f).collect::<Vec<f64>>())
         };
         let cols = vec![
-            Column::new("episode".into(), (0..ne as u32).collect::<Vec<_>>()),
-            Column::new("start".into(), start),
-            Column::new("length".into(), length),
-            Column::new("return".into(), ret),
-            Column::new("normalized_score".into(), score),
-            Column::new("cost".into(), cost),
-            Column::new("violation_steps".into(), viol),
-            Column::new("terminated".into(), term),
-            Column::new("truncated".into(), trunc),
+            Column::new(
+                "episode".into(),
+                rows.iter().map(|r| r.episode as u32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "start".into(),
+                rows.iter().map(|r| r.start as u64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "length".into(),
+                rows.iter().map(|r| r.length as u32).collect::<Vec<_>>(),
+            ),
+            col("return", &|r| r.ret),
+            Column::new(
+                "normalized_score".into(),
+                rows.iter()
+                    .map(|r| r.normalized_score)
+                    .collect::<Vec<Option<f64>>>(),
+            ),
+            col("cost", &|r| r.cost),
+            Column::new(
+                "violation_steps".into(),
+                rows.iter()
+                    .map(|r| r.violation_steps as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "terminated".into(),
+                rows.iter().map(|r| r.terminated).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "truncated".into(),
+                rows.iter().map(|r| r.truncated).collect::<Vec<_>>(),
+            ),
         ];
         DataFrame::new(ne, cols).map_err(pe("building the episodes DataFrame"))
     }
@@ -283,91 +283,226 @@ impl Summary {
         ]
     }
 
-    /// An HTML table (for notebooks and reports).
-    pub fn to_html(&self) -> String {
-        let mut s = String::from(
-            "<table class=\"neorl-summary\" style=\"font-family:monospace;border-collapse:collapse\">\n<thead><tr><th style=\"text-align:left\">column</th>",
-        );
-        for h in HEADERS {
-            s.push_str(&format!("<th style=\"text-align:right\">{h}</th>"));
-        }
-        s.push_str("</tr></thead>\n<tbody>\n");
+    /// The statistics as a [`Table`] (one row per column).
+    pub fn table(&self) -> Table {
+        let mut head = vec!["column"];
+        head.extend(HEADERS);
+        let mut t = Table::new(&head);
         for c in &self.columns {
-            s.push_str(&format!(
-                "<tr><td style=\"text-align:left\">{}</td>",
-                html_escape(&c.column)
-            ));
-            for cell in Self::cells(c) {
-                s.push_str(&format!(
-                    "<td style=\"text-align:right;padding:0 0.6em\">{cell}</td>"
-                ));
-            }
-            s.push_str("</tr>\n");
+            let mut row: Vec<Cell> = vec![c.column.clone().into()];
+            row.extend(Self::cells(c).into_iter().map(Cell::from));
+            t.push(row);
         }
-        s.push_str("</tbody></table>\n");
-        s
+        t
     }
 
-    /// Rich display in evcxr notebooks (called by the kernel when a cell's
-    /// value is a `Summary`).
-    pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
-            self.to_html()
-        );
+    pub(crate) fn rich(&self) -> Html {
+        let mut h = Html::default();
+        h.table(&self.table());
+        h.finish()
     }
 }
+
+crate::viz::display::rich_display!(Summary);
 
 const HEADERS: [&str; 8] = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"];
 
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let w0 = self
-            .columns
-            .iter()
-            .map(|c| c.column.chars().count())
-            .max()
-            .unwrap_or(6)
-            .max(6);
-        write!(f, "{:<w0$}", "column")?;
-        for h in HEADERS {
-            write!(f, " {h:>11}")?;
-        }
-        writeln!(f)?;
-        for c in &self.columns {
-            write!(f, "{:<w0$}", c.column)?;
-            for cell in Self::cells(c) {
-                write!(f, " {cell:>11}")?;
+/// A polars DataFrame that shows itself as an HTML table in notebooks
+/// (shape, column names and types, the first and last rows). It derefs to
+/// the `DataFrame`, so every `&self` polars method works on it directly
+/// (`frame.height()`, `frame.column("reward")`); take the frame out with
+/// [`Frame::into_inner`] (or `.0`) for by-value calls such as `lazy()`.
+/// Wrap any frame with `Frame::from(df)` or `df.show()` ([`FrameExt`]).
+#[cfg(feature = "frames")]
+#[derive(Clone, PartialEq)]
+pub struct Frame(pub DataFrame);
+
+/// Rows shown when a frame is longer than `FRAME_HEAD + FRAME_TAIL`.
+#[cfg(feature = "frames")]
+const FRAME_HEAD: usize = 10;
+#[cfg(feature = "frames")]
+const FRAME_TAIL: usize = 5;
+/// Columns shown when a frame is wider than `FRAME_LEFT + FRAME_RIGHT`.
+#[cfg(feature = "frames")]
+const FRAME_LEFT: usize = 20;
+#[cfg(feature = "frames")]
+const FRAME_RIGHT: usize = 8;
+
+#[cfg(feature = "frames")]
+impl Frame {
+    pub fn into_inner(self) -> DataFrame {
+        self.0
+    }
+
+    /// The shown part of the frame as a [`Table`]: all rows up to 15, else
+    /// the first 10 and the last 5; all columns up to 28, else the first 20
+    /// and the last 8 around a "…" column.
+    pub fn table(&self) -> Table {
+        let df = &self.0;
+        let cols = df.columns();
+        let nc = cols.len();
+        let shown: Vec<Option<usize>> = if nc <= FRAME_LEFT + FRAME_RIGHT {
+            (0..nc).map(Some).collect()
+        } else {
+            (0..FRAME_LEFT)
+                .map(Some)
+                .chain(std::iter::once(None))
+                .chain((nc - FRAME_RIGHT..nc).map(Some))
+                .collect()
+        };
+        let mut head = vec![String::new()];
+        let mut align = vec![crate::viz::Align::Right];
+        for c in &shown {
+            match c {
+                Some(j) => {
+                    let col = &cols[*j];
+                    head.push(format!("{} ({})", col.name(), col.dtype()));
+                    let left = matches!(col.dtype(), DataType::String | DataType::Boolean);
+                    align.push(if left {
+                        crate::viz::Align::Left
+                    } else {
+                        crate::viz::Align::Right
+                    });
+                }
+                None => {
+                    head.push("…".into());
+                    align.push(crate::viz::Align::Left);
+                }
             }
-            writeln!(f)?;
         }
-        Ok(())
+        let mut t = Table::new(&head);
+        t.align = align;
+        t.fill_head_tail(df.height(), FRAME_HEAD, FRAME_TAIL, |i| {
+            let mut row = vec![Cell::from(i.to_string())];
+            for c in &shown {
+                row.push(match c {
+                    Some(j) => Cell::from(any_value_text(cols[*j].get(i))),
+                    None => Cell::from("…"),
+                });
+            }
+            row
+        });
+        t.footer(format!("{} rows × {} columns", df.height(), nc))
+    }
+
+    pub(crate) fn rich(&self) -> Html {
+        let mut h = Html::default();
+        h.table(&self.table());
+        h.finish()
     }
 }
 
-/// Numbers as pandas shows them, within 11 characters.
-fn num(x: f64) -> String {
-    if x.is_nan() {
-        "NaN".into()
-    } else if x == 0.0 {
-        "0".into()
-    } else if x.abs() >= 1e6 || x.abs() < 1e-3 {
-        format!("{x:.3e}")
-    } else {
-        let s = format!("{x:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+#[cfg(feature = "frames")]
+fn any_value_text(v: PolarsResult<AnyValue<'_>>) -> String {
+    match v {
+        Ok(AnyValue::Null) => "null".into(),
+        Ok(AnyValue::Float32(x)) => num(x as f64),
+        Ok(AnyValue::Float64(x)) => num(x),
+        Ok(AnyValue::String(s)) => s.to_string(),
+        Ok(AnyValue::StringOwned(s)) => s.to_string(),
+        Ok(v) => v.to_string(),
+        Err(e) => format!("<error: {e}>"),
     }
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+#[cfg(feature = "frames")]
+crate::viz::display::rich_display!(Frame);
+
+#[cfg(feature = "frames")]
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+#[cfg(feature = "frames")]
+impl std::ops::Deref for Frame {
+    type Target = DataFrame;
+    fn deref(&self) -> &DataFrame {
+        &self.0
+    }
+}
+
+#[cfg(feature = "frames")]
+impl std::ops::DerefMut for Frame {
+    fn deref_mut(&mut self) -> &mut DataFrame {
+        &mut self.0
+    }
+}
+
+#[cfg(feature = "frames")]
+impl From<DataFrame> for Frame {
+    fn from(df: DataFrame) -> Self {
+        Frame(df)
+    }
+}
+
+#[cfg(feature = "frames")]
+impl From<Frame> for DataFrame {
+    fn from(f: Frame) -> Self {
+        f.0
+    }
+}
+
+/// `df.show()`: any polars DataFrame as a notebook table (a cheap clone:
+/// polars columns are reference-counted).
+#[cfg(feature = "frames")]
+pub trait FrameExt {
+    fn show(&self) -> Frame;
+}
+
+#[cfg(feature = "frames")]
+impl FrameExt for DataFrame {
+    fn show(&self) -> Frame {
+        Frame(self.clone())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "frames")]
+    #[test]
+    fn frames_show_head_and_tail_with_types() {
+        let n = 100usize;
+        let df = DataFrame::new(
+            n,
+            vec![
+                Column::new("x".into(), (0..n as u32).collect::<Vec<_>>()),
+                Column::new("<name>".into(), vec!["a&b"; n]),
+                Column::new(
+                    "r".into(),
+                    (0..n).map(|i| i as f32 * 0.5).collect::<Vec<_>>(),
+                ),
+            ],
+        )
+        .unwrap();
+        let f = df.show();
+        assert_eq!(f.height(), n, "derefs to the DataFrame");
+        let t = f.table();
+        assert_eq!(t.rows.len(), 15);
+        assert_eq!(t.elided, Some((10, 85)));
+        assert_eq!(t.rows[14][0].text, "99");
+        assert_eq!(t.rows[14][3].text, "49.5");
+        let html = f.to_html();
+        assert!(html.contains("&lt;name&gt; (str)") && html.contains("a&amp;b"));
+        assert!(html.contains("100 rows × 3 columns"));
+        assert!(f.to_string().contains("… 85 more rows …"));
+        let wide = DataFrame::new(
+            1,
+            (0..40)
+                .map(|j| Column::new(format!("c{j}").into(), vec![j as f64]))
+                .collect(),
+        )
+        .unwrap();
+        let t = Frame::from(wide).table();
+        assert_eq!(t.columns.len(), 1 + 20 + 1 + 8);
+        assert_eq!(t.columns[21], "…");
+        assert_eq!(t.columns[22], "c32 (f64)");
+        let empty = Frame::from(DataFrame::empty());
+        assert!(empty.to_html().contains("0 rows × 0 columns"));
+    }
 
     #[test]
     fn quantiles_match_numpy() {
@@ -381,15 +516,7 @@ mod tests {
         assert_eq!(c.mean, 2.5);
         assert!((c.std - 1.2909944487358056).abs() < 1e-12);
         assert_eq!((c.min, c.max), (1.0, 4.0));
-        assert!(s.to_html().contains("<td style=\"text-align:left\">x</td>"));
+        assert!(s.to_html().contains(">x</td>"));
         assert!(s.to_string().contains("25%"));
-    }
-
-    #[test]
-    fn number_formatting() {
-        assert_eq!(num(1.5), "1.5");
-        assert_eq!(num(2.0), "2");
-        assert_eq!(num(1234567.0), "1.235e6");
-        assert_eq!(num(0.0), "0");
     }
 }

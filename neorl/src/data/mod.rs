@@ -50,6 +50,7 @@
 
 pub mod checksum;
 pub mod dataset;
+pub mod episodes;
 pub mod formats;
 pub mod frame;
 pub mod generate;
@@ -60,10 +61,11 @@ pub mod validate;
 
 pub use checksum::content_sha256;
 pub use dataset::{Batch, Columns, ConstraintColumn, Dataset, Metadata, Normalization};
+pub use episodes::{EpisodeRow, EpisodesTable};
 pub use formats::{read, read_with};
-#[cfg(feature = "frames")]
-pub use frame::write_parquet;
 pub use frame::{ColumnSummary, Summary};
+#[cfg(feature = "frames")]
+pub use frame::{Frame, FrameExt, write_parquet};
 pub use generate::{GENERATOR, GenerateConfig, Quality, generate};
 pub use h5::{Reader, WriteOptions, write, write_with};
 pub use info::{FileInfo, info};
@@ -295,6 +297,86 @@ pub fn load(id: &str) -> Result<Dataset> {
 /// checksum in its own file).
 pub fn load_sized(id: &str, size: usize) -> Result<Dataset> {
     Store::open()?.load_sized(id, Some(size))
+}
+
+/// A dataset by registry id or file path, as `neorl train --dataset` takes
+/// it: an existing file is read whatever its layout (neorl, D4RL, Minari;
+/// a neorl file's checksum is verified) and, when it carries no dataset id,
+/// the path becomes its id; anything else must be a registry id, loaded with
+/// [`load_sized`] (`size`: the registry's size when `None`).
+pub fn open(source: &str, size: Option<usize>) -> Result<Dataset> {
+    let path = Path::new(source);
+    if path.is_file() {
+        if let Some(n) = size {
+            return Err(Error::InvalidArgument(format!(
+                "a size ({n}) applies to registry datasets only; {source} is a file (use `neorl datasets generate ID --size N --out FILE` to make a file of another size)"
+            )));
+        }
+        let mut d = read(path)?;
+        if d.metadata().dataset_id.is_empty() {
+            d.metadata_mut().dataset_id = source.to_string();
+        }
+        return Ok(d);
+    }
+    let lower = source.to_ascii_lowercase();
+    if source.contains(['/', '\\']) || [".h5", ".hdf5", ".he5"].iter().any(|e| lower.ends_with(e)) {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such dataset file (pass an existing HDF5 file or a registry id; `neorl datasets list` lists the ids)",
+            ),
+        ));
+    }
+    if let [env, kind, ..] = source.split(':').collect::<Vec<_>>()[..] {
+        let base = env.strip_suffix("-v0").unwrap_or(env);
+        return Err(Error::InvalidArgument(format!(
+            "'{source}' is the old ENV:KIND[:N] recipe; datasets are now registry ids or files: use {base}-{kind}-v0 (with a size of N transitions if you need one; see `neorl datasets list`)"
+        )));
+    }
+    let store = Store::open()?;
+    store.load_sized(source, size)
+}
+
+/// The environment of `data`: `env` when given (written into the dataset's
+/// metadata, for files that do not name theirs or name another), else the
+/// dataset's own `env_id`. A clear error when neither is known or the id is
+/// not a neorl environment.
+pub fn resolve_env(data: &mut Dataset, env: Option<&str>) -> Result<crate::env::EnvSpec> {
+    let id = match env {
+        Some(e) => e.to_string(),
+        None if !data.metadata().env_id.is_empty() => data.metadata().env_id.clone(),
+        None => {
+            return Err(Error::InvalidArgument(format!(
+                "dataset '{}' does not say which environment it comes from (no env_id attribute); name it (`--env ID` on the command line, one of: {})",
+                data.metadata().dataset_id,
+                crate::env::ids().join(", ")
+            )));
+        }
+    };
+    let spec = match crate::env::model(&id, crate::env::EnvOptions::default()) {
+        Ok(m) => m.spec().clone(),
+        Err(e) if env.is_none() => {
+            return Err(Error::InvalidArgument(format!(
+                "dataset '{}' comes from environment '{id}', which neorl does not have ({e}); name a neorl environment with the same observation and action sizes (`--env ID`)",
+                data.metadata().dataset_id
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    if spec.obs_dim() != data.obs_dim() || spec.act_dim() != data.act_dim() {
+        return Err(Error::InvalidArgument(format!(
+            "dataset '{}' has {} observation and {} action dimensions but {} has {} and {}; choose the environment the data was recorded on",
+            data.metadata().dataset_id,
+            data.obs_dim(),
+            data.act_dim(),
+            spec.id,
+            spec.obs_dim(),
+            spec.act_dim()
+        )));
+    }
+    data.metadata_mut().env_id = spec.id.clone();
+    Ok(spec)
 }
 
 /// What `neorl datasets pin` did to one entry.

@@ -1,6 +1,6 @@
 //! Rollouts: run a policy for whole episodes and summarise them.
 
-use crate::env::Env;
+use crate::env::{Env, StepOutcome};
 use crate::error::{Error, Result};
 use crate::policy::Policy;
 use serde::Serialize;
@@ -65,32 +65,47 @@ impl RolloutReport {
     }
 }
 
+impl EpisodeStats {
+    /// An episode from `seed` before its first step.
+    pub fn new(seed: u64) -> Self {
+        EpisodeStats {
+            seed,
+            ret: 0.0,
+            cost: 0.0,
+            length: 0,
+            hard_violation: false,
+            terminated: false,
+            truncated: false,
+            clipped_steps: 0,
+        }
+    }
+
+    /// Account one step; returns whether the episode ended with it.
+    pub fn record(&mut self, out: &StepOutcome) -> bool {
+        self.ret += out.reward;
+        self.cost += out.cost;
+        self.length += 1;
+        self.clipped_steps += out.clipped as usize;
+        let done = out.terminated || out.truncated;
+        if done {
+            self.hard_violation = out.hard_violation;
+            self.terminated = out.terminated;
+            self.truncated = out.truncated;
+        }
+        done
+    }
+}
+
 /// Run one episode from `seed` and return its statistics.
 pub fn run_episode(env: &mut Env, policy: &mut dyn Policy, seed: u64) -> Result<EpisodeStats> {
     let mut obs = env.reset(seed);
     policy.reset(seed);
     let mut action = vec![0f32; env.spec().act_dim()];
-    let mut stats = EpisodeStats {
-        seed,
-        ret: 0.0,
-        cost: 0.0,
-        length: 0,
-        hard_violation: false,
-        terminated: false,
-        truncated: false,
-        clipped_steps: 0,
-    };
+    let mut stats = EpisodeStats::new(seed);
     loop {
         act_checked(policy, &obs, &mut action)?;
         let out = env.step_in_place(&action)?;
-        stats.ret += out.reward;
-        stats.cost += out.cost;
-        stats.length += 1;
-        stats.clipped_steps += out.clipped as usize;
-        if out.terminated || out.truncated {
-            stats.hard_violation = out.hard_violation;
-            stats.terminated = out.terminated;
-            stats.truncated = out.truncated;
+        if stats.record(&out) {
             return Ok(stats);
         }
         obs.copy_from_slice(env.observation());
@@ -101,6 +116,11 @@ pub fn run_episode(env: &mut Env, policy: &mut dyn Policy, seed: u64) -> Result<
 /// naming the policy.
 fn act_checked(policy: &mut dyn Policy, obs: &[f32], action: &mut [f32]) -> Result<()> {
     policy.act(obs, action)?;
+    check_finite(policy, obs, action)
+}
+
+/// A clear error naming the policy when `action` (for `obs`) has a NaN/Inf.
+pub(crate) fn check_finite(policy: &dyn Policy, obs: &[f32], action: &[f32]) -> Result<()> {
     if let Some(i) = action.iter().position(|a| !a.is_finite()) {
         return Err(Error::Policy {
             policy: policy.name(),
@@ -152,22 +172,30 @@ pub struct Trajectory {
     pub truncated: bool,
 }
 
+impl Trajectory {
+    /// A trajectory of `policy` in `env` from `seed`, with only the reset
+    /// observation so far.
+    pub(crate) fn begin(env: &Env, policy: &dyn Policy, seed: u64, obs: Vec<f32>) -> Self {
+        Trajectory {
+            env: env.spec().id.clone(),
+            policy: policy.name(),
+            seed,
+            observations: vec![obs],
+            actions: vec![],
+            rewards: vec![],
+            costs: vec![],
+            constraint_values: vec![],
+            terminated: false,
+            truncated: false,
+        }
+    }
+}
+
 /// Run one episode and keep every step.
 pub fn record_episode(env: &mut Env, policy: &mut dyn Policy, seed: u64) -> Result<Trajectory> {
     let mut obs = env.reset(seed);
     policy.reset(seed);
-    let mut tr = Trajectory {
-        env: env.spec().id.clone(),
-        policy: policy.name(),
-        seed,
-        observations: vec![obs.clone()],
-        actions: vec![],
-        rewards: vec![],
-        costs: vec![],
-        constraint_values: vec![],
-        terminated: false,
-        truncated: false,
-    };
+    let mut tr = Trajectory::begin(env, policy, seed, obs.clone());
     let mut action = vec![0f32; env.spec().act_dim()];
     loop {
         act_checked(policy, &obs, &mut action)?;

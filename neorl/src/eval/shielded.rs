@@ -60,27 +60,10 @@ pub fn run_supervised_episode(
     env.reset(seed);
     policy.reset(seed);
     safety.begin_episode(env, seed)?;
-    let mut stats = EpisodeStats {
-        seed,
-        ret: 0.0,
-        cost: 0.0,
-        length: 0,
-        hard_violation: false,
-        terminated: false,
-        truncated: false,
-        clipped_steps: 0,
-    };
+    let mut stats = EpisodeStats::new(seed);
     loop {
         let s = safety.step(env, policy)?;
-        let out = s.outcome;
-        stats.ret += out.reward;
-        stats.cost += out.cost;
-        stats.length += 1;
-        stats.clipped_steps += out.clipped as usize;
-        if s.done() {
-            stats.hard_violation = out.hard_violation;
-            stats.terminated = out.terminated;
-            stats.truncated = out.truncated;
+        if stats.record(&s.outcome) {
             return Ok(stats);
         }
     }

@@ -1,6 +1,7 @@
 //! Standalone HTML for figures, with plotly.js served offline.
 
 use super::Figure;
+use super::table::escape_html;
 use crate::error::{Error, Result};
 use std::path::Path;
 use std::sync::OnceLock;
@@ -41,12 +42,6 @@ pub fn write_plotly_js(dir: &Path) -> Result<()> {
         return Ok(());
     }
     std::fs::write(&path, js).map_err(|e| Error::io(&path, e))
-}
-
-fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 pub(super) fn document(fig: &Figure, title: &str, js: JsMode) -> String {

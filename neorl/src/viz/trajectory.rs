@@ -1,93 +1,98 @@
 //! Trajectory figure: every constraint signal with its limit drawn, and every
-//! action, one stacked panel each, for one or more episodes.
+//! action (optionally every observation first), one stacked panel each, for
+//! one or more episodes.
 
 use super::Figure;
-use crate::env::{ConstraintKind, EnvSpec};
-use crate::error::Result;
+use super::panels::{COLORS, Panel, Series, stacked, step_times, time_unit};
+use crate::env::EnvSpec;
+use crate::error::{Error, Result};
 use crate::eval::Trajectory;
-use plotly::common::{DashType, Line, Mode};
-use plotly::{Plot, Scatter};
-use serde_json::json;
-
-const COLORS: [&str; 4] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"];
-const PANEL_PX: u32 = 170;
 
 /// Stacked panels over time (hours or steps): one per constraint signal with
 /// its limit as a red (hard) or orange (soft) dashed line, then one per
 /// action. Each trajectory gets its own colour.
 pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result<Figure> {
+    trajectory_figure_with(spec, trajectories, false)
+}
+
+/// [`trajectory_figure`], with one panel per observation (the measured
+/// state, in its unit) above the constraint panels when `observations`.
+pub fn trajectory_figure_with(
+    spec: &EnvSpec,
+    trajectories: &[&Trajectory],
+    observations: bool,
+) -> Result<Figure> {
     let nc = spec.n_constraints();
-    let panels = nc + spec.act_dim();
-    let mut plot = Plot::new();
-    let axis = |k: usize| {
-        if k == 0 {
-            ("x".to_string(), "y".to_string())
-        } else {
-            (format!("x{}", k + 1), format!("y{}", k + 1))
+    let no = if observations { spec.obs_dim() } else { 0 };
+    for tr in trajectories {
+        if tr.actions.iter().any(|a| a.len() != spec.act_dim())
+            || tr.constraint_values.iter().any(|c| c.len() != nc)
+            || tr.observations.iter().any(|o| o.len() != spec.obs_dim())
+        {
+            return Err(Error::InvalidArgument(format!(
+                "trajectory of '{}' does not match {} ({} observations, {} actions, {nc} constraints); plot it with its own environment's spec",
+                tr.env,
+                spec.id,
+                spec.obs_dim(),
+                spec.act_dim()
+            )));
         }
-    };
-    let (t_scale, t_unit) = time_unit(spec);
+    }
+    let mut panels: Vec<Panel> = spec.observations[..no]
+        .iter()
+        .map(|d| Panel::new(format!("{} [{}]", d.name, d.unit)))
+        .chain(spec.constraints.iter().map(|c| {
+            let mut p = Panel::new(format!("{} [{}]", c.name, c.unit));
+            p.limit(c);
+            p
+        }))
+        .chain(
+            spec.actions
+                .iter()
+                .map(|d| Panel::new(format!("{} [{}]", d.name, d.unit))),
+        )
+        .collect();
     for (ti, tr) in trajectories.iter().enumerate() {
         let color = COLORS[ti % COLORS.len()];
         let who = short_name(&tr.policy);
-        let t: Vec<f64> = (1..=tr.rewards.len())
-            .map(|i| i as f64 * spec.dt / t_scale)
+        let t = step_times(spec, tr.rewards.len());
+        let columns = tr
+            .constraint_values
+            .iter()
+            .map(|v| v.as_slice())
+            .collect::<Vec<_>>();
+        let actions = tr.actions.iter().map(|v| v.as_slice()).collect::<Vec<_>>();
+        // The observation after each step (the reset observation is not plotted).
+        let obs: Vec<Vec<f64>> = tr
+            .observations
+            .iter()
+            .skip(1)
+            .map(|o| o.iter().map(|&x| x as f64).collect())
             .collect();
-        for k in 0..nc {
-            let (xa, ya) = axis(k);
-            let y: Vec<f64> = tr.constraint_values.iter().map(|v| v[k]).collect();
-            plot.add_trace(
-                Scatter::new(t.clone(), y)
-                    .name(who)
-                    .legend_group(who)
-                    .show_legend(k == 0)
-                    .mode(Mode::Lines)
-                    .line(Line::new().color(color).width(1.5))
-                    .x_axis(xa)
-                    .y_axis(ya),
-            );
-        }
-        for j in 0..spec.act_dim() {
-            let (xa, ya) = axis(nc + j);
-            let y: Vec<f64> = tr.actions.iter().map(|a| a[j]).collect();
-            plot.add_trace(
-                Scatter::new(t.clone(), y)
-                    .name(who)
-                    .legend_group(who)
-                    .show_legend(false)
-                    .mode(Mode::Lines)
-                    .line(Line::new().color(color).width(1.0))
-                    .x_axis(xa)
-                    .y_axis(ya),
-            );
+        let obs = obs.iter().map(|v| v.as_slice()).collect::<Vec<_>>();
+        for (k, panel) in panels.iter_mut().enumerate() {
+            let (rows, j, width) = if k < no {
+                (&obs, k, 1.5)
+            } else if k < no + nc {
+                (&columns, k - no, 1.5)
+            } else {
+                (&actions, k - no - nc, 1.0)
+            };
+            let mut s = Series::line(who, t.clone(), rows.iter().map(|r| r[j]).collect(), color);
+            s.width = width;
+            s.show_legend = k == 0;
+            s.legend_group = Some(who.to_string());
+            panel.series.push(s);
         }
     }
+    let (scale, unit) = time_unit(spec);
     let t_end = trajectories
         .iter()
         .map(|tr| tr.rewards.len())
         .max()
         .unwrap_or(spec.horizon) as f64
         * spec.dt
-        / t_scale;
-    for (k, c) in spec.constraints.iter().enumerate() {
-        let (xa, ya) = axis(k);
-        let (color, kind) = match c.kind {
-            ConstraintKind::Hard => ("#d62728", "hard"),
-            ConstraintKind::Soft => ("#ff9f1c", "soft"),
-        };
-        plot.add_trace(
-            Scatter::new(vec![0.0, t_end], vec![c.limit, c.limit])
-                .name(format!("{} limit ({kind})", c.name))
-                .show_legend(false)
-                .mode(Mode::Lines)
-                .line(Line::new().color(color).dash(DashType::Dash).width(1.5))
-                .x_axis(xa)
-                .y_axis(ya),
-        );
-    }
-    let mut fig = Figure::from_plot(&plot, PANEL_PX * panels as u32 + 120)?;
-    // Layout: one stacked panel per signal, shared time axis.
-    let mut layout = serde_json::Map::new();
+        / scale;
     let title = format!(
         "{}: {}",
         spec.id,
@@ -97,60 +102,10 @@ pub fn trajectory_figure(spec: &EnvSpec, trajectories: &[&Trajectory]) -> Result
             .collect::<Vec<_>>()
             .join(" vs ")
     );
-    layout.insert("title".into(), json!({"text": title}));
-    layout.insert("hovermode".into(), json!("x unified"));
-    layout.insert(
-        "legend".into(),
-        json!({"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"}),
-    );
-    layout.insert("margin".into(), json!({"l": 80, "r": 20, "t": 90, "b": 50}));
-    let gap = 0.25 / panels.max(1) as f64;
-    let h = (1.0 - gap * (panels as f64 - 1.0)) / panels as f64;
-    for k in 0..panels {
-        let top = 1.0 - k as f64 * (h + gap);
-        let label = if k < nc {
-            let c = &spec.constraints[k];
-            format!("{} [{}]", c.name, c.unit)
-        } else {
-            let d = &spec.actions[k - nc];
-            format!("{} [{}]", d.name, d.unit)
-        };
-        let suffix = if k == 0 {
-            String::new()
-        } else {
-            (k + 1).to_string()
-        };
-        let last = k + 1 == panels;
-        layout.insert(
-            format!("xaxis{suffix}"),
-            json!({"anchor": format!("y{suffix}"), "matches": "x", "showticklabels": last,
-                   "title": if last { json!({"text": format!("time [{t_unit}]")}) } else { json!(null) }}),
-        );
-        layout.insert(
-            format!("yaxis{suffix}"),
-            json!({"anchor": format!("x{suffix}"), "domain": [(top - h).max(0.0), top],
-                   "title": {"text": label, "font": {"size": 11}}}),
-        );
-    }
-    fig.json["layout"] = serde_json::Value::Object(layout);
-    Ok(fig)
+    stacked(&title, &format!("time [{unit}]"), t_end, &panels)
 }
 
 /// The policy's name up to its parenthesised details (`"expert (PI cascade …)"` → `"expert"`).
-fn short_name(policy: &str) -> &str {
+pub(crate) fn short_name(policy: &str) -> &str {
     policy.split(" (").next().unwrap_or(policy).trim()
-}
-
-/// Pick a readable time unit for the x axis.
-fn time_unit(spec: &EnvSpec) -> (f64, &'static str) {
-    let total = spec.dt * spec.horizon as f64;
-    if total >= 3.0 * 86_400.0 {
-        (86_400.0, "days")
-    } else if total >= 3.0 * 3600.0 {
-        (3600.0, "h")
-    } else if total >= 180.0 {
-        (60.0, "min")
-    } else {
-        (1.0, "s")
-    }
 }

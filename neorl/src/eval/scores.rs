@@ -1,0 +1,687 @@
+//! Reproducible score tables: every algorithm on every environment's
+//! registry dataset, several seeds, periodic evaluations, mean ± std of the
+//! D4RL normalized score — last and best — beside the behaviour policy's.
+//!
+//! ```no_run
+//! use neorl::eval::scores::{ScoreConfig, score_table};
+//! let table = score_table(&ScoreConfig {
+//!     envs: vec!["ChemicalReactor-v0".into()],
+//!     algos: vec!["td3bc".into(), "iql".into()],
+//!     steps: 5_000,
+//!     ..ScoreConfig::default()
+//! })?;
+//! table.write("neorl-out/scores")?;   // scores.md, scores.json, scores.html
+//! println!("{table}");                 // Markdown; an HTML table when a notebook cell ends with `table`
+//! # Ok::<(), neorl::Error>(())
+//! ```
+//!
+//! The protocol (D4RL's, as in the TD3+BC, IQL and CQL papers): one fixed
+//! dataset per environment (the registry's `<Env>-<quality>-v0`, at its
+//! size or `dataset_size`), agents trained from seeds `0..seeds` with the
+//! algorithm's default config, evaluated every `eval_every` steps on the
+//! same `episodes` episodes (seeds `eval_seed`, `eval_seed + 1`, …; no
+//! shield). "last" is the final evaluation, "best" the best of the periodic
+//! ones (optimistic: it selects on the evaluation episodes). The behaviour
+//! score is the normalized mean return of the dataset's complete episodes.
+//! The same config gives the same table on the CPU, whatever `jobs` is.
+
+use super::evaluate::{EvalOptions, evaluate};
+use crate::agents::{self, Agent, BatchSource, Device};
+use crate::viz::escape_html as html_escape;
+use crate::data::{Dataset, DatasetEntry, Quality, Store};
+use crate::env::{Env, EnvSpec};
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::viz::{Figure, JsMode};
+use serde::{Deserialize, Serialize};
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreConfig {
+    /// Environment ids.
+    pub envs: Vec<String>,
+    /// Algorithms (see [`agents::ALGOS`]).
+    pub algos: Vec<String>,
+    /// Agent seeds `0..seeds`.
+    pub seeds: u64,
+    /// Gradient steps per run.
+    pub steps: u64,
+    /// Evaluate every this many steps (and after the last).
+    pub eval_every: u64,
+    /// Episodes per evaluation.
+    pub episodes: usize,
+    /// Seed of the first evaluation episode.
+    pub eval_seed: u64,
+    /// Which registry dataset of each environment.
+    pub quality: Quality,
+    /// Transitions (default: the registry's size).
+    pub dataset_size: Option<usize>,
+    /// Hidden-layer widths for every network (default: each paper's).
+    pub hidden: Option<Vec<usize>>,
+    /// `cpu`, `cuda`, `cuda:N` or `auto`.
+    pub device: String,
+    /// Runs trained at the same time (each on one thread).
+    pub jobs: usize,
+    /// Dataset cache (default: [`crate::data::data_dir`]).
+    pub data_dir: Option<PathBuf>,
+    /// Hyper-parameters over the defaults ([`agents::Settings`]:
+    /// `"combo.model_steps"` → 1000).
+    pub settings: agents::Settings,
+}
+
+impl Default for ScoreConfig {
+    fn default() -> Self {
+        ScoreConfig {
+            envs: vec!["ChemicalReactor-v0".into()],
+            algos: agents::ALGOS.iter().map(|s| s.to_string()).collect(),
+            seeds: 3,
+            steps: 10_000,
+            eval_every: 2_000,
+            episodes: 10,
+            eval_seed: 10_000,
+            quality: Quality::Medium,
+            dataset_size: None,
+            hidden: None,
+            device: "cpu".into(),
+            jobs: 1,
+            data_dir: None,
+            settings: agents::Settings::new(),
+        }
+    }
+}
+
+/// One periodic evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalPoint {
+    /// Gradient steps done.
+    pub step: u64,
+    pub normalized_score: f64,
+    pub mean_return: f64,
+    pub mean_cost: f64,
+    pub hard_violations: usize,
+}
+
+/// One (environment, algorithm, seed) run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    pub env: String,
+    pub algo: String,
+    pub seed: u64,
+    pub evals: Vec<EvalPoint>,
+    /// Normalized score of the last evaluation.
+    pub last: f64,
+    /// Best normalized score over the evaluations.
+    pub best: f64,
+    pub seconds: f64,
+    /// Why the run failed (divergence…); it is left out of the table.
+    pub error: Option<String>,
+}
+
+/// The data an environment's runs trained on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DatasetScore {
+    pub env: String,
+    pub dataset: String,
+    pub sha256: String,
+    pub transitions: usize,
+    /// Complete episodes (the file's last, possibly cut, episode excluded).
+    pub episodes: usize,
+    /// Normalized mean return of those episodes: the behaviour policy's score.
+    pub behaviour_score: f64,
+}
+
+/// One line of the table: an algorithm on an environment, over seeds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreRow {
+    pub env: String,
+    pub algo: String,
+    /// Seeds that finished (failed runs are listed in `failed`).
+    pub seeds: usize,
+    pub last_mean: f64,
+    pub last_std: f64,
+    pub best_mean: f64,
+    pub best_std: f64,
+    pub behaviour_score: f64,
+    pub failed: Vec<u64>,
+}
+
+/// A finished score table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreTable {
+    pub config: ScoreConfig,
+    pub datasets: Vec<DatasetScore>,
+    pub rows: Vec<ScoreRow>,
+    pub runs: Vec<Run>,
+    pub seconds: f64,
+    pub neorl_version: String,
+}
+
+/// Train `agent` on `data` for `steps` more steps in pieces of `eval_every`,
+/// evaluating it in `env` with `opts` after each piece (and at the end).
+/// `on_piece(steps)` is called after each piece (for progress).
+pub fn train_with_evals(
+    agent: &mut dyn Agent,
+    data: &dyn BatchSource,
+    env: &mut Env,
+    steps: u64,
+    eval_every: u64,
+    opts: &EvalOptions,
+    on_piece: &mut dyn FnMut(u64),
+) -> Result<Vec<EvalPoint>> {
+    if eval_every == 0 {
+        return Err(Error::InvalidArgument(
+            "eval_every must be at least 1".into(),
+        ));
+    }
+    let mut points = vec![];
+    let mut done = 0;
+    while done < steps {
+        let k = eval_every.min(steps - done);
+        agents::train_loop_with(agent, data, k, false)?;
+        done += k;
+        let r = evaluate(&mut agent.policy(), env, opts.clone())?;
+        points.push(EvalPoint {
+            step: agent.steps_done(),
+            normalized_score: r.normalized_score,
+            mean_return: r.mean_return,
+            mean_cost: r.mean_cost,
+            hard_violations: r.hard_violations,
+        });
+        on_piece(k);
+    }
+    Ok(points)
+}
+
+/// The behaviour policy's normalized score: the mean return of the
+/// dataset's complete episodes (all but a cut last one).
+pub fn behaviour_score(data: &Dataset, spec: &EnvSpec) -> f64 {
+    let r = BatchSource::episode_returns(data);
+    if r.is_empty() {
+        return f64::NAN;
+    }
+    spec.normalized_score(r.iter().sum::<f64>() / r.len() as f64)
+}
+
+/// Mean and (population) standard deviation; NaN for no values.
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    (
+        m,
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt(),
+    )
+}
+
+/// Run the whole table (see the module docs).
+pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
+    let started = std::time::Instant::now();
+    if cfg.envs.is_empty() || cfg.algos.is_empty() || cfg.seeds == 0 {
+        return Err(Error::InvalidArgument(
+            "a score table needs at least one environment, one algorithm and one seed".into(),
+        ));
+    }
+    if cfg.steps == 0 || cfg.eval_every == 0 || cfg.episodes == 0 {
+        return Err(Error::InvalidArgument(
+            "steps, eval_every and episodes must be at least 1".into(),
+        ));
+    }
+    let device = Device::parse(&cfg.device)?;
+    // Check every name before hours of training.
+    let mut specs = vec![];
+    for e in &cfg.envs {
+        specs.push(crate::make(e)?.spec().clone());
+    }
+    let algos = cfg
+        .algos
+        .iter()
+        .map(|a| agents::algo_name(a))
+        .collect::<Result<Vec<_>>>()?;
+    for a in &algos {
+        agents::build_configured(a, &specs[0], 0, cfg.hidden.clone(), &cfg.settings, &device)?;
+    }
+    let store = match &cfg.data_dir {
+        Some(d) => Store::with_dir(d)?,
+        None => Store::open()?,
+    };
+    let mut data = vec![];
+    let mut datasets = vec![];
+    for spec in &specs {
+        let id = DatasetEntry::make_id(&spec.id, cfg.quality);
+        let d = store.load_sized(&id, cfg.dataset_size)?;
+        let src = BatchSource::source(&d).unwrap_or_else(|| agents::DataSource {
+            id: id.clone(),
+            sha256: String::new(),
+            env_id: spec.id.clone(),
+            transitions: d.len(),
+        });
+        datasets.push(DatasetScore {
+            env: spec.id.clone(),
+            dataset: id,
+            sha256: src.sha256,
+            transitions: d.len(),
+            episodes: BatchSource::episode_returns(&d).len(),
+            behaviour_score: behaviour_score(&d, spec),
+        });
+        data.push(d);
+    }
+    let tasks: Vec<(usize, String, u64)> = (0..specs.len())
+        .flat_map(|e| {
+            algos
+                .iter()
+                .flat_map(move |a| (0..cfg.seeds).map(move |s| (e, a.clone(), s)))
+        })
+        .collect();
+    let progress = Mutex::new(Progress::new(
+        "score table (steps)",
+        tasks.len() as u64 * cfg.steps,
+    ));
+    let run_one = |(e, algo, seed): &(usize, String, u64)| -> Run {
+        let t0 = std::time::Instant::now();
+        let spec = &specs[*e];
+        let mut evals = vec![];
+        let result = (|| -> Result<()> {
+            let mut agent = agents::build_configured(
+                algo,
+                spec,
+                *seed,
+                cfg.hidden.clone(),
+                &cfg.settings,
+                &device,
+            )?;
+            let mut env = crate::make(&spec.id)?;
+            let opts = EvalOptions::new(cfg.episodes).with_seed(cfg.eval_seed);
+            let mut tick = |k: u64| {
+                if let Ok(mut p) = progress.lock() {
+                    p.inc(k);
+                }
+            };
+            evals = train_with_evals(
+                agent.as_mut(),
+                &data[*e],
+                &mut env,
+                cfg.steps,
+                cfg.eval_every,
+                &opts,
+                &mut tick,
+            )?;
+            Ok(())
+        })();
+        let scores: Vec<f64> = evals.iter().map(|p| p.normalized_score).collect();
+        let run = Run {
+            env: spec.id.clone(),
+            algo: algo.clone(),
+            seed: *seed,
+            last: scores.last().copied().unwrap_or(f64::NAN),
+            best: scores.iter().copied().fold(f64::NAN, f64::max),
+            evals,
+            seconds: t0.elapsed().as_secs_f64(),
+            error: result.err().map(|e| e.to_string()),
+        };
+        match &run.error {
+            None => eprintln!(
+                "{} {} seed {}: last {:.1}, best {:.1} ({:.0} s)",
+                run.env, run.algo, run.seed, run.last, run.best, run.seconds
+            ),
+            Some(err) => eprintln!("{} {} seed {}: FAILED: {err}", run.env, run.algo, run.seed),
+        }
+        run
+    };
+    let runs: Vec<Run> = if cfg.jobs > 1 {
+        use rayon::prelude::*;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(cfg.jobs)
+            .build()
+            .map_err(|e| {
+                Error::InvalidArgument(format!("could not start {} jobs: {e}", cfg.jobs))
+            })?;
+        pool.install(|| tasks.par_iter().map(run_one).collect())
+    } else {
+        tasks.iter().map(run_one).collect()
+    };
+    if let Ok(p) = progress.into_inner() {
+        p.finish();
+    }
+    let mut rows = vec![];
+    for (spec, ds) in specs.iter().zip(&datasets) {
+        for algo in &algos {
+            let mine: Vec<&Run> = runs
+                .iter()
+                .filter(|r| r.env == spec.id && &r.algo == algo)
+                .collect();
+            let ok: Vec<&&Run> = mine.iter().filter(|r| r.error.is_none()).collect();
+            let (last_mean, last_std) = mean_std(&ok.iter().map(|r| r.last).collect::<Vec<_>>());
+            let (best_mean, best_std) = mean_std(&ok.iter().map(|r| r.best).collect::<Vec<_>>());
+            rows.push(ScoreRow {
+                env: spec.id.clone(),
+                algo: algo.clone(),
+                seeds: ok.len(),
+                last_mean,
+                last_std,
+                best_mean,
+                best_std,
+                behaviour_score: ds.behaviour_score,
+                failed: mine
+                    .iter()
+                    .filter(|r| r.error.is_some())
+                    .map(|r| r.seed)
+                    .collect(),
+            });
+        }
+    }
+    Ok(ScoreTable {
+        config: cfg.clone(),
+        datasets,
+        rows,
+        runs,
+        seconds: started.elapsed().as_secs_f64(),
+        neorl_version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// `mean ± std`, or what went wrong.
+fn cell(mean: f64, std: f64, row: &ScoreRow) -> String {
+    if row.seeds == 0 {
+        "failed".into()
+    } else {
+        format!("{mean:.1} ± {std:.1}")
+    }
+}
+
+impl ScoreTable {
+    /// The table's rows as text cells: env, algo, last, best, behaviour, seeds.
+    fn cells(&self) -> Vec<[String; 6]> {
+        self.rows
+            .iter()
+            .map(|r| {
+                let mut seeds = r.seeds.to_string();
+                if !r.failed.is_empty() {
+                    let f: Vec<String> = r.failed.iter().map(|s| s.to_string()).collect();
+                    seeds.push_str(&format!(" (failed: {})", f.join(", ")));
+                }
+                [
+                    r.env.clone(),
+                    r.algo.clone(),
+                    cell(r.last_mean, r.last_std, r),
+                    cell(r.best_mean, r.best_std, r),
+                    format!("{:.1}", r.behaviour_score),
+                    seeds,
+                ]
+            })
+            .collect()
+    }
+
+    const HEADERS: [&'static str; 6] = ["env", "algo", "last", "best", "behaviour", "seeds"];
+
+    /// What was run, in one paragraph.
+    fn protocol(&self) -> String {
+        let c = &self.config;
+        let settings = if c.settings.is_empty() {
+            "none".to_string()
+        } else {
+            c.settings
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let hidden = c.hidden.as_ref().map_or("each paper's".to_string(), |h| {
+            h.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("×")
+        });
+        format!(
+            "D4RL normalized score (random = 0, expert = 100), mean ± std over seeds 0..{}; {} gradient steps, evaluated every {} steps on {} episodes (seeds {}..{}, no shield); last = final evaluation, best = best evaluation. Datasets: the registry's {}-quality data{}; behaviour = normalized mean return of the dataset's complete episodes. Networks: {hidden}; settings over the papers' defaults: {settings}; device {}; {:.0} s in all; neorl {}.",
+            c.seeds,
+            c.steps,
+            c.eval_every,
+            c.episodes,
+            c.eval_seed,
+            c.eval_seed + c.episodes as u64,
+            c.quality.as_str(),
+            c.dataset_size
+                .map_or(String::new(), |n| format!(" at {n} transitions")),
+            c.device,
+            self.seconds,
+            self.neorl_version
+        )
+    }
+
+    /// The table as Markdown (with the protocol and the datasets).
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "| {} |", Self::HEADERS.join(" | "));
+        s.push_str("|---|---|---:|---:|---:|---|\n");
+        for c in self.cells() {
+            let _ = writeln!(s, "| {} |", c.join(" | "));
+        }
+        let _ = writeln!(s, "\n{}\n", self.protocol());
+        s.push_str("| dataset | transitions | episodes | behaviour score | SHA-256 |\n|---|---:|---:|---:|---|\n");
+        for d in &self.datasets {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.1} | `{}` |",
+                d.dataset, d.transitions, d.episodes, d.behaviour_score, d.sha256
+            );
+        }
+        s
+    }
+
+    /// An HTML table (for notebooks and reports).
+    pub fn to_html(&self) -> String {
+        let mut s = String::from(
+            "<table class=\"neorl-scores\" style=\"font-family:monospace;border-collapse:collapse\">\n<thead><tr>",
+        );
+        for h in Self::HEADERS {
+            s.push_str(&format!("<th style=\"padding:0 0.6em\">{h}</th>"));
+        }
+        s.push_str("</tr></thead>\n<tbody>\n");
+        for c in self.cells() {
+            s.push_str("<tr>");
+            for (i, v) in c.iter().enumerate() {
+                let align = if (2..5).contains(&i) { "right" } else { "left" };
+                s.push_str(&format!(
+                    "<td style=\"text-align:{align};padding:0 0.6em\">{}</td>",
+                    html_escape(v)
+                ));
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str(&format!(
+            "</tbody></table>\n<p style=\"font-size:smaller\">{}</p>\n",
+            html_escape(&self.protocol())
+        ));
+        s
+    }
+
+    /// Rich display in evcxr notebooks.
+    pub fn evcxr_display(&self) {
+        println!(
+            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
+            self.to_html()
+        );
+    }
+
+    /// Grouped bars: one group per environment, one bar per algorithm (last
+    /// evaluation, mean with the std as error bar), the behaviour score as a
+    /// black line across each group.
+    pub fn figure(&self) -> Figure {
+        let envs: Vec<&str> = self.datasets.iter().map(|d| d.env.as_str()).collect();
+        let mut data = vec![];
+        let mut algos: Vec<&str> = vec![];
+        for r in &self.rows {
+            if !algos.contains(&r.algo.as_str()) {
+                algos.push(&r.algo);
+            }
+        }
+        for algo in algos {
+            let row = |env: &str| self.rows.iter().find(|r| r.env == env && r.algo == algo);
+            let y: Vec<Option<f64>> = envs
+                .iter()
+                .map(|e| row(e).filter(|r| r.seeds > 0).map(|r| r.last_mean))
+                .collect();
+            let err: Vec<Option<f64>> = envs
+                .iter()
+                .map(|e| row(e).filter(|r| r.seeds > 0).map(|r| r.last_std))
+                .collect();
+            data.push(
+                serde_json::json!({"type": "bar", "name": algo, "x": envs, "y": y,
+                "error_y": {"type": "data", "array": err, "visible": true}}),
+            );
+        }
+        let behaviour: Vec<f64> = self.datasets.iter().map(|d| d.behaviour_score).collect();
+        data.push(serde_json::json!({"type": "scatter", "mode": "markers", "name": "behaviour (dataset)",
+            "x": envs, "y": behaviour, "marker": {"symbol": "line-ew-open", "size": 40, "color": "black", "line": {"width": 3}}}));
+        Figure {
+            json: serde_json::json!({"data": data, "layout": {
+                "title": {"text": format!("normalized score after {} steps ({} seeds, mean ± std)", self.config.steps, self.config.seeds)},
+                "barmode": "group",
+                "yaxis": {"title": {"text": "normalized score"}},
+                "margin": {"l": 70, "r": 20, "t": 50, "b": 80},
+            }}),
+            height: 480,
+        }
+    }
+
+    /// Write `scores.md`, `scores.json` and `scores.html` (the figure, with
+    /// plotly.js next to it) into `dir`; returns their paths.
+    pub fn write(&self, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let md = dir.join("scores.md");
+        let text = format!("# neorl score table\n\n{}", self.to_markdown());
+        std::fs::write(&md, text).map_err(|e| Error::io(&md, e))?;
+        let js = dir.join("scores.json");
+        let json = serde_json::to_string_pretty(self).map_err(|source| Error::Json {
+            context: "score table".into(),
+            source,
+        })?;
+        std::fs::write(&js, json).map_err(|e| Error::io(&js, e))?;
+        let html = dir.join("scores.html");
+        self.figure()
+            .write_html(&html, "neorl score table", JsMode::Sibling)?;
+        Ok(vec![md, js, html])
+    }
+}
+
+impl fmt::Display for ScoreTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_markdown())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_std_is_the_population_one() {
+        assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 1.0));
+        assert!(mean_std(&[]).0.is_nan());
+    }
+
+    /// A tiny but complete table: two algorithms, two seeds, two
+    /// evaluations each, on a small dataset in a temporary cache. The same
+    /// config run with 2 jobs gives the same numbers.
+    #[test]
+    fn a_tiny_table_is_complete_and_reproducible() {
+        let dir = std::env::temp_dir().join(format!("neorl-scores-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = ScoreConfig {
+            data_dir: Some(dir.clone()),
+            envs: vec!["ChemicalReactor-v0".into()],
+            algos: vec!["bc".into(), "td3bc".into()],
+            seeds: 2,
+            steps: 6,
+            eval_every: 3,
+            episodes: 2,
+            dataset_size: Some(3_000),
+            hidden: Some(vec![8, 8]),
+            settings: [("td3bc.batch_size".to_string(), serde_json::json!(32))].into(),
+            ..ScoreConfig::default()
+        };
+        let t = score_table(&cfg).unwrap();
+        assert_eq!(t.runs.len(), 4);
+        assert_eq!(t.rows.len(), 2);
+        for r in &t.runs {
+            assert_eq!(r.error, None);
+            assert_eq!(r.evals.iter().map(|p| p.step).collect::<Vec<_>>(), [3, 6]);
+            assert_eq!(r.last, r.evals[1].normalized_score);
+            assert!(r.best >= r.last);
+        }
+        for row in &t.rows {
+            assert_eq!(row.seeds, 2);
+            let runs: Vec<f64> = t
+                .runs
+                .iter()
+                .filter(|r| r.algo == row.algo)
+                .map(|r| r.last)
+                .collect();
+            assert_eq!((row.last_mean, row.last_std), mean_std(&runs));
+            assert!(row.behaviour_score.is_finite());
+        }
+        let d = &t.datasets[0];
+        assert_eq!(d.dataset, "ChemicalReactor-medium-v0");
+        assert_eq!((d.transitions, d.sha256.len()), (3_000, 64));
+        let t2 = score_table(&ScoreConfig { jobs: 2, ..cfg }).unwrap();
+        assert_eq!(t.rows, t2.rows);
+        let out = dir.join("out");
+        let files = t.write(&out).unwrap();
+        assert_eq!(files.len(), 3);
+        let md = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(md.contains("| ChemicalReactor-v0 | td3bc |"), "{md}");
+        assert!(md.contains(&d.sha256));
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&files[1]).unwrap()).unwrap();
+        assert_eq!(json["rows"].as_array().unwrap().len(), 2);
+        assert!(
+            t.to_html()
+                .contains("<td style=\"text-align:left;padding:0 0.6em\">bc</td>")
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn bad_configs_are_refused_before_training() {
+        let e = score_table(&ScoreConfig {
+            algos: vec!["ppo".into()],
+            ..ScoreConfig::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("unknown algorithm 'ppo'") && e.contains("td3bc"),
+            "{e}"
+        );
+        let e = score_table(&ScoreConfig {
+            envs: vec!["Nope-v0".into()],
+            ..ScoreConfig::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("Nope-v0"), "{e}");
+        let e = score_table(&ScoreConfig {
+            settings: [("td3bc.alpah".to_string(), serde_json::json!(1.0))].into(),
+            ..ScoreConfig::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("td3bc has no setting 'alpah'") && e.contains("alpha"),
+            "{e}"
+        );
+        assert!(
+            score_table(&ScoreConfig {
+                seeds: 0,
+                ..ScoreConfig::default()
+            })
+            .is_err()
+        );
+    }
+}
