@@ -17,7 +17,9 @@
 #      Skipped when nothing it depends on has changed since the last warm-up.
 #
 # Environment: NEORL_KERNEL_HOME, NEORL_KERNEL_FEATURES (neorl features for the
-# kernel, default "frames"), NEORL_KERNEL_SKIP_WARMUP=1, NEORL_KERNEL_NO_APT=1.
+# kernel, default "frames"), NEORL_KERNEL_SKIP_WARMUP=1, NEORL_KERNEL_NO_APT=1,
+# NEORL_KERNEL_NAME (kernelspec name, default "neorl"; another name installs a
+# second kernel side by side, e.g. with other features and its own home).
 set -euo pipefail
 
 say() { echo "kernel/install.sh: $*" >&2; }
@@ -28,6 +30,9 @@ evcxr_version=0.22.0
 features=${NEORL_KERNEL_FEATURES-frames}
 cache_mb=${NEORL_KERNEL_CACHE_MB:-8000}
 cell_opt=${NEORL_KERNEL_CELL_OPT:-0}
+name=${NEORL_KERNEL_NAME:-neorl}
+display="Rust (neorl)"
+[ "$name" = neorl ] || display="Rust (neorl: $name)"
 
 # --- 1. tools ---------------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1; then
@@ -92,12 +97,12 @@ cmp -s "$repo/Cargo.lock" "$home/Cargo.lock" 2>/dev/null || cp "$repo/Cargo.lock
 # --- 3. the kernelspec ------------------------------------------------------
 spec=$(mktemp -d)
 trap 'rm -rf "$spec"' EXIT
-python3 - "$spec/kernel.json" "$repo/kernel/neorl-kernel" "$home" "$cargo_bin" <<'EOF'
+python3 - "$spec/kernel.json" "$repo/kernel/neorl-kernel" "$home" "$cargo_bin" "$display" <<'EOF'
 import json, os, sys
-out, launcher, home, cargo_bin = sys.argv[1:]
+out, launcher, home, cargo_bin, display = sys.argv[1:]
 spec = {
     "argv": [launcher, "--control_file", "{connection_file}"],
-    "display_name": "Rust (neorl)",
+    "display_name": display,
     "language": "rust",
     "interrupt_mode": "message",
     "env": {
@@ -117,8 +122,8 @@ for logo in logo-32x32.png logo-64x64.png; do
   src=$(ls "$HOME"/.cargo/registry/src/*/evcxr_jupyter-"$evcxr_version"/third_party/rust/rust-"${logo#logo-}" 2>/dev/null | head -n1 || true)
   [ -n "$src" ] && cp "$src" "$spec/$logo"
 done
-jupyter kernelspec install --user --replace --name neorl "$spec" >/dev/null
-say "kernelspec 'neorl' (Rust (neorl)) installed: $(jupyter kernelspec list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kernelspecs"]["neorl"]["resource_dir"])')"
+jupyter kernelspec install --user --replace --name "$name" "$spec" >/dev/null
+say "kernelspec '$name' ($display) installed: $(jupyter kernelspec list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kernelspecs"][sys.argv[1]]["resource_dir"])' "$name")"
 
 # --- 4. pre-warm ------------------------------------------------------------
 # The stamp covers everything the compiled tree depends on: toolchain, evcxr,
@@ -141,7 +146,7 @@ elif [ -f "$template/warm.stamp" ] && [ "$(cat "$template/warm.stamp")" = "$stam
 else
   say "pre-warming: compiling neorl and its dependencies for the kernel (cold: tens of minutes on 2 cores; once)"
   start=$(date +%s)
-  NEORL_KERNEL_SLOT=template python3 "$repo/tests/notebooks/run.py" --quiet \
+  NEORL_KERNEL_SLOT=template python3 "$repo/tests/notebooks/run.py" --quiet --kernel "$name" \
     --out "$home/warmup" "$repo/kernel/warmup.ipynb"
   # Kernels copy the template's build into their own slot when this changes.
   echo "$stamp" >"$template/warm.stamp.new"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Executes notebooks headlessly through a real Jupyter kernel and checks them.
 
-    python3 tests/notebooks/run.py [PATH ...] [--kernel neorl] [--out DIR]
+    python3 tests/notebooks/run.py [PATH ...] [--kernel neorl] [--out DIR] [--jobs N]
 
 PATH is a notebook or a directory of notebooks (default: tutorials/ and
 notebooks/ of this checkout). Each notebook runs top to bottom in a fresh
@@ -23,19 +23,23 @@ fails when
     in the cell's text outputs (text/plain, text/html, stdout);
   * the kernel dies or a cell runs past --timeout.
 
-The executed notebooks, each kernel's log and a timing summary (kernel start
-to ready, each cell) are written under --out (default target/notebooks).
-Prints one line per notebook and, last, `N passed, N failed`; exits 1 if any
-notebook failed.
+Notebooks run --jobs at a time (default: one per CPU core, as memory allows:
+an evcxr kernel with neorl loaded takes about 3 GB), each in its own kernel
+and compile slot. The executed notebooks, each kernel's log and a timing
+summary (kernel start to ready, first result, each cell) are written under
+--out (default target/notebooks). Prints one line per notebook and, last,
+`N passed, N failed`; exits 1 if any notebook failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
@@ -121,7 +125,7 @@ def indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def run_notebook(path: Path, args, out_dir: Path) -> tuple[bool, dict]:
+def run_notebook(path: Path, args, out_dir: Path) -> tuple[bool, dict, list[str]]:
     nb = nbformat.read(path, as_version=4)
     rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
     out_path = out_dir / rel
@@ -138,6 +142,7 @@ def run_notebook(path: Path, args, out_dir: Path) -> tuple[bool, dict]:
     )
     timing = {"notebook": str(rel), "cells": []}
     problems: list[str] = []
+    lines: list[str] = []
     t0 = time.monotonic()
     with open(log_path, "wb") as log:
         try:
@@ -158,9 +163,8 @@ def run_notebook(path: Path, args, out_dir: Path) -> tuple[bool, dict]:
                         timing["first_result_s"] = round(time.monotonic() - t0, 2)
                     cell_problems = check_cell(index, cell)
                     problems += cell_problems
-                    if not args.quiet:
-                        status = "FAIL" if cell_problems else "ok"
-                        print(f"    cell {index:>3}  {seconds:8.2f} s  {status}", flush=True)
+                    status = "FAIL" if cell_problems else "ok"
+                    lines.append(f"    cell {index:>3}  {seconds:8.2f} s  {status}")
                     if error_text(cell) is not None and "raises-exception" not in cell.get(
                         "metadata", {}
                     ).get("tags", []):
@@ -176,7 +180,7 @@ def run_notebook(path: Path, args, out_dir: Path) -> tuple[bool, dict]:
         if log_tail:
             problems.append("kernel log (last lines):\n" + indent("\n".join(log_tail)))
     timing["problems"] = problems
-    return not problems, timing
+    return not problems, timing, lines
 
 
 def main() -> int:
@@ -188,31 +192,61 @@ def main() -> int:
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     ap.add_argument("--startup-timeout", type=int, default=7200,
                     help="seconds for the kernel to start (a cold start compiles the dependencies)")
+    ap.add_argument("--jobs", type=int, default=0,
+                    help="notebooks run at once (default: $NEORL_NOTEBOOK_JOBS, else one per core as memory allows)")
     ap.add_argument("--quiet", action="store_true", help="no per-cell lines")
     args = ap.parse_args()
 
     notebooks = find_notebooks(args.paths)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = max(1, min(args.jobs or default_jobs(), len(notebooks) or 1))
+    print(f"running {len(notebooks)} notebook(s), {jobs} at a time, kernel {args.kernel!r}", flush=True)
     passed = failed = 0
     timings = []
-    for path in notebooks:
-        rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
-        print(f"notebook {rel}", flush=True)
-        ok, timing = run_notebook(path, args, out_dir)
-        timings.append(timing)
-        line = (f"  {'PASS' if ok else 'FAIL'} {rel}: kernel ready {timing.get('kernel_ready_s', '-')} s, "
-                f"first result {timing.get('first_result_s', '-')} s, total {timing['total_s']} s")
-        print(line, flush=True)
-        if ok:
-            passed += 1
-        else:
-            failed += 1
-            for p in timing["problems"]:
-                print(indent(p), flush=True)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_notebook, p, args, out_dir): p for p in notebooks}
+        for future in as_completed(futures):
+            path = futures[future]
+            rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+            try:
+                ok, timing, lines = future.result()
+            except Exception as e:  # the worker itself failed
+                ok, timing, lines = False, {"notebook": str(rel), "total_s": 0,
+                                            "problems": [f"runner error: {e!r}"]}, []
+            timings.append(timing)
+            print(f"notebook {rel}", flush=True)
+            if not args.quiet:
+                print("\n".join(lines), flush=True)
+            print(f"  {'PASS' if ok else 'FAIL'} {rel}: kernel ready {timing.get('kernel_ready_s', '-')} s, "
+                  f"first result {timing.get('first_result_s', '-')} s, total {timing['total_s']} s",
+                  flush=True)
+            if ok:
+                passed += 1
+            else:
+                failed += 1
+                for p in timing["problems"]:
+                    print(indent(p), flush=True)
+    timings.sort(key=lambda t: t["notebook"])
     (out_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     print(f"{passed} passed, {failed} failed", flush=True)
     return 1 if failed or not notebooks else 0
+
+
+def default_jobs() -> int:
+    """One notebook per core, at most one per 4 GB of available memory."""
+    env = os.environ.get("NEORL_NOTEBOOK_JOBS")
+    if env:
+        return int(env)
+    mem_gb = 8.0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    mem_gb = int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return max(1, min(os.cpu_count() or 1, int(mem_gb // 4)))
 
 
 if __name__ == "__main__":
