@@ -57,4 +57,14 @@ if ! python3 -c "import h5py, numpy" >/dev/null 2>&1; then
     || { say "could not install h5py; run: python3 -m pip install h5py numpy"; exit 1; }
 fi
 
-say "ok ($(cargo --version), hdf5 $(pkg-config --modversion hdf5 2>/dev/null || echo '?'))"
+# Tests: MLflow (the tracking tests start a real `mlflow server` and read
+# runs back with MLflow's own Python client). The full package: the server
+# is not in mlflow-skinny.
+if ! python3 -c "import mlflow" >/dev/null 2>&1; then
+  say "installing mlflow (pip; the tracking tests use its server and client)"
+  python3 -m pip install -q mlflow >/dev/null 2>&1 \
+    || python3 -m pip install -q --break-system-packages mlflow >/dev/null 2>&1 \
+    || { say "could not install mlflow; run: python3 -m pip install mlflow"; exit 1; }
+fi
+
+say "ok ($(cargo --version), hdf5 $(pkg-config --modversion hdf5 2>/dev/null || echo '?'), mlflow $(python3 -c 'import mlflow; print(mlflow.__version__)' 2>/dev/null || echo '?'))"

@@ -124,6 +124,10 @@ pub enum Error {
     #[error("audit log {path}: {reason}")]
     AuditLog { path: PathBuf, reason: String },
 
+    /// Experiment tracking (MLflow store or server) cannot go on.
+    #[error("tracking: {0}")]
+    Tracking(String),
+
     /// JSON that could not be produced or parsed.
     #[error("JSON error in {context}: {source}")]
     Json {

@@ -27,6 +27,7 @@ pub mod policy;
 pub mod progress;
 pub mod quickstart;
 pub mod safety;
+pub mod track;
 pub mod viz;
 
 pub use env::{make, make_with};

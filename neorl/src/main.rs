@@ -13,6 +13,8 @@ use std::time::Duration;
 
 #[path = "cli/datasets.rs"]
 mod datasets;
+#[path = "cli/track.rs"]
+mod tracking;
 
 #[derive(Parser)]
 #[command(
@@ -58,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         what: Bench,
     },
+    /// Experiment tracking (MLflow): list runs, send spooled runs to a server.
+    Track {
+        #[command(subcommand)]
+        what: tracking::TrackCmd,
+    },
     /// The main job, end to end: baselines on every environment, then a registry medium dataset → TD3+BC training → evaluation with and without the shield → figures and summary.
     Quickstart {
         /// Output folder.
@@ -77,6 +84,8 @@ enum Command {
         /// Evaluations during training (points of the learning curve).
         #[arg(long, default_value_t = 4)]
         eval_points: u64,
+        #[command(flatten)]
+        track: tracking::TrackArgs,
         #[arg(long)]
         json: bool,
     },
@@ -153,6 +162,8 @@ struct TrainArgs {
     /// checkpoint of the same algorithm, training continues from it.
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    track: tracking::TrackArgs,
     #[arg(long)]
     json: bool,
 }
@@ -172,6 +183,8 @@ struct EvalArgs {
     /// Write every safety event to this hash-chained audit log.
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
+    #[command(flatten)]
+    track: tracking::TrackArgs,
     #[arg(long)]
     json: bool,
 }
@@ -217,6 +230,8 @@ struct ScoresArgs {
     /// Where scores.md, scores.json and scores.html go.
     #[arg(long, default_value = "neorl-out/scores")]
     out: PathBuf,
+    #[command(flatten)]
+    track: tracking::TrackArgs,
     #[arg(long)]
     json: bool,
 }
@@ -456,6 +471,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => train_cmd(a),
         Command::Eval(a) => eval_cmd(a),
         Command::Scores(a) => scores_cmd(a),
+        Command::Track { what } => tracking::run(what),
         Command::Audit {
             what: AuditCmd::Verify { file, json },
         } => audit_verify(&file, json),
@@ -466,6 +482,7 @@ fn run(cli: Cli) -> Result<()> {
             train_steps,
             dataset_size,
             eval_points,
+            track,
             json,
         } => {
             let cfg = neorl::quickstart::QuickstartConfig {
@@ -476,9 +493,13 @@ fn run(cli: Cli) -> Result<()> {
                 dataset_size,
                 eval_points,
             };
+            let run = tracking::start_quickstart(&track, &cfg)?;
             let report = neorl::quickstart::run(&cfg)?;
+            let mlflow = tracking::finish_quickstart(run, &report)?;
             if json {
-                print_json(&serde_json::to_value(&report)?)
+                let mut v = serde_json::to_value(&report)?;
+                v["mlflow"] = mlflow;
+                print_json(&v)
             } else {
                 println!("{}", neorl::quickstart::markdown_table(&report));
                 println!("figures and summary written to {}", report.out.display());
@@ -826,8 +847,22 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     } else {
         agents::build_configured(&algo, &spec, a.seed, a.hidden.clone(), &settings, &device)?
     };
-    let summary = agents::train_loop(agent.as_mut(), &data, a.steps)?;
+    let mut run = tracking::start_train(
+        &a.track,
+        &algo,
+        &a.dataset,
+        a.seed,
+        &device.name(),
+        a.steps,
+        agent.as_ref(),
+        &data,
+    )?;
+    let summary =
+        agents::train_loop_observed(agent.as_mut(), &data, a.steps, true, &mut |s, m| {
+            run.log_metrics(s, m)
+        })?;
     agent.save(&out)?;
+    let mlflow = tracking::finish_train(run, agent.as_ref(), &out, &summary)?;
     let v = json!({
         "algo": agent.algo(),
         "dataset": source.id,
@@ -840,6 +875,7 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         "checkpoint": out,
         "seconds": summary.seconds,
         "final_metrics": summary.final_metrics,
+        "mlflow": mlflow,
     });
     if a.json {
         return print_json(&v);
@@ -862,13 +898,14 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     };
     let report = evaluate(&mut agent.policy(), &mut env, opts)?;
     let dataset = agent.state().dataset.as_ref();
+    let mut v = serde_json::to_value(&report)?;
+    v["algo"] = json!(agent.algo());
+    v["steps"] = json!(agent.steps_done());
+    v["checkpoint"] = json!(a.checkpoint);
+    v["dataset"] = json!(dataset.map(|d| &d.id));
+    v["dataset_sha256"] = json!(dataset.map(|d| &d.sha256));
+    v["mlflow"] = tracking::eval_run(&a.track, &a.checkpoint, agent.as_ref(), a.seed, &report, &v)?;
     if a.json {
-        let mut v = serde_json::to_value(&report)?;
-        v["algo"] = json!(agent.algo());
-        v["steps"] = json!(agent.steps_done());
-        v["checkpoint"] = json!(a.checkpoint);
-        v["dataset"] = json!(dataset.map(|d| &d.id));
-        v["dataset_sha256"] = json!(dataset.map(|d| &d.sha256));
         return print_json(&v);
     }
     println!(

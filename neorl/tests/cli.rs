@@ -10,9 +10,16 @@ fn neorl(args: &[&str]) -> (i32, String, String) {
 
 /// Run the binary; `data_dir` is its dataset cache (tests that generate
 /// datasets use their own, so they neither race nor touch the user's).
+/// Tracked commands record into a scratch MLflow store, not ./mlruns.
 fn neorl_in(args: &[&str], data_dir: Option<&Path>) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_neorl"));
-    cmd.args(args).env("NEORL_PROGRESS", "off");
+    cmd.args(args)
+        .env("NEORL_PROGRESS", "off")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env(
+            "NEORL_TRACKING_DIR",
+            std::env::temp_dir().join(format!("neorl-cli-mlruns-{}", std::process::id())),
+        );
     if let Some(d) = data_dir {
         cmd.env("NEORL_DATA_DIR", d);
     }

@@ -282,6 +282,11 @@ pub trait Agent: Send {
     /// Write a full checkpoint to `dir` (atomically).
     fn save(&self, dir: &Path) -> Result<()>;
 
+    /// The hyper-parameters as JSON (logged as a tracked run's params).
+    fn config_json(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
     /// Called by the training loop before the updates of every `train`
     /// call, after the normaliser is fitted (model-based agents fit their
     /// dynamics model here). Does nothing by default.
@@ -333,6 +338,22 @@ pub fn train_loop_with(
     data: &dyn BatchSource,
     steps: u64,
     progress: bool,
+) -> Result<TrainSummary> {
+    train_loop_observed(agent, data, steps, progress, &mut |_, _| Ok(()))
+}
+
+/// Called with `(step, metrics)` after every update by [`train_loop_observed`].
+pub type StepObserver<'a> = dyn FnMut(u64, &[(&'static str, f32)]) -> Result<()> + 'a;
+
+/// As [`train_loop_with`], calling `observer(step, metrics)` after every
+/// update (e.g. an MLflow run's [`crate::track::Run::log_metrics`]); an error
+/// from the observer stops training.
+pub fn train_loop_observed(
+    agent: &mut dyn Agent,
+    data: &dyn BatchSource,
+    steps: u64,
+    progress: bool,
+    observer: &mut StepObserver<'_>,
 ) -> Result<TrainSummary> {
     {
         let st = agent.state();
@@ -396,6 +417,7 @@ pub fn train_loop_with(
         st.step += 1;
         let step = st.step;
         st.history.push(step, &metrics);
+        observer(step, &metrics)?;
         progress.inc(1);
     }
     progress.finish();

@@ -622,6 +622,10 @@ impl Agent for Combo {
         )
     }
 
+    fn config_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).unwrap_or_default()
+    }
+
     fn save(&self, dir: &Path) -> Result<()> {
         let (od, ad) = (self.state.obs_dim, self.state.act_dim);
         let mut ck = Checkpoint::new(ALGO, &self.config, &self.state)?;

@@ -259,6 +259,10 @@ impl Agent for Iql {
         )
     }
 
+    fn config_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).unwrap_or_default()
+    }
+
     fn save(&self, dir: &Path) -> Result<()> {
         let mut ck = Checkpoint::new(ALGO, &self.config, &self.state)?;
         ck.put_mlp("actor", &self.actor);

@@ -28,8 +28,8 @@ pub mod td3bc;
 mod tests;
 
 pub use agent::{
-    Agent, AgentPolicy, DataSource, History, Normalizer, TrainState, TrainSummary, train_loop,
-    train_loop_with,
+    Agent, AgentPolicy, DataSource, History, Normalizer, StepObserver, TrainState, TrainSummary,
+    train_loop, train_loop_observed, train_loop_with,
 };
 pub use bc::{Bc, BcConfig};
 pub use buffer::{BatchSource, Buffer, TransitionBatch};

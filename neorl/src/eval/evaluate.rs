@@ -32,11 +32,11 @@
 
 use super::rollout::{EpisodeStats, RolloutReport, check_finite, rollout};
 use super::shielded::{AuditSummary, shielded_rollout_with};
-use crate::viz::escape_html as html_escape;
 use crate::env::{Env, EnvSpec, VecEnv};
 use crate::error::{Error, Result};
 use crate::policy::Policy;
 use crate::safety::{SafetyConfig, ShieldConfig};
+use crate::viz::escape_html as html_escape;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;

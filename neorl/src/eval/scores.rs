@@ -27,11 +27,11 @@
 
 use super::evaluate::{EvalOptions, evaluate};
 use crate::agents::{self, Agent, BatchSource, Device};
-use crate::viz::escape_html as html_escape;
 use crate::data::{Dataset, DatasetEntry, Quality, Store};
 use crate::env::{Env, EnvSpec};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::viz::escape_html as html_escape;
 use crate::viz::{Figure, JsMode};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
@@ -63,7 +63,7 @@ pub struct ScoreConfig {
     pub hidden: Option<Vec<usize>>,
     /// `cpu`, `cuda`, `cuda:N` or `auto`.
     pub device: String,
-    /// Runs trained at the same time (each on one thread).
+    /// Runs trained at the same time (each on its own thread).
     pub jobs: usize,
     /// Dataset cache (default: [`crate::data::data_dir`]).
     pub data_dir: Option<PathBuf>,
@@ -332,18 +332,29 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
         }
         run
     };
-    let runs: Vec<Run> = if cfg.jobs > 1 {
-        use rayon::prelude::*;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(cfg.jobs)
-            .build()
-            .map_err(|e| {
-                Error::InvalidArgument(format!("could not start {} jobs: {e}", cfg.jobs))
-            })?;
-        pool.install(|| tasks.par_iter().map(run_one).collect())
-    } else {
-        tasks.iter().map(run_one).collect()
-    };
+    // `jobs` plain threads take the next run from a shared counter. (Not a
+    // rayon pool: a rayon worker that waits for the evaluation's VecEnv
+    // would run other runs' work meanwhile, which muddles their timings.)
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Run>>> = tasks.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..cfg.jobs.clamp(1, tasks.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(task) = tasks.get(i) else { break };
+                    let run = run_one(task);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(run);
+                    }
+                }
+            });
+        }
+    });
+    let runs: Vec<Run> = slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().ok().flatten())
+        .collect();
     if let Ok(p) = progress.into_inner() {
         p.finish();
     }
@@ -437,13 +448,13 @@ impl ScoreTable {
                 .join("×")
         });
         format!(
-            "D4RL normalized score (random = 0, expert = 100), mean ± std over seeds 0..{}; {} gradient steps, evaluated every {} steps on {} episodes (seeds {}..{}, no shield); last = final evaluation, best = best evaluation. Datasets: the registry's {}-quality data{}; behaviour = normalized mean return of the dataset's complete episodes. Networks: {hidden}; settings over the papers' defaults: {settings}; device {}; {:.0} s in all; neorl {}.",
-            c.seeds,
+            "D4RL normalized score (random = 0, expert = 100), mean ± std over seeds 0–{}; {} gradient steps, evaluated every {} steps on {} episodes (seeds {}–{}, no shield); last = final evaluation, best = best evaluation. Datasets: the registry's {}-quality data{}; behaviour = normalized mean return of the dataset's complete episodes. Networks: {hidden}; settings over the papers' defaults: {settings}; device {}; {:.0} s in all; neorl {}.",
+            c.seeds - 1,
             c.steps,
             c.eval_every,
             c.episodes,
             c.eval_seed,
-            c.eval_seed + c.episodes as u64,
+            c.eval_seed + c.episodes as u64 - 1,
             c.quality.as_str(),
             c.dataset_size
                 .map_or(String::new(), |n| format!(" at {n} transitions")),
