@@ -5,7 +5,7 @@
 #   1. evcxr_jupyter (cargo install, pinned version) and Jupyter's Python side
 #      (jupyterlab, nbclient, nbformat; pip) when missing; the mold linker
 #      (apt) when it can, which evcxr then uses to link every cell.
-#   2. $NEORL_KERNEL_HOME (default ~/.local/share/neorl-kernel): the evcxr
+#   2. $NEORL_KERNEL_HOME (default ~/.local/share/neorl-kernel[-NAME]): the evcxr
 #      configuration (config/init.evcxr, config/prelude.rs), the cargo profile
 #      for the kernel's builds (.cargo/config.toml) and the compile slots.
 #   3. The kernelspec `neorl` ("Rust (neorl)"), with absolute paths, in the
@@ -19,18 +19,21 @@
 # Environment: NEORL_KERNEL_HOME, NEORL_KERNEL_FEATURES (neorl features for the
 # kernel, default "frames"), NEORL_KERNEL_SKIP_WARMUP=1, NEORL_KERNEL_NO_APT=1,
 # NEORL_KERNEL_NAME (kernelspec name, default "neorl"; another name installs a
-# second kernel side by side, e.g. with other features and its own home).
+# second kernel side by side with its own home, e.g. with other features:
+# NEORL_KERNEL_NAME=neorl-cuda NEORL_KERNEL_FEATURES=frames,cuda).
 set -euo pipefail
 
 say() { echo "kernel/install.sh: $*" >&2; }
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-home=${NEORL_KERNEL_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/neorl-kernel}
 evcxr_version=0.22.0
 features=${NEORL_KERNEL_FEATURES-frames}
 cache_mb=${NEORL_KERNEL_CACHE_MB:-8000}
 cell_opt=${NEORL_KERNEL_CELL_OPT:-0}
 name=${NEORL_KERNEL_NAME:-neorl}
+suffix=""
+[ "$name" = neorl ] || suffix="-$name"
+home=${NEORL_KERNEL_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/neorl-kernel$suffix}
 display="Rust (neorl)"
 [ "$name" = neorl ] || display="Rust (neorl: $name)"
 
@@ -153,4 +156,4 @@ else
   mv "$template/warm.stamp.new" "$template/warm.stamp"
   say "warm-up took $(($(date +%s) - start)) s"
 fi
-say "ok: open a notebook with the 'Rust (neorl)' kernel, e.g. jupyter lab $repo/tutorials"
+say "ok: open a notebook with the '$display' kernel, e.g. jupyter lab $repo/tutorials"

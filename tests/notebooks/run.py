@@ -23,6 +23,11 @@ fails when
     in the cell's text outputs (text/plain, text/html, stdout);
   * the kernel dies or a cell runs past --timeout.
 
+A notebook whose metadata says `"neorl": {"services": ["mlflow"]}` gets a
+real MLflow tracking server: the runner starts one `mlflow server` (its own
+SQLite store and artifact folder in a temporary directory) before the first
+such notebook and passes `MLFLOW_TRACKING_URI` to that notebook's kernel.
+
 Notebooks run --jobs at a time (default: one per CPU core, as memory allows:
 an evcxr kernel with neorl loaded takes about 3 GB), each in its own kernel
 and compile slot. The executed notebooks, each kernel's log and a timing
@@ -36,9 +41,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
+import urllib.request
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -125,7 +136,55 @@ def indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def run_notebook(path: Path, args, out_dir: Path) -> tuple[bool, dict, list[str]]:
+def services_of(path: Path) -> list[str]:
+    nb = nbformat.read(path, as_version=4)
+    return list(nb.metadata.get("neorl", {}).get("services", []))
+
+
+class MlflowServer:
+    """`python3 -m mlflow server` on a free local port, in its own process
+    group, with its store in a temporary directory; stopped on exit."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="neorl-nb-mlflow-"))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.log = open(self.dir / "server.log", "wb")
+        env = dict(os.environ, PYTHONWARNINGS="ignore", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1",
+             "--port", str(self.port),
+             "--backend-store-uri", f"sqlite:///{self.dir / 'mlflow.db'}",
+             "--artifacts-destination", str(self.dir / "artifacts"), "--workers", "1"],
+            stdout=self.log, stderr=self.log, env=env, start_new_session=True)
+        t0 = time.monotonic()
+        while True:
+            try:
+                with urllib.request.urlopen(self.uri + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() - t0 > 240:
+                self.stop()
+                raise RuntimeError("mlflow server did not start:\n"
+                                   + (self.dir / "server.log").read_text(errors="replace")[-2000:])
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_notebook(path: Path, args, out_dir: Path, env: dict[str, str]) -> tuple[bool, dict, list[str]]:
     nb = nbformat.read(path, as_version=4)
     rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
     out_path = out_dir / rel
@@ -146,7 +205,7 @@ def run_notebook(path: Path, args, out_dir: Path) -> tuple[bool, dict, list[str]
     t0 = time.monotonic()
     with open(log_path, "wb") as log:
         try:
-            with client.setup_kernel(stdout=log, stderr=log):
+            with client.setup_kernel(stdout=log, stderr=log, env=dict(os.environ, **env)):
                 timing["kernel_ready_s"] = round(time.monotonic() - t0, 2)
                 for index, cell in enumerate(nb.cells):
                     if cell.cell_type != "code":
@@ -204,8 +263,30 @@ def main() -> int:
     print(f"running {len(notebooks)} notebook(s), {jobs} at a time, kernel {args.kernel!r}", flush=True)
     passed = failed = 0
     timings = []
+    mlflow = None
+    envs: dict[Path, dict[str, str]] = {}
+    for p in notebooks:
+        envs[p] = {}
+        if "mlflow" in services_of(p):
+            if mlflow is None:
+                mlflow = MlflowServer()
+                print(f"started an MLflow server at {mlflow.uri}", flush=True)
+            envs[p]["MLFLOW_TRACKING_URI"] = mlflow.uri
+    try:
+        passed, failed = run_all(notebooks, args, out_dir, envs, jobs, timings)
+    finally:
+        if mlflow is not None:
+            mlflow.stop()
+    timings.sort(key=lambda t: t["notebook"])
+    (out_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed or not notebooks else 0
+
+
+def run_all(notebooks, args, out_dir, envs, jobs, timings) -> tuple[int, int]:
+    passed = failed = 0
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_notebook, p, args, out_dir): p for p in notebooks}
+        futures = {pool.submit(run_notebook, p, args, out_dir, envs[p]): p for p in notebooks}
         for future in as_completed(futures):
             path = futures[future]
             rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
@@ -227,10 +308,7 @@ def main() -> int:
                 failed += 1
                 for p in timing["problems"]:
                     print(indent(p), flush=True)
-    timings.sort(key=lambda t: t["notebook"])
-    (out_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
-    print(f"{passed} passed, {failed} failed", flush=True)
-    return 1 if failed or not notebooks else 0
+    return passed, failed
 
 
 def default_jobs() -> int:
