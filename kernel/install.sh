@@ -28,8 +28,7 @@ say() { echo "kernel/install.sh: $*" >&2; }
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 evcxr_version=0.22.0
 features=${NEORL_KERNEL_FEATURES-frames}
-cache_mb=${NEORL_KERNEL_CACHE_MB:-8000}
-cell_opt=${NEORL_KERNEL_CELL_OPT:-0}
+cache_mb=${NEORL_KERNEL_CACHE_MB:-6000}
 name=${NEORL_KERNEL_NAME:-neorl}
 suffix=""
 [ "$name" = neorl ] || suffix="-$name"
@@ -90,10 +89,11 @@ for f in ${features//,/ }; do
   feature_list+="${feature_list:+, }\"$f\""
 done
 sed -e "s|@NEORL_DIR@|$repo/neorl|" -e "s|@FEATURES@|$feature_list|" \
-  -e "s|@CACHE_MB@|$cache_mb|" -e "s|@CELL_OPT@|$cell_opt|" \
+  -e "s|@CACHE_MB@|$cache_mb|" \
   "$repo/kernel/evcxr/init.evcxr.in" >"$home/config/init.evcxr.new"
 mv "$home/config/init.evcxr.new" "$home/config/init.evcxr"
 cp "$repo/kernel/evcxr/prelude.rs" "$home/config/prelude.rs"
+cp "$repo/kernel/evcxr/evcxr.toml" "$home/config/evcxr.toml"
 cp "$repo/kernel/cargo-config.toml" "$home/.cargo/config.toml"
 cmp -s "$repo/Cargo.lock" "$home/Cargo.lock" 2>/dev/null || cp "$repo/Cargo.lock" "$home/Cargo.lock"
 
@@ -135,7 +135,8 @@ stamp=$(
   {
     rustc -vV
     echo "evcxr_jupyter $evcxr_version"
-    cat "$home/config/init.evcxr" "$home/config/prelude.rs" "$home/.cargo/config.toml" "$repo/Cargo.lock"
+    cat "$home/config/init.evcxr" "$home/config/prelude.rs" "$home/config/evcxr.toml" \
+      "$home/.cargo/config.toml" "$repo/Cargo.lock"
     command -v mold || true
     (cd "$repo" && find Cargo.toml neorl/Cargo.toml neorl/src datasets/registry.toml -type f -print0 \
       | sort -z | xargs -0 sha256sum)

@@ -9,9 +9,14 @@ kernel (the installed `neorl` kernel unless --kernel says otherwise), one
 notebook after another, through nbclient, as Jupyter would run it. A notebook
 fails when
 
-  * any cell produces an error output (a compile error, a panic, an `Err`
-    propagated with `?`), unless the cell is tagged `raises-exception`, in
-    which case it fails if the cell does *not* raise;
+  * any cell produces an error output (a compile error), unless the cell is
+    tagged `raises-exception`, in which case it fails if the cell does *not*
+    raise;
+  * any cell writes to stderr, unless its metadata allows it
+    (`"neorl": {"stderr": true}`, for cells whose library calls report on
+    stderr). evcxr reports a panic, and an `Err` propagated with `?`, only
+    as text on stderr, with the cell otherwise "successful"; a panic fails
+    a cell even where stderr is allowed;
   * a cell's expected outputs are missing. Expectations live in the cell's
     metadata:
 
@@ -119,6 +124,13 @@ def check_cell(index: int, cell) -> list[str]:
     elif err is not None:
         problems.append(f"{where} failed:\n{indent(err)}")
     spec = cell.get("metadata", {}).get("neorl", {})
+    stderr = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                     if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    if "panicked at" in stderr:
+        problems.append(f"{where} panicked:\n{indent(stderr.strip()[:3000])}")
+    elif stderr.strip() and not spec.get("stderr", False):
+        problems.append(f"{where} wrote to stderr (evcxr's report of an error returned with `?`):\n"
+                        f"{indent(stderr.strip()[:3000])}")
     kinds = output_kinds(cell)
     for mime in spec.get("expect", []):
         if mime not in kinds:
@@ -201,6 +213,7 @@ def run_notebook(path: Path, args, out_dir: Path, env: dict[str, str]) -> tuple[
     )
     timing = {"notebook": str(rel), "cells": []}
     problems: list[str] = []
+    kernel_problems: list[str] = []
     lines: list[str] = []
     t0 = time.monotonic()
     with open(log_path, "wb") as log:
@@ -224,20 +237,19 @@ def run_notebook(path: Path, args, out_dir: Path, env: dict[str, str]) -> tuple[
                     problems += cell_problems
                     status = "FAIL" if cell_problems else "ok"
                     lines.append(f"    cell {index:>3}  {seconds:8.2f} s  {status}")
-                    if error_text(cell) is not None and "raises-exception" not in cell.get(
-                        "metadata", {}
-                    ).get("tags", []):
-                        break
+                    if cell_problems:
+                        break  # later cells would only fail for the same reason
         except (CellTimeoutError, DeadKernelError, RuntimeError, TimeoutError) as e:
-            problems.append(f"{type(e).__name__}: {e}")
+            kernel_problems.append(f"{type(e).__name__}: {e}")
         except Exception as e:  # a kernel that never started, a broken notebook
-            problems.append(f"{type(e).__name__}: {e}\n{indent(traceback.format_exc())}")
+            kernel_problems.append(f"{type(e).__name__}: {e}\n{indent(traceback.format_exc())}")
     timing["total_s"] = round(time.monotonic() - t0, 2)
     nbformat.write(nb, out_path)
-    if problems:
+    if kernel_problems:
         log_tail = log_path.read_text(errors="replace").splitlines()[-40:]
         if log_tail:
-            problems.append("kernel log (last lines):\n" + indent("\n".join(log_tail)))
+            kernel_problems.append("kernel log (last lines):\n" + indent("\n".join(log_tail)))
+        problems += kernel_problems
     timing["problems"] = problems
     return not problems, timing, lines
 
