@@ -1,14 +1,22 @@
 # The two commands of the README. Each first runs scripts/bootstrap.sh,
 # which installs whatever is missing on a fresh machine.
-.PHONY: quickstart test bench bootstrap
+.PHONY: quickstart test bench bootstrap kernel
 
 # The main job: rollouts on every environment, summary table and figures.
 quickstart: bootstrap
 	cargo run -p neorl -- quickstart --out neorl-out/quickstart
 
-# The whole test suite.
+# The whole test suite: the crate's tests, then every tutorial and notebook
+# executed top to bottom through Jupyter with the installed neorl kernel
+# (kernel/install.sh installs it and pre-warms its compile cache if needed).
 test: bootstrap
 	cargo test --workspace
+	bash kernel/install.sh
+	python3 tests/notebooks/run.py
+
+# The "Rust (neorl)" Jupyter kernel (evcxr_jupyter, Jupyter, warm compile cache).
+kernel: bootstrap
+	bash kernel/install.sh
 
 # Benchmarks (optimised build).
 bench: bootstrap

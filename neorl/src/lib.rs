@@ -36,6 +36,12 @@ pub use env::{make, make_with};
 pub use data as datasets;
 pub use error::{Error, Result};
 
+/// The polars crate neorl's frames are made with (feature `frames`), so a
+/// notebook can use the whole DataFrame API without adding a second copy:
+/// `use neorl::polars::prelude::*;`.
+#[cfg(feature = "frames")]
+pub use polars;
+
 /// Everything a notebook needs in scope.
 pub mod prelude {
     pub use crate::agents::{

@@ -371,6 +371,20 @@ impl Checkpoint {
         Ok(&self.data[self.index(name)?])
     }
 
+    /// Host data stored with [`Checkpoint::put_vec`], checked against the
+    /// `expected` shape (for agents that keep their parameters in plain
+    /// vectors, such as one written in a notebook).
+    pub fn get_vec(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>> {
+        let i = self.index(name)?;
+        let shape = &self.header.tensors[i].shape;
+        if shape.as_slice() != expected {
+            return Err(self.err(format!(
+                "'{name}' has shape {shape:?}, expected {expected:?}; the checkpoint does not match this agent"
+            )));
+        }
+        Ok(self.data[i].clone())
+    }
+
     /// A tensor by name, checked against the `expected` shape.
     pub fn tensor(
         &self,

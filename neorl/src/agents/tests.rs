@@ -550,3 +550,27 @@ fn settings_override_the_defaults_by_name() {
     let agent = build_configured("td3bc", &toy_spec(), 1, Some(vec![4]), &set, &cpu()).unwrap();
     assert_eq!(agent.state().batch_size, 64);
 }
+
+/// An agent that keeps its parameters in plain vectors (as one written in a
+/// notebook does) saves them with `put_vec` and reads them back with
+/// `get_vec`, shape-checked.
+#[test]
+fn host_vectors_round_trip_through_a_checkpoint() {
+    let spec = toy_spec();
+    let st = TrainState::new(&spec, 32, 7, false);
+    let mut ck = Checkpoint::new("linear", &[0.1f64, 2.0], &st).unwrap();
+    let w: Vec<f32> = (0..6).map(|i| i as f32 * 0.5 - 1.0).collect();
+    ck.put_vec("w", vec![3, 2], w.clone());
+    ck.put_vec("b", vec![2], vec![0.25, -0.75]);
+    let dir = std::env::temp_dir().join(format!("neorl-hostvec-{}", std::process::id()));
+    ck.write(&dir).unwrap();
+    let back = Checkpoint::read(&dir).unwrap();
+    assert_eq!(back.get_vec("w", &[3, 2]).unwrap(), w);
+    assert_eq!(back.get_vec("b", &[2]).unwrap(), vec![0.25, -0.75]);
+    assert_eq!(back.config::<Vec<f64>>("linear").unwrap(), vec![0.1, 2.0]);
+    let wrong = back.get_vec("w", &[2, 3]).unwrap_err().to_string();
+    assert!(wrong.contains("shape [3, 2]") && wrong.contains("[2, 3]"), "{wrong}");
+    let missing = back.get_vec("v", &[1]).unwrap_err().to_string();
+    assert!(missing.contains("'v' is missing"), "{missing}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Installs the "Rust (neorl)" Jupyter kernel for this checkout, and nothing
+# that is already there; safe to run again.
+#
+#   1. evcxr_jupyter (cargo install, pinned version) and Jupyter's Python side
+#      (jupyterlab, nbclient, nbformat; pip) when missing; the mold linker
+#      (apt) when it can, which evcxr then uses to link every cell.
+#   2. $NEORL_KERNEL_HOME (default ~/.local/share/neorl-kernel[-NAME]): the evcxr
+#      configuration (config/init.evcxr, config/prelude.rs), the cargo profile
+#      for the kernel's builds (.cargo/config.toml) and the compile slots.
+#   3. The kernelspec `neorl` ("Rust (neorl)"), with absolute paths, in the
+#      user's Jupyter data directory. evcxr's own `rust` kernel is left alone.
+#   4. Pre-warms: executes kernel/warmup.ipynb once in the compile slot
+#      "template", which compiles neorl and its dependency tree there and into
+#      evcxr's cache; every kernel starts from a copy of that build (see
+#      kernel/neorl-kernel), so no notebook compiles the dependency tree.
+#      Skipped when nothing it depends on has changed since the last warm-up.
+#
+# Environment: NEORL_KERNEL_HOME, NEORL_KERNEL_FEATURES (neorl features for the
+# kernel, default "frames"), NEORL_KERNEL_SKIP_WARMUP=1, NEORL_KERNEL_NO_APT=1,
+# NEORL_KERNEL_NAME (kernelspec name, default "neorl"; another name installs a
+# second kernel side by side with its own home, e.g. with other features:
+# NEORL_KERNEL_NAME=neorl-cuda NEORL_KERNEL_FEATURES=frames,cuda).
+set -euo pipefail
+
+say() { echo "kernel/install.sh: $*" >&2; }
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+evcxr_version=0.22.0
+features=${NEORL_KERNEL_FEATURES-frames}
+cache_mb=${NEORL_KERNEL_CACHE_MB:-6000}
+name=${NEORL_KERNEL_NAME:-neorl}
+suffix=""
+[ "$name" = neorl ] || suffix="-$name"
+home=${NEORL_KERNEL_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/neorl-kernel$suffix}
+display="Rust (neorl)"
+[ "$name" = neorl ] || display="Rust (neorl: $name)"
+
+# --- 1. tools ---------------------------------------------------------------
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    say "cargo not found. Install Rust (https://rustup.rs), then run this again."
+    exit 1
+  fi
+fi
+cargo_bin=$(dirname "$(command -v cargo)")
+
+if ! cargo install --list 2>/dev/null | grep -q "^evcxr_jupyter v$evcxr_version:"; then
+  say "installing evcxr_jupyter $evcxr_version (cargo install; about 10 minutes on 2 cores)"
+  cargo install evcxr_jupyter --version "$evcxr_version" --locked
+fi
+evcxr=$(command -v evcxr_jupyter || echo "$cargo_bin/evcxr_jupyter")
+[ -x "$evcxr" ] || { say "evcxr_jupyter is not on PATH after installing it"; exit 1; }
+
+pip_install() {
+  python3 -m pip install -q "$@" \
+    || python3 -m pip install -q --break-system-packages "$@"
+}
+if ! command -v python3 >/dev/null 2>&1; then
+  say "python3 not found; install Python 3 (with pip), then run this again"
+  exit 1
+fi
+if ! python3 -c "import jupyter_client, nbclient, nbformat" >/dev/null 2>&1; then
+  say "installing nbclient, nbformat (pip)"
+  pip_install nbclient nbformat
+fi
+if ! command -v jupyter-lab >/dev/null 2>&1 && ! command -v jupyter-notebook >/dev/null 2>&1; then
+  say "installing jupyterlab (pip)"
+  pip_install jupyterlab
+fi
+
+# evcxr links each cell with mold when it finds it (then lld, then the system
+# linker); mold makes a cell's link step several times faster.
+if ! command -v mold >/dev/null 2>&1 && [ "${NEORL_KERNEL_NO_APT:-0}" != 1 ] \
+  && command -v apt-get >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo -n"
+  say "installing mold (apt-get)"
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mold; } >/dev/null 2>&1 \
+    || say "could not install mold; cells link with the system linker (slower)"
+fi
+
+# --- 2. the kernel's home: evcxr configuration and cargo profile ------------
+mkdir -p "$home/config" "$home/.cargo" "$home/slots"
+feature_list=""
+for f in ${features//,/ }; do
+  feature_list+="${feature_list:+, }\"$f\""
+done
+sed -e "s|@NOTEBOOK_CRATE@|$repo/kernel/neorl-notebook|" -e "s|@FEATURES@|$feature_list|" \
+  -e "s|@CACHE_MB@|$cache_mb|" \
+  "$repo/kernel/evcxr/init.evcxr.in" >"$home/config/init.evcxr.new"
+mv "$home/config/init.evcxr.new" "$home/config/init.evcxr"
+cp "$repo/kernel/evcxr/prelude.rs" "$home/config/prelude.rs"
+cp "$repo/kernel/evcxr/evcxr.toml" "$home/config/evcxr.toml"
+cp "$repo/kernel/cargo-config.toml" "$home/.cargo/config.toml"
+cmp -s "$repo/Cargo.lock" "$home/Cargo.lock" 2>/dev/null || cp "$repo/Cargo.lock" "$home/Cargo.lock"
+
+# --- 3. the kernelspec ------------------------------------------------------
+spec=$(mktemp -d)
+trap 'rm -rf "$spec"' EXIT
+python3 - "$spec/kernel.json" "$repo/kernel/neorl-kernel" "$home" "$cargo_bin" "$display" <<'EOF'
+import json, os, sys
+out, launcher, home, cargo_bin, display = sys.argv[1:]
+spec = {
+    "argv": [launcher, "--control_file", "{connection_file}"],
+    "display_name": display,
+    "language": "rust",
+    "interrupt_mode": "message",
+    "env": {
+        "NEORL_KERNEL_HOME": home,
+        "EVCXR_CONFIG_DIR": os.path.join(home, "config"),
+        # Where cargo and evcxr_jupyter are, for a Jupyter started without them on PATH.
+        "NEORL_CARGO_BIN": cargo_bin,
+        # Long calls print periodic lines (evcxr cannot redraw a bar in place).
+        "NEORL_PROGRESS": "lines",
+    },
+    "metadata": {"debugger": False},
+}
+with open(out, "w") as f:
+    json.dump(spec, f, indent=2)
+EOF
+for logo in logo-32x32.png logo-64x64.png; do
+  src=$(ls "$HOME"/.cargo/registry/src/*/evcxr_jupyter-"$evcxr_version"/third_party/rust/rust-"${logo#logo-}" 2>/dev/null | head -n1 || true)
+  [ -n "$src" ] && cp "$src" "$spec/$logo"
+done
+jupyter kernelspec install --user --replace --name "$name" "$spec" >/dev/null
+say "kernelspec '$name' ($display) installed: $(jupyter kernelspec list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kernelspecs"][sys.argv[1]]["resource_dir"])' "$name")"
+
+# --- 4. pre-warm ------------------------------------------------------------
+# The stamp covers everything the compiled tree depends on: toolchain, evcxr,
+# configuration, lock file and neorl's sources.
+stamp=$(
+  {
+    rustc -vV
+    echo "evcxr_jupyter $evcxr_version"
+    cat "$home/config/init.evcxr" "$home/config/prelude.rs" "$home/config/evcxr.toml" \
+      "$home/.cargo/config.toml" "$repo/Cargo.lock"
+    command -v mold || true
+    (cd "$repo" && find Cargo.toml neorl/Cargo.toml neorl/src datasets/registry.toml kernel/neorl-notebook -type f -print0 \
+      | sort -z | xargs -0 sha256sum)
+  } | sha256sum | cut -d' ' -f1
+)
+template="$home/slots/template"
+if [ "${NEORL_KERNEL_SKIP_WARMUP:-0}" = 1 ]; then
+  say "warm-up skipped (NEORL_KERNEL_SKIP_WARMUP=1)"
+elif [ -f "$template/warm.stamp" ] && [ "$(cat "$template/warm.stamp")" = "$stamp" ]; then
+  say "compile cache already warm"
+else
+  say "pre-warming: compiling neorl and its dependencies for the kernel (cold: tens of minutes on 2 cores; once)"
+  start=$(date +%s)
+  NEORL_KERNEL_SLOT=template python3 "$repo/tests/notebooks/run.py" --quiet --kernel "$name" \
+    --out "$home/warmup" "$repo/kernel/warmup.ipynb"
+  # Kernels copy the template's build into their own slot when this changes.
+  echo "$stamp" >"$template/warm.stamp.new"
+  mv "$template/warm.stamp.new" "$template/warm.stamp"
+  say "warm-up took $(($(date +%s) - start)) s"
+fi
+say "ok: open a notebook with the '$display' kernel, e.g. jupyter lab $repo/tutorials"

@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""Executes notebooks headlessly through a real Jupyter kernel and checks them.
+
+    python3 tests/notebooks/run.py [PATH ...] [--kernel neorl] [--out DIR] [--jobs N]
+
+PATH is a notebook or a directory of notebooks (default: tutorials/ and
+notebooks/ of this checkout). Each notebook runs top to bottom in a fresh
+kernel (the installed `neorl` kernel unless --kernel says otherwise), one
+notebook after another, through nbclient, as Jupyter would run it. A notebook
+fails when
+
+  * any cell produces an error output (a compile error), unless the cell is
+    tagged `raises-exception`, in which case it fails if the cell does *not*
+    raise;
+  * any cell writes to stderr, unless its metadata allows it
+    (`"neorl": {"stderr": true}`, for cells whose library calls report on
+    stderr). evcxr reports a panic, and an `Err` propagated with `?`, only
+    as text on stderr, with the cell otherwise "successful"; a panic fails
+    a cell even where stderr is allowed, except in a cell marked
+    `"neorl": {"panics": true}`, which must panic (tutorial 01 shows what
+    the kernel keeps after a panic);
+  * a cell's expected outputs are missing. Expectations live in the cell's
+    metadata:
+
+        "neorl": {"expect": ["text/html", "application/vnd.plotly.v1+json"],
+                  "contains": ["normalized score"]}
+
+    `expect` lists MIME types (or `stdout` / `stderr` for printed text) that
+    the cell's outputs must include; `contains` lists strings that must occur
+    in the cell's text outputs (text/plain, text/html, stdout);
+  * the kernel dies or a cell runs past --timeout.
+
+A notebook whose metadata says `"neorl": {"services": ["mlflow"]}` gets a
+real MLflow tracking server: the runner starts one `mlflow server` (its own
+SQLite store and artifact folder in a temporary directory) before the first
+such notebook and passes `MLFLOW_TRACKING_URI` to that notebook's kernel.
+
+Notebooks run --jobs at a time (default: one per CPU core, as memory allows:
+an evcxr kernel with neorl loaded takes about 3 GB), each in its own kernel
+and compile slot. The executed notebooks, each kernel's log and a timing
+summary (kernel start to ready, first result, each cell) are written under
+--out (default target/notebooks). Prints one line per notebook and, last,
+`N passed, N failed`; exits 1 if any notebook failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+REPO = Path(__file__).resolve().parents[2]
+TEXT_MIMES = ("text/plain", "text/html", "text/markdown")
+
+
+def find_notebooks(paths: list[str]) -> list[Path]:
+    if not paths:
+        paths = [str(REPO / "tutorials"), str(REPO / "notebooks")]
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(
+                q for q in p.glob("*.ipynb") if ".ipynb_checkpoints" not in q.parts
+            )
+        elif p.suffix == ".ipynb" and p.exists():
+            found.append(p)
+        else:
+            raise SystemExit(f"run.py: no notebook at {p}")
+    return [p.resolve() for p in found]
+
+
+def cell_text(cell) -> str:
+    """All text a cell showed: printed streams and text representations."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        for mime in TEXT_MIMES:
+            data = out.get("data", {}).get(mime)
+            if data is not None:
+                parts.append(data if isinstance(data, str) else "".join(data))
+    return "".join(parts)
+
+
+def output_kinds(cell) -> set[str]:
+    kinds = set()
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            kinds.add(out.get("name", "stdout"))
+        kinds.update(out.get("data", {}).keys())
+    return kinds
+
+
+def error_text(cell) -> str | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            tb = "\n".join(out.get("traceback", []))
+            return f"{out.get('ename', '')}: {out.get('evalue', '')}\n{tb}".strip()
+    return None
+
+
+def check_cell(index: int, cell) -> list[str]:
+    """Problems with one executed code cell (empty when it is fine)."""
+    problems = []
+    where = f"cell {index}"
+    tags = cell.get("metadata", {}).get("tags", [])
+    err = error_text(cell)
+    if "raises-exception" in tags:
+        if err is None:
+            problems.append(f"{where} is tagged raises-exception but raised no error")
+    elif err is not None:
+        problems.append(f"{where} failed:\n{indent(err)}")
+    spec = cell.get("metadata", {}).get("neorl", {})
+    stderr = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                     if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    if spec.get("panics", False):
+        # A cell that demonstrates a panic: it must panic (and the cells after
+        # it check what the kernel kept).
+        if "panicked at" not in stderr:
+            problems.append(f"{where} is marked \"panics\" but did not panic")
+    elif "panicked at" in stderr:
+        problems.append(f"{where} panicked:\n{indent(stderr.strip()[:3000])}")
+    elif stderr.strip() and not spec.get("stderr", False):
+        problems.append(f"{where} wrote to stderr (evcxr's report of an error returned with `?`):\n"
+                        f"{indent(stderr.strip()[:3000])}")
+    kinds = output_kinds(cell)
+    for mime in spec.get("expect", []):
+        if mime not in kinds:
+            problems.append(
+                f"{where}: expected a {mime} output, got {sorted(kinds) or 'no output'}"
+            )
+    text = cell_text(cell)
+    for needle in spec.get("contains", []):
+        if needle not in text:
+            problems.append(f"{where}: expected the output to contain {needle!r}")
+    return problems
+
+
+def indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def services_of(path: Path) -> list[str]:
+    nb = nbformat.read(path, as_version=4)
+    return list(nb.metadata.get("neorl", {}).get("services", []))
+
+
+class MlflowServer:
+    """`python3 -m mlflow server` on a free local port, in its own process
+    group, with its store in a temporary directory; stopped on exit."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="neorl-nb-mlflow-"))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.log = open(self.dir / "server.log", "wb")
+        env = dict(os.environ, PYTHONWARNINGS="ignore", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1",
+             "--port", str(self.port),
+             "--backend-store-uri", f"sqlite:///{self.dir / 'mlflow.db'}",
+             "--artifacts-destination", str(self.dir / "artifacts"), "--workers", "1"],
+            stdout=self.log, stderr=self.log, env=env, start_new_session=True)
+        t0 = time.monotonic()
+        while True:
+            try:
+                with urllib.request.urlopen(self.uri + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() - t0 > 240:
+                self.stop()
+                raise RuntimeError("mlflow server did not start:\n"
+                                   + (self.dir / "server.log").read_text(errors="replace")[-2000:])
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_notebook(path: Path, args, out_dir: Path, env: dict[str, str]) -> tuple[bool, dict, list[str]]:
+    nb = nbformat.read(path, as_version=4)
+    rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    out_path = out_dir / rel
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path = out_path.with_suffix(".kernel.log")
+    client = NotebookClient(
+        nb,
+        kernel_name=args.kernel,
+        timeout=args.timeout,
+        startup_timeout=args.startup_timeout,
+        allow_errors=False,
+        record_timing=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    timing = {"notebook": str(rel), "cells": []}
+    problems: list[str] = []
+    kernel_problems: list[str] = []
+    lines: list[str] = []
+    t0 = time.monotonic()
+    with open(log_path, "wb") as log:
+        try:
+            with client.setup_kernel(stdout=log, stderr=log, env=dict(os.environ, **env)):
+                timing["kernel_ready_s"] = round(time.monotonic() - t0, 2)
+                for index, cell in enumerate(nb.cells):
+                    if cell.cell_type != "code":
+                        continue
+                    c0 = time.monotonic()
+                    try:
+                        client.execute_cell(cell, index)
+                    except CellExecutionError:
+                        # Recorded in the cell's outputs; reported by check_cell.
+                        pass
+                    seconds = round(time.monotonic() - c0, 2)
+                    timing["cells"].append({"index": index, "seconds": seconds})
+                    if "first_result_s" not in timing:
+                        timing["first_result_s"] = round(time.monotonic() - t0, 2)
+                    cell_problems = check_cell(index, cell)
+                    problems += cell_problems
+                    status = "FAIL" if cell_problems else "ok"
+                    lines.append(f"    cell {index:>3}  {seconds:8.2f} s  {status}")
+                    if cell_problems:
+                        break  # later cells would only fail for the same reason
+        except (CellTimeoutError, DeadKernelError, RuntimeError, TimeoutError) as e:
+            kernel_problems.append(f"{type(e).__name__}: {e}")
+        except Exception as e:  # a kernel that never started, a broken notebook
+            kernel_problems.append(f"{type(e).__name__}: {e}\n{indent(traceback.format_exc())}")
+    timing["total_s"] = round(time.monotonic() - t0, 2)
+    nbformat.write(nb, out_path)
+    if kernel_problems:
+        log_tail = log_path.read_text(errors="replace").splitlines()[-40:]
+        if log_tail:
+            kernel_problems.append("kernel log (last lines):\n" + indent("\n".join(log_tail)))
+        problems += kernel_problems
+    timing["problems"] = problems
+    return not problems, timing, lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("paths", nargs="*", help="notebooks or directories of notebooks")
+    ap.add_argument("--kernel", default="neorl", help="kernelspec name (default: neorl)")
+    ap.add_argument("--out", default=str(REPO / "target" / "notebooks"),
+                    help="where executed notebooks, kernel logs and timings go")
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    ap.add_argument("--startup-timeout", type=int, default=7200,
+                    help="seconds for the kernel to start (a cold start compiles the dependencies)")
+    ap.add_argument("--jobs", type=int, default=0,
+                    help="notebooks run at once (default: $NEORL_NOTEBOOK_JOBS, else one per core as memory allows)")
+    ap.add_argument("--quiet", action="store_true", help="no per-cell lines")
+    args = ap.parse_args()
+
+    notebooks = find_notebooks(args.paths)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = max(1, min(args.jobs or default_jobs(), len(notebooks) or 1))
+    print(f"running {len(notebooks)} notebook(s), {jobs} at a time, kernel {args.kernel!r}", flush=True)
+    passed = failed = 0
+    timings = []
+    mlflow = None
+    envs: dict[Path, dict[str, str]] = {}
+    for p in notebooks:
+        envs[p] = {}
+        if "mlflow" in services_of(p):
+            if mlflow is None:
+                mlflow = MlflowServer()
+                print(f"started an MLflow server at {mlflow.uri}", flush=True)
+            envs[p]["MLFLOW_TRACKING_URI"] = mlflow.uri
+    try:
+        passed, failed = run_all(notebooks, args, out_dir, envs, jobs, timings)
+    finally:
+        if mlflow is not None:
+            mlflow.stop()
+    timings.sort(key=lambda t: t["notebook"])
+    (out_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed or not notebooks else 0
+
+
+def run_all(notebooks, args, out_dir, envs, jobs, timings) -> tuple[int, int]:
+    passed = failed = 0
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_notebook, p, args, out_dir, envs[p]): p for p in notebooks}
+        for future in as_completed(futures):
+            path = futures[future]
+            rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+            try:
+                ok, timing, lines = future.result()
+            except Exception as e:  # the worker itself failed
+                ok, timing, lines = False, {"notebook": str(rel), "total_s": 0,
+                                            "problems": [f"runner error: {e!r}"]}, []
+            timings.append(timing)
+            print(f"notebook {rel}", flush=True)
+            if not args.quiet:
+                print("\n".join(lines), flush=True)
+            print(f"  {'PASS' if ok else 'FAIL'} {rel}: kernel ready {timing.get('kernel_ready_s', '-')} s, "
+                  f"first result {timing.get('first_result_s', '-')} s, total {timing['total_s']} s",
+                  flush=True)
+            if ok:
+                passed += 1
+            else:
+                failed += 1
+                for p in timing["problems"]:
+                    print(indent(p), flush=True)
+    return passed, failed
+
+
+def default_jobs() -> int:
+    """One notebook per core, at most one per 4 GB of available memory."""
+    env = os.environ.get("NEORL_NOTEBOOK_JOBS")
+    if env:
+        return int(env)
+    mem_gb = 8.0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    mem_gb = int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return max(1, min(os.cpu_count() or 1, int(mem_gb // 4)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
