@@ -569,7 +569,10 @@ fn host_vectors_round_trip_through_a_checkpoint() {
     assert_eq!(back.get_vec("b", &[2]).unwrap(), vec![0.25, -0.75]);
     assert_eq!(back.config::<Vec<f64>>("linear").unwrap(), vec![0.1, 2.0]);
     let wrong = back.get_vec("w", &[2, 3]).unwrap_err().to_string();
-    assert!(wrong.contains("shape [3, 2]") && wrong.contains("[2, 3]"), "{wrong}");
+    assert!(
+        wrong.contains("shape [3, 2]") && wrong.contains("[2, 3]"),
+        "{wrong}"
+    );
     let missing = back.get_vec("v", &[1]).unwrap_err().to_string();
     assert!(missing.contains("'v' is missing"), "{missing}");
     std::fs::remove_dir_all(&dir).ok();
