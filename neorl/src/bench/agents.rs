@@ -66,7 +66,14 @@ fn mlp_macs(sizes: &[usize]) -> f64 {
     sizes.windows(2).map(|w| (w[0] * w[1]) as f64).sum()
 }
 
-/// Matmul FLOPs of one update of 256-wide algorithms (see the comments).
+/// Matmul FLOPs of one update (forward and backward) of the algorithms whose
+/// update is a fixed set of network passes; `None` for COMBO, whose model
+/// rollouts every `rollout_freq` steps make the cost per update uneven.
+///
+/// Counted in multiply-accumulates per batch row, ×2 FLOPs: a forward pass
+/// of a network costs its weights' MACs, a backward pass twice that (input
+/// and weight gradients), a backward pass through a frozen network once
+/// (input gradients only). A = actor, C = one critic, V = value network.
 fn flops_per_update(
     algo: &str,
     od: usize,
@@ -83,12 +90,28 @@ fn flops_per_update(
     let a = mlp_macs(&sz(od, ad));
     let c = mlp_macs(&sz(od + ad, 1));
     let macs = match algo {
-        // forward + backward (input and weight gradients) of the actor
+        // forward + backward of the actor
         "bc" => 3.0 * a,
         // target actor + twin target critics (A + 2C); twin critics fwd+bwd
         // (6C); every 2nd step actor fwd+bwd through one frozen critic
         // (3A + 2C) / 2
         "td3bc" => a + 2.0 * c + 6.0 * c + (3.0 * a + 2.0 * c) / 2.0,
+        // V(s') (V), twin target critics (2C), value fwd+bwd (3V), twin
+        // critics fwd+bwd (6C), Gaussian actor fwd+bwd (3A)
+        "iql" => {
+            let v = mlp_macs(&sz(od, 1));
+            4.0 * v + 8.0 * c + 3.0 * a
+        }
+        // SAC actor (outputs mean and log-std: A2) fwd+bwd through the frozen
+        // twin critics (3A2 + 4C); target: actor on s' and twin target
+        // critics (A2 + 2C); twin critics on (s, a) fwd+bwd (6C); the
+        // conservative term: the actor on k repeats of s and of s' (2k A2)
+        // and the twin critics fwd+bwd on 3k sampled actions per state (18k C)
+        "cql" => {
+            let a2 = mlp_macs(&sz(od, 2 * ad));
+            let k = agents::CqlConfig::default().n_actions as f64;
+            (4.0 + 2.0 * k) * a2 + (12.0 + 18.0 * k) * c
+        }
         _ => return None,
     };
     Some(2.0 * macs * batch as f64)
@@ -114,6 +137,12 @@ pub fn train(
             ..Default::default()
         };
         Box::new(agents::Combo::new(&spec, cfg, device)?)
+    } else if algo.eq_ignore_ascii_case("cql") {
+        // CQL's actor is trained by behaviour cloning for its first
+        // `bc_steps` (10 000) updates, which skip the critic; time the
+        // updates of the rest of training.
+        let settings = agents::Settings::from([("bc_steps".to_string(), serde_json::json!(0))]);
+        agents::build_configured(algo, &spec, 0, Some(vec![256, 256]), &settings, device)?
     } else {
         agents::build_with(algo, &spec, 0, Some(vec![256, 256]), device)?
     };
