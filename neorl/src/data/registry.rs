@@ -182,8 +182,10 @@ impl Registry {
         s
     }
 
-    /// Entries for every environment × quality, keeping existing ones and
-    /// adding unpinned placeholders for missing ones, in canonical order.
+    /// Entries for every environment × quality, in canonical order: existing
+    /// ones as they are, and for each missing one a new entry with the
+    /// default size and seed but no SHA-256 or reference returns yet, which
+    /// [`crate::data::pin`] then generates and fills in.
     pub fn complete(&self) -> Registry {
         let mut datasets = vec![];
         for env in ENVIRONMENTS {
