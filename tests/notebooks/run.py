@@ -30,6 +30,15 @@ fails when
     in the cell's text outputs (text/plain, text/html, stdout);
   * the kernel dies or a cell runs past --timeout.
 
+Late output. evcxr_jupyter forwards the user code's stdout and stderr one
+line at a time from a separate thread, tagged with whichever execution is the
+latest *when the line is forwarded*; on a loaded machine the tail of a long
+report (a panic's backtrace with RUST_BACKTRACE=1) can be forwarded after the
+cell went idle, and would land in the next cell. After every cell the runner
+therefore keeps reading the kernel's output until it has been quiet for a
+moment (--settle seconds; longer after a cell that wrote to stderr) and
+gives what arrives to the cell that produced it.
+
 A notebook whose metadata says `"neorl": {"services": ["mlflow"]}` gets a
 real MLflow tracking server: the runner starts one `mlflow server` (its own
 SQLite store and artifact folder in a temporary directory) before the first
@@ -62,6 +71,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,6 +161,34 @@ def check_cell(index: int, cell) -> list[str]:
     return problems
 
 
+def settle(client: NotebookClient, cell, quiet_s: float) -> int:
+    """Collects output the kernel forwards after `cell` went idle (see the
+    module doc): reads the iopub channel until nothing has arrived for
+    `quiet_s` seconds (twice as long after stderr, whose reports are the long
+    ones) and appends each late stream to the cell. Returns how many
+    messages arrived late."""
+    if quiet_s <= 0:
+        return 0
+    get = run_sync(client.kc.get_iopub_msg)
+    wrote_stderr = any(o.get("output_type") == "stream" and o.get("name") == "stderr"
+                       for o in cell.get("outputs", []))
+    wait = quiet_s * (2 if wrote_stderr else 1)
+    late = 0
+    while True:
+        try:
+            msg = get(timeout=wait)
+        except Exception:  # queue.Empty: quiet for `wait` seconds
+            return late
+        if msg.get("msg_type") != "stream":
+            continue  # status/idle of the finished request, comms, …
+        late += 1
+        content = msg["content"]
+        cell.outputs.append(nbformat.v4.new_output(
+            "stream", name=content.get("name", "stdout"), text=content.get("text", "")))
+        if content.get("name") == "stderr":
+            wait = quiet_s * 2
+
+
 def indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
@@ -237,13 +275,15 @@ def run_notebook(path: Path, args, out_dir: Path, env: dict[str, str]) -> tuple[
                         # Recorded in the cell's outputs; reported by check_cell.
                         pass
                     seconds = round(time.monotonic() - c0, 2)
-                    timing["cells"].append({"index": index, "seconds": seconds})
+                    late = settle(client, cell, args.settle)
+                    timing["cells"].append({"index": index, "seconds": seconds, "late_outputs": late})
                     if "first_result_s" not in timing:
                         timing["first_result_s"] = round(time.monotonic() - t0, 2)
                     cell_problems = check_cell(index, cell)
                     problems += cell_problems
                     status = "FAIL" if cell_problems else "ok"
-                    lines.append(f"    cell {index:>3}  {seconds:8.2f} s  {status}")
+                    note = f"  ({late} late output line(s) kept with this cell)" if late else ""
+                    lines.append(f"    cell {index:>3}  {seconds:8.2f} s  {status}{note}")
                     if cell_problems:
                         break  # later cells would only fail for the same reason
         except (CellTimeoutError, DeadKernelError, RuntimeError, TimeoutError) as e:
@@ -272,6 +312,8 @@ def main() -> int:
                     help="seconds for the kernel to start (a cold start compiles the dependencies)")
     ap.add_argument("--jobs", type=int, default=0,
                     help="notebooks run at once (default: $NEORL_NOTEBOOK_JOBS, else one per core as memory allows)")
+    ap.add_argument("--settle", type=float, default=0.5,
+                    help="seconds of kernel quiet that end a cell's output (doubled after stderr; 0: off)")
     ap.add_argument("--quiet", action="store_true", help="no per-cell lines")
     args = ap.parse_args()
 
