@@ -94,7 +94,24 @@ sed -e "s|@NOTEBOOK_CRATE@|$repo/kernel/neorl-notebook|" -e "s|@FEATURES@|$featu
 mv "$home/config/init.evcxr.new" "$home/config/init.evcxr"
 cp "$repo/kernel/evcxr/prelude.rs" "$home/config/prelude.rs"
 cp "$repo/kernel/evcxr/evcxr.toml" "$home/config/evcxr.toml"
-cp "$repo/kernel/cargo-config.toml" "$home/.cargo/config.toml"
+# The kernel's cargo profile: its own settings, then the dependencies that the
+# workspace optimises (root Cargo.toml), so the tests and the kernel share one list.
+{
+  cat "$repo/kernel/cargo-config.toml"
+  echo
+  echo "# From $repo/Cargo.toml: the dependencies that do numerical work."
+  python3 - "$repo/Cargo.toml" <<'EOF'
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    packages = tomllib.load(f)["profile"]["dev"]["package"]
+hot = [name for name, cfg in packages.items() if name != "*" and cfg.get("opt-level") == 2]
+if not hot:
+    sys.exit("kernel/install.sh: no opt-level = 2 packages in the root Cargo.toml's [profile.dev.package.*]")
+for name in hot:
+    print(f"[profile.dev.package.{name}]\nopt-level = 2")
+EOF
+} >"$home/.cargo/config.toml.new"
+mv "$home/.cargo/config.toml.new" "$home/.cargo/config.toml"
 cmp -s "$repo/Cargo.lock" "$home/Cargo.lock" 2>/dev/null || cp "$repo/Cargo.lock" "$home/Cargo.lock"
 
 # --- 3. the kernelspec ------------------------------------------------------
