@@ -67,7 +67,12 @@
 //! on the next step, verified over a window one step longer. Safety
 //! therefore holds as long as the backup trajectory stays safe beyond the
 //! horizon; with a horizon long enough for the backup to settle the plant,
-//! it is exact. Every action is rounded to `f32` and clipped before the
+//! it is exact. That is a requirement on each environment's
+//! [`Model::safe_action`]: a backup still moving at the end of the window
+//! can cross a limit one step later, where no back-off warns of it (a
+//! contact force jumps on impact), and then nothing verifies on the next
+//! step (RobotAssembly-v0's former viscous brake did exactly that; its
+//! controlled stop is now tested to reach rest within 12 of the 20 steps). Every action is rounded to `f32` and clipped before the
 //! look-ahead, exactly as the env will, so prediction and plant agree to
 //! the bit. The property tests check zero hard breaches *and* zero
 //! emergencies for random and adversarial policies in every registered
