@@ -89,8 +89,24 @@ impl Mlp {
             x.expand([self.members, n, d])
         };
         let layers = self.params.len() / 2;
+        // The bias `[members, 1, out]` broadcast over the rows. With one
+        // member burn-flex adds a shared row with SIMD (burn's `simd`
+        // feature, see the root Cargo.toml); with several, the
+        // broadcast is per member, which burn-flex 0.21 walks element by
+        // element with a strided iterator — measured at half of a CQL update
+        // (its critics see 30 actions per state). So with several members the
+        // bias is first spread over the rows by a batched outer product,
+        // `ones[members, n, 1] · b[members, 1, out]` (exact: each entry is
+        // 1·b), and added densely; its gradient is then a matrix product too
+        // (onesᵀ · grad, the sum over rows).
+        let ones = (self.members > 1).then(|| Tensor::ones([self.members, n, 1], &h.device()));
         for l in 0..layers {
-            h = h.matmul(self.params[2 * l].clone()) + self.params[2 * l + 1].clone();
+            let bias = self.params[2 * l + 1].clone();
+            let bias = match &ones {
+                Some(ones) => ones.clone().matmul(bias),
+                None => bias,
+            };
+            h = h.matmul(self.params[2 * l].clone()) + bias;
             if l + 1 < layers {
                 h = relu(h);
             }

@@ -38,7 +38,8 @@ pub struct TrainBench {
     pub hidden: Vec<usize>,
     pub updates_per_s: f64,
     pub transitions_per_s: f64,
-    /// Dense 256×256×256 f32 matmul throughput measured in the same run on the same device.
+    /// Dense 256×256×256 f32 matmul throughput measured in the same run on
+    /// the same device (the better of a measurement before and after the updates).
     pub matmul_gflops: f64,
     /// Matrix-multiply FLOPs of one update (forward and backward), where known.
     pub matmul_flops_per_update: Option<f64>,
@@ -149,6 +150,10 @@ pub fn train(
     let batch_size = agent.state().batch_size;
     // Warm up (allocations, first-call costs), then time whole updates.
     agents::train_loop(agent.as_mut(), &data, 5)?;
+    // The matmul reference is taken before and after the updates, and the
+    // better of the two kept: on a shared machine a reference measured in a
+    // busy moment would flatter the fraction.
+    let gflops_before = matmul_gflops(device, Duration::from_millis(500));
     let mut batch = TransitionBatch::default();
     let start = Instant::now();
     let mut updates = 0u64;
@@ -163,7 +168,7 @@ pub fn train(
         updates += 1;
     }
     let updates_per_s = updates as f64 / start.elapsed().as_secs_f64();
-    let gflops = matmul_gflops(device, Duration::from_millis(500));
+    let gflops = gflops_before.max(matmul_gflops(device, Duration::from_millis(500)));
     let hidden = vec![256, 256];
     let fpu = flops_per_update(algo, spec.obs_dim(), spec.act_dim(), &hidden, batch_size);
     Ok(TrainBench {
