@@ -562,6 +562,11 @@ fn bench_train_and_inference_report_the_documented_fields() {
         assert!(v.get(k).is_some(), "{k} missing in {v}");
     }
     assert_eq!(v["batch"], 256);
+    // The matmul reference and the fraction of it that BC's update reaches.
+    for k in ["matmul_gflops", "fraction_of_matmul_peak"] {
+        let x = v[k].as_f64().unwrap_or(f64::NAN);
+        assert!(x.is_finite() && x > 0.0, "{k} in {v}");
+    }
     let v = json(&["bench", "inference", "--seconds", "0.2", "--json"]);
     for k in ["single_p50_us", "single_p99_us", "batch_obs_per_s"] {
         assert!(v[k].as_f64().unwrap() > 0.0, "{k} in {v}");

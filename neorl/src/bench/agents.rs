@@ -39,7 +39,8 @@ pub struct TrainBench {
     pub updates_per_s: f64,
     pub transitions_per_s: f64,
     /// Dense 256×256×256 f32 matmul throughput measured in the same run on
-    /// the same device (the better of a measurement before and after the updates).
+    /// the same device (single-threaded `gemm` on the CPU; the better of a
+    /// measurement before and after the updates).
     pub matmul_gflops: f64,
     /// Matrix-multiply FLOPs of one update (forward and backward), where known.
     pub matmul_flops_per_update: Option<f64>,
@@ -47,12 +48,43 @@ pub struct TrainBench {
     pub fraction_of_matmul_peak: Option<f64>,
 }
 
-/// Dense matmul GFLOP/s of burn on `device` (`[256,256] × [256,256]`, batch 8).
+/// Dense f32 matmul GFLOP/s on `device`: 8 products of `[256,256] × [256,256]`
+/// per repetition.
+///
+/// On the CPU this calls `gemm` (the kernels burn-flex multiplies with),
+/// single-threaded like burn-flex here, into buffers allocated once: the
+/// machine's matrix-multiply rate, not the allocator's. (Through burn, each
+/// repetition allocates a 2 MB result, which glibc serves with a fresh
+/// `mmap` and its page faults or from the heap depending on what the process
+/// freed before: the same product measured 45–55 GFLOP/s after BC's updates
+/// and 70–89 after CQL's.) On a GPU it goes through burn.
 pub fn matmul_gflops(device: &Device, min_time: Duration) -> f64 {
+    const N: usize = 256;
+    const BATCH: usize = 8;
+    let flops_per_rep = BATCH as f64 * 2.0 * (N as f64).powi(3);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut g = |n| crate::agents::nets::gaussian(&mut rng, n);
-    let a = tensor3(g(8 * 256 * 256), [8, 256, 256], device.base());
-    let b = tensor3(g(8 * 256 * 256), [8, 256, 256], device.base());
+    let (a, b) = (g(BATCH * N * N), g(BATCH * N * N));
+    if device.is_cpu() {
+        let mut c = vec![0f32; BATCH * N * N];
+        let rep = |c: &mut [f32]| {
+            for i in 0..BATCH {
+                let r = i * N * N..(i + 1) * N * N;
+                gemm_256(&mut c[r.clone()], &a[r.clone()], &b[r]);
+            }
+        };
+        rep(&mut c);
+        let start = Instant::now();
+        let mut reps = 0u64;
+        while start.elapsed() < min_time {
+            rep(&mut c);
+            reps += 1;
+        }
+        std::hint::black_box(&c);
+        return reps as f64 * flops_per_rep / start.elapsed().as_secs_f64() / 1e9;
+    }
+    let a = tensor3(a, [BATCH, N, N], device.base());
+    let b = tensor3(b, [BATCH, N, N], device.base());
     let _ = to_vec(&a.clone().matmul(b.clone()).sum());
     let start = Instant::now();
     let mut reps = 0u64;
@@ -60,7 +92,40 @@ pub fn matmul_gflops(device: &Device, min_time: Duration) -> f64 {
         let _ = to_vec(&a.clone().matmul(b.clone()).sum());
         reps += 1;
     }
-    reps as f64 * 8.0 * 2.0 * 256f64.powi(3) / start.elapsed().as_secs_f64() / 1e9
+    reps as f64 * flops_per_rep / start.elapsed().as_secs_f64() / 1e9
+}
+
+/// `c = a · b` for row-major 256×256 matrices, single-threaded.
+fn gemm_256(c: &mut [f32], a: &[f32], b: &[f32]) {
+    const N: usize = 256;
+    assert!(a.len() == N * N && b.len() == N * N && c.len() == N * N);
+    // SAFETY: the three buffers hold N×N f32 each (checked above), are
+    // row-major (row stride N, column stride 1), and `c` does not alias `a`
+    // or `b` (it is borrowed mutably); gemm reads and writes only within
+    // m×k, k×n and m×n elements at those strides.
+    unsafe {
+        gemm::gemm(
+            N,
+            N,
+            N,
+            c.as_mut_ptr(),
+            1,
+            N as isize,
+            false,
+            a.as_ptr(),
+            1,
+            N as isize,
+            b.as_ptr(),
+            1,
+            N as isize,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
 }
 
 fn mlp_macs(sizes: &[usize]) -> f64 {
@@ -232,4 +297,30 @@ pub fn inference(env: Option<&str>, min_time: Duration) -> Result<InferenceBench
         batch_obs_per_s: n as f64 / start.elapsed().as_secs_f64(),
         batch,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The matmul reference computes the product it claims to time.
+    #[test]
+    fn gemm_reference_multiplies_row_major_matrices() {
+        const N: usize = 256;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let a = crate::agents::nets::gaussian(&mut rng, N * N);
+        let b = crate::agents::nets::gaussian(&mut rng, N * N);
+        let mut c = vec![f32::NAN; N * N];
+        gemm_256(&mut c, &a, &b);
+        for (i, j) in [(0, 0), (0, 255), (17, 3), (128, 200), (255, 255)] {
+            let want: f64 = (0..N)
+                .map(|k| a[i * N + k] as f64 * b[k * N + j] as f64)
+                .sum();
+            let got = c[i * N + j] as f64;
+            assert!(
+                (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                "c[{i},{j}] = {got}, want {want}"
+            );
+        }
+    }
 }
