@@ -41,12 +41,15 @@
 //! `RESIDUAL_STEPS=1000000 RESIDUAL_MAX_EPISODES=30 RESIDUAL_BACKOFFS=none,0.2`,
 //! plus `RESIDUAL_DETERMINISTIC=1` for the "off" columns: disturbances and
 //! sensor noise off). The adversary pushes at full authority every step, so
-//! the shield changes nearly all of its actions.
+//! the shield changes nearly all of its actions. (RobotAssembly's row was
+//! re-measured after its safe action became a controlled stop that reaches
+//! rest within the look-ahead; with the former viscous brake a random run
+//! found a breach with disturbances off, see `shield.rs`.)
 //!
 //! | environment        | backup law | off: unshielded | off: shielded | on: unshielded | on: shielded | on: interventions (% of steps) | on: emergency stops |
 //! |---|---|---|---|---|---|---|---|
 //! | ChemicalReactor-v0 | recompute | 8 / 30 | 0 / 0 | 12 / 30 | **1 / 9** | 1 / 76 | 4 / 14 |
-//! | RobotAssembly-v0 | recompute | 30 / 30 | 0 / 0 | 30 / 30 | **0 / 0** | 46 / 100 | 0 / 0 |
+//! | RobotAssembly-v0 | recompute | 30 / 30 | 0 / 0 | 30 / 30 | **0 / 0** | 39 / 97 | 0 / 0 |
 //! | HVACControl-v0 | recompute | 30 / 30 | 0 / 0 | 24 / 30 | **0 / 0** | 28 / 100 | 0 / 0 |
 //! | WaterTreatment-v0 | recompute | 28 / 30 | 0 / 0 | 28 / 30 | **0 / 0** | 30 / 98 | 0 / 0 |
 //! | SteelAnnealing-v0 | recompute | 12 / 30 | 0 / 0 | 18 / 30 | **0 / 0** | 21 / 98 | 0 / 0 |
