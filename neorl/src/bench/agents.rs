@@ -2,6 +2,7 @@
 //! deployment-policy latency, with a same-run matrix-multiply throughput
 //! measurement to judge them against.
 
+use super::rate;
 use crate::agents::nets::{tensor3, to_vec};
 use crate::agents::{self, Buffer, Device, TransitionBatch};
 use crate::control::PolicyKind;
@@ -58,41 +59,32 @@ pub struct TrainBench {
 /// `mmap` and its page faults or from the heap depending on what the process
 /// freed before: the same product measured 45–55 GFLOP/s after BC's updates
 /// and 70–89 after CQL's.) On a GPU it goes through burn.
-pub fn matmul_gflops(device: &Device, min_time: Duration) -> f64 {
+pub fn matmul_gflops(device: &Device, min_time: Duration) -> Result<f64> {
     const N: usize = 256;
     const BATCH: usize = 8;
-    let flops_per_rep = BATCH as f64 * 2.0 * (N as f64).powi(3);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut g = |n| crate::agents::nets::gaussian(&mut rng, n);
     let (a, b) = (g(BATCH * N * N), g(BATCH * N * N));
-    if device.is_cpu() {
+    let products_per_s = if device.is_cpu() {
         let mut c = vec![0f32; BATCH * N * N];
-        let rep = |c: &mut [f32]| {
+        let per_s = rate(min_time, || {
             for i in 0..BATCH {
                 let r = i * N * N..(i + 1) * N * N;
                 gemm_256(&mut c[r.clone()], &a[r.clone()], &b[r]);
             }
-        };
-        rep(&mut c);
-        let start = Instant::now();
-        let mut reps = 0u64;
-        while start.elapsed() < min_time {
-            rep(&mut c);
-            reps += 1;
-        }
+            Ok(BATCH)
+        })?;
         std::hint::black_box(&c);
-        return reps as f64 * flops_per_rep / start.elapsed().as_secs_f64() / 1e9;
-    }
-    let a = tensor3(a, [BATCH, N, N], device.base());
-    let b = tensor3(b, [BATCH, N, N], device.base());
-    let _ = to_vec(&a.clone().matmul(b.clone()).sum());
-    let start = Instant::now();
-    let mut reps = 0u64;
-    while start.elapsed() < min_time {
-        let _ = to_vec(&a.clone().matmul(b.clone()).sum());
-        reps += 1;
-    }
-    reps as f64 * flops_per_rep / start.elapsed().as_secs_f64() / 1e9
+        per_s
+    } else {
+        let a = tensor3(a, [BATCH, N, N], device.base());
+        let b = tensor3(b, [BATCH, N, N], device.base());
+        rate(min_time, || {
+            let _ = to_vec(&a.clone().matmul(b.clone()).sum());
+            Ok(BATCH)
+        })?
+    };
+    Ok(products_per_s * 2.0 * (N as f64).powi(3) / 1e9)
 }
 
 /// `c = a · b` for row-major 256×256 matrices, single-threaded.
@@ -218,7 +210,7 @@ pub fn train(
     // The matmul reference is taken before and after the updates, and the
     // better of the two kept: on a shared machine a reference measured in a
     // busy moment would flatter the fraction.
-    let gflops_before = matmul_gflops(device, Duration::from_millis(500));
+    let gflops_before = matmul_gflops(device, Duration::from_millis(500))?;
     let mut batch = TransitionBatch::default();
     let start = Instant::now();
     let mut updates = 0u64;
@@ -233,7 +225,7 @@ pub fn train(
         updates += 1;
     }
     let updates_per_s = updates as f64 / start.elapsed().as_secs_f64();
-    let gflops = gflops_before.max(matmul_gflops(device, Duration::from_millis(500)));
+    let gflops = gflops_before.max(matmul_gflops(device, Duration::from_millis(500))?);
     let hidden = vec![256, 256];
     let fpu = flops_per_update(algo, spec.obs_dim(), spec.act_dim(), &hidden, batch_size);
     Ok(TrainBench {

@@ -1,11 +1,12 @@
 //! `neorl bench envs`: environment steps per second, single and batched.
 
+use super::rate;
 use crate::env::math::uniform_in;
 use crate::env::{EnvOptions, EnvRng, VecEnv, make, model};
 use crate::error::Result;
 use rand::SeedableRng;
 use serde::Serialize;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Rates for one environment.
 #[derive(Debug, Clone, Serialize)]
@@ -35,17 +36,6 @@ fn random_actions(id: &str, rows: usize) -> Result<Vec<f32>> {
             uniform_in(&mut rng, d.low, d.high) as f32
         })
         .collect())
-}
-
-/// Repeat `f` (which returns the steps it did) until `min_time` has passed.
-fn rate(min_time: Duration, mut f: impl FnMut() -> Result<usize>) -> Result<f64> {
-    f()?; // warm-up
-    let start = Instant::now();
-    let mut steps = 0usize;
-    while start.elapsed() < min_time {
-        steps += f()?;
-    }
-    Ok(steps as f64 / start.elapsed().as_secs_f64())
 }
 
 /// Benchmark every environment in `ids`.

@@ -10,7 +10,7 @@ use crate::policy::Policy;
 use crate::safety::{ConstraintHierarchy, Monitor, MonitorConfig, Shield, ShieldConfig};
 use serde::Serialize;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Costs for one environment, in nanoseconds.
 #[derive(Debug, Clone, Serialize)]
@@ -38,14 +38,8 @@ pub struct SafetyBench {
 /// Time `f` (which does `n` operations per call) for at least `min_time`;
 /// nanoseconds per operation.
 fn ns_per(min_time: Duration, n: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    f()?;
-    let start = Instant::now();
-    let mut ops = 0usize;
-    while start.elapsed() < min_time {
-        f()?;
-        ops += n;
-    }
-    Ok(start.elapsed().as_nanos() as f64 / ops as f64)
+    let per_s = super::rate(min_time, || f().map(|()| n))?;
+    Ok(1e9 / per_s)
 }
 
 /// Benchmark every environment in `ids`.
