@@ -1461,9 +1461,9 @@ mod tests {
     /// The controlled stop brings the arm to rest from the fastest joint
     /// speeds (the observation bounds, every sign combination, from 20
     /// start poses) within 12 steps, well inside the safety shield's
-    /// default look-ahead (20 steps), so every backup trajectory the shield verifies ends with
-    /// the arm at rest, held against gravity, and stays there after the
-    /// look-ahead.
+    /// default look-ahead (20 steps), so every backup trajectory the shield
+    /// verifies ends with the arm at rest, held against gravity, and stays
+    /// there after the look-ahead.
     #[test]
     fn safe_action_stops_within_the_shield_horizon() {
         let model = RobotAssembly::new(EnvOptions::deterministic());

@@ -72,8 +72,8 @@
 //! can cross a limit one step later, where no back-off warns of it (a
 //! contact force jumps on impact), and then nothing verifies on the next
 //! step (RobotAssembly-v0's former viscous brake did exactly that; its
-//! controlled stop is now tested to reach rest within 12 of the 20 steps). Every action is rounded to `f32` and clipped before the
-//! look-ahead, exactly as the env will, so prediction and plant agree to
+//! controlled stop is now tested to reach rest within 12 of the 20 steps).
+//! Every action is rounded to `f32` and clipped before the look-ahead, exactly as the env will, so prediction and plant agree to
 //! the bit. The property tests check zero hard breaches *and* zero
 //! emergencies for random and adversarial policies in every registered
 //! environment with disturbances off.
