@@ -57,6 +57,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -116,6 +117,12 @@ def output_kinds(cell) -> set[str]:
     return kinds
 
 
+def streams(cell, name: str) -> list:
+    """The cell's printed outputs on `name` (stdout or stderr)."""
+    return [o for o in cell.get("outputs", [])
+            if o.get("output_type") == "stream" and o.get("name") == name]
+
+
 def error_text(cell) -> str | None:
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
@@ -136,8 +143,7 @@ def check_cell(index: int, cell) -> list[str]:
     elif err is not None:
         problems.append(f"{where} failed:\n{indent(err)}")
     spec = cell.get("metadata", {}).get("neorl", {})
-    stderr = "".join(o.get("text", "") for o in cell.get("outputs", [])
-                     if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    stderr = "".join(o.get("text", "") for o in streams(cell, "stderr"))
     if spec.get("panics", False):
         # A cell that demonstrates a panic: it must panic (and the cells after
         # it check what the kernel kept).
@@ -170,14 +176,12 @@ def settle(client: NotebookClient, cell, quiet_s: float) -> int:
     if quiet_s <= 0:
         return 0
     get = run_sync(client.kc.get_iopub_msg)
-    wrote_stderr = any(o.get("output_type") == "stream" and o.get("name") == "stderr"
-                       for o in cell.get("outputs", []))
-    wait = quiet_s * (2 if wrote_stderr else 1)
+    wait = quiet_s * (2 if streams(cell, "stderr") else 1)
     late = 0
     while True:
         try:
             msg = get(timeout=wait)
-        except Exception:  # queue.Empty: quiet for `wait` seconds
+        except queue.Empty:  # quiet for `wait` seconds
             return late
         if msg.get("msg_type") != "stream":
             continue  # status/idle of the finished request, comms, …
