@@ -28,7 +28,8 @@ use serde::Serialize;
 pub enum TripCause {
     /// A hard constraint was crossed (the plant's interlock).
     HardViolation { constraint: String },
-    /// The shield found no action it could verify safe.
+    /// The shield found no action it could verify safe; `constraint` is the
+    /// hard limit that even the safe action was predicted to cross.
     NoSafeAction { constraint: Option<String> },
     /// The monitor's alarm level reached `emergency_stop`.
     Monitor {

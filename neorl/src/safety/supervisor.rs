@@ -337,6 +337,7 @@ impl Supervisor {
                     "source": source,
                     "kind": kind.as_str(),
                     "constraint": self.constraint_name(d.constraint),
+                    "applied_constraint": self.constraint_name(d.applied_constraint),
                     "proposed": self.proposed,
                     "applied": self.applied,
                     "proposed_margin": d.proposed_margin,
@@ -348,7 +349,7 @@ impl Supervisor {
                 }
                 if kind == InterventionKind::Emergency {
                     let cause = TripCause::NoSafeAction {
-                        constraint: self.constraint_name(d.constraint),
+                        constraint: self.constraint_name(d.applied_constraint),
                     };
                     tripped |= self.trip(cause)?;
                 }

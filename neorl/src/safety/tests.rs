@@ -91,6 +91,69 @@ impl Model for Cart {
     }
 }
 
+/// A vessel kept between two hard levels, `h' = q_in − 1 m³/s` (area 1 m²,
+/// fixed draw-off), with a deliberately poor safe action: close the inlet.
+/// That stops an overflow but runs the vessel dry within a step, so near
+/// the high limit nothing verifies and the emergency stop must name the
+/// low limit, which the safe action cannot keep, not the high one the
+/// proposal crossed.
+#[derive(Debug)]
+struct Band {
+    spec: EnvSpec,
+}
+
+impl Band {
+    fn new() -> Self {
+        Band {
+            spec: EnvSpec {
+                id: "Band-test".into(),
+                description: "vessel between two hard levels".into(),
+                sources: vec![],
+                observations: vec![Dim::new("h", "m", 0.0, 2.0)],
+                actions: vec![Dim::new("q_in", "m3/s", 0.0, 2.0)],
+                dt: 1.0,
+                horizon: 10,
+                constraints: vec![
+                    ConstraintSpec::hard_max("overflow", 1.5, "m", "high level"),
+                    ConstraintSpec::hard_min("dry_run", 0.5, "m", "pump suction"),
+                ],
+                reward_range: (-1.0, 0.0),
+                ref_random_return: -10.0,
+                ref_expert_return: 0.0,
+            },
+        }
+    }
+}
+
+impl Model for Band {
+    fn spec(&self) -> &EnvSpec {
+        &self.spec
+    }
+    fn state_dim(&self) -> usize {
+        1
+    }
+    fn reset(&self, state: &mut [f64], _rng: &mut EnvRng) {
+        state[0] = 1.0;
+    }
+    fn step(&self, state: &mut [f64], action: &[f64], _rng: &mut EnvRng) -> Transition {
+        state[0] += action[0] - 1.0;
+        Transition {
+            reward: -(state[0] - 1.0).abs().min(1.0),
+            terminal: false,
+        }
+    }
+    fn observe(&self, state: &[f64], obs: &mut [f32], _rng: &mut EnvRng) {
+        obs[0] = state[0] as f32;
+    }
+    fn constraints(&self, state: &[f64], out: &mut [f64]) {
+        out[0] = state[0];
+        out[1] = state[0];
+    }
+    fn safe_action(&self, _state: &[f64], action: &mut [f64]) {
+        action[0] = 0.0;
+    }
+}
+
 /// Counts over a batch of episodes.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Counts {
@@ -349,6 +412,7 @@ fn the_projection_stays_close_to_the_proposal() {
     let d = s.decide(&[1.9], &[1.9], &[2.0], &mut out).unwrap();
     assert_eq!(d.intervention, Some(InterventionKind::Projected));
     assert_eq!(d.constraint, Some(0));
+    assert_eq!(d.applied_constraint, Some(0), "binding after projection");
     assert!(d.proposed_margin < 0.0 && d.applied_margin >= 0.0, "{d:?}");
     assert!(out[0] > 1.0 && out[0] < 2.0, "{out:?}");
     // Correction in units of the actuator's range (0..2 m³/s).
@@ -367,6 +431,53 @@ fn the_projection_stays_close_to_the_proposal() {
     assert_eq!(out, [0.9]);
     let st = s.stats();
     assert_eq!((st.decisions, st.interventions), (2, 1));
+}
+
+#[test]
+fn an_emergency_names_the_constraint_the_safe_action_cannot_keep() {
+    let band: Arc<dyn Model> = Arc::new(Band::new());
+    let mut s = Shield::with_model(band.clone(), ShieldConfig::default()).unwrap();
+    let mut out = [0f32];
+    // Full inflow overflows; the safe action (inlet closed) drains the
+    // vessel from 1.0 m to 0 m in one step: below the 0.5 m dry-run limit.
+    let d = s.decide(&[1.0], &[1.0], &[2.0], &mut out).unwrap();
+    assert_eq!(d.intervention, Some(InterventionKind::Emergency), "{d:?}");
+    assert_eq!(d.constraint, Some(0), "the proposal crosses `overflow`");
+    assert_eq!(
+        d.applied_constraint,
+        Some(1),
+        "the safe action crosses `dry_run`"
+    );
+    assert!(d.applied_margin < 0.0, "{d:?}");
+    assert_eq!(out, [0.0], "the safe action is applied anyway");
+
+    // The supervisor's emergency stop and audit log report `dry_run`.
+    let path = std::env::temp_dir().join(format!("neorl-safety-band-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let mut env = Env::new(band.clone(), EnvOptions::deterministic());
+    let mut sup = Supervisor::new(&env, SafetyConfig::monitor_only()).unwrap();
+    sup.set_shield(Some(
+        Shield::with_model(band, ShieldConfig::default()).unwrap(),
+    ));
+    sup.set_audit(AuditLog::open_with(&path, Some("band-test"), false).unwrap());
+    env.reset(0);
+    sup.begin_episode(&env, 0).unwrap();
+    let st = sup.step_action(&mut env, &[2.0]).unwrap();
+    assert!(st.tripped, "no verified action trips the stop");
+    assert_eq!(
+        sup.estop().cause(),
+        Some(&TripCause::NoSafeAction {
+            constraint: Some("dry_run".into())
+        })
+    );
+    sup.close().unwrap();
+    let ev = audit_events(&path);
+    let intervention = ev.iter().find(|r| r.event == "intervention").unwrap();
+    assert_eq!(intervention.payload["constraint"], "overflow");
+    assert_eq!(intervention.payload["applied_constraint"], "dry_run");
+    let trip = ev.iter().find(|r| r.event == "estop_trip").unwrap();
+    assert_eq!(trip.payload["cause"]["constraint"], "dry_run");
+    let _ = std::fs::remove_file(&path);
 }
 
 #[test]
@@ -667,6 +778,106 @@ proptest! {
             }
         }
     }
+}
+
+/// The shield's look-ahead is finite: a plan it verifies (the applied
+/// action, then the backup law for the rest of the `horizon`) only keeps
+/// the plant safe if the safe action has it settled by the time the window
+/// closes. A backup still moving toward a limit then can cross it just
+/// after, which is how RobotAssembly's former joint brake breached (see
+/// `shield_holds_on_former_gap_seed`). For every registered environment,
+/// every plan that shielded random and adversarial runs applied is replayed
+/// on the nominal model and continued for two more windows: wherever it
+/// keeps every hard limit within the window, it must keep them after it.
+/// (With the former brake put back, this test finds four plans of the gap
+/// seed that cross `contact_force_damage` on step 21.)
+#[test]
+fn verified_plans_hold_beyond_the_lookahead() {
+    let h = ShieldConfig::default().horizon;
+    let mut gaps = vec![];
+    for id in crate::env::ids() {
+        let (mut env, nominal) = registered(id, EnvOptions::deterministic());
+        let mut sup = Supervisor::new(&env, SafetyConfig::default()).unwrap();
+        let law = sup
+            .shield()
+            .expect("the default config shields")
+            .backup_law();
+        let spec = nominal.spec().clone();
+        let hierarchy = ConstraintHierarchy::from_model(nominal.as_ref());
+        let mut random = crate::control::RandomPolicy::new(&spec);
+        let mut adversary = Adversary::new(nominal.clone(), 3);
+        let mut action = vec![0f32; spec.act_dim()];
+        // (state, applied action) of every shielded step.
+        let mut plans: Vec<(Vec<f64>, Vec<f64>)> = vec![];
+        // Episode seeds: a few fixed ones, and the one of the former gap.
+        let gap = 4_695_325_725_870_786_795u64
+            .wrapping_mul(1000)
+            .wrapping_add(1);
+        let runs = [31, 32, 33, gap]
+            .into_iter()
+            .flat_map(|seed| [(seed, Attack::Random), (seed, Attack::Adversarial)]);
+        for (seed, attack) in runs {
+            env.reset(seed);
+            random.reset(seed);
+            adversary.reset(seed);
+            sup.begin_episode(&env, seed).unwrap();
+            loop {
+                let state = env.state().to_vec();
+                let st = match attack {
+                    Attack::Random => sup.step(&mut env, &mut random).unwrap(),
+                    Attack::Adversarial => {
+                        adversary.act(env.state(), &mut action);
+                        sup.step_action(&mut env, &action).unwrap()
+                    }
+                };
+                plans.push((state, sup.applied().iter().map(|&a| a as f64).collect()));
+                if st.done() {
+                    break;
+                }
+            }
+        }
+        let mut rng = <EnvRng as rand::SeedableRng>::seed_from_u64(0);
+        let mut backup = vec![0.0; spec.act_dim()];
+        let mut values = vec![0.0; spec.constraints.len()];
+        let mut worst_after = f64::INFINITY;
+        for (i, (start, applied)) in plans.iter().enumerate() {
+            let mut sim = start.clone();
+            let mut in_window = f64::INFINITY;
+            for k in 0..3 * h {
+                if k == 1 || (k > 1 && law == BackupLaw::Recompute) {
+                    nominal.safe_action(&sim, &mut backup);
+                    for (a, d) in backup.iter_mut().zip(&spec.actions) {
+                        *a = ((*a as f32) as f64).clamp(d.low, d.high);
+                    }
+                }
+                let a = if k == 0 { applied } else { &backup };
+                let terminal = nominal.step(&mut sim, a, &mut rng).terminal;
+                nominal.constraints(&sim, &mut values);
+                let (m, c) = hierarchy.min_hard_margin(&values, &[]);
+                if k < h {
+                    in_window = in_window.min(m);
+                } else if in_window >= 0.0 {
+                    worst_after = worst_after.min(m);
+                    if constraints::crossed(m) {
+                        gaps.push(format!(
+                            "{id}: the plan applied at shielded step {i} keeps every hard limit for its {h} steps, then its backup ({law:?}) crosses `{}` at step {} (margin {m:.3})",
+                            hierarchy.name(c.unwrap()),
+                            k + 1
+                        ));
+                        break;
+                    }
+                }
+                if terminal {
+                    break;
+                }
+            }
+        }
+        eprintln!(
+            "{id:<22} {} plans, backup law {law:?}: smallest hard margin after the window {worst_after:.3}",
+            plans.len()
+        );
+    }
+    assert!(gaps.is_empty(), "{}", gaps.join("\n"));
 }
 
 /// Regression: with this seed a random (unfixed) proptest run of
