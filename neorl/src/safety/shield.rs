@@ -813,7 +813,7 @@ impl Shield {
 /// Round to what the env will apply: `f32`, then clipped to the bounds
 /// (exactly as [`crate::env::core::clip_action`] does).
 #[inline]
-fn as_applied(low: &[f64], high: &[f64], a: &mut [f64]) {
+pub(super) fn as_applied(low: &[f64], high: &[f64], a: &mut [f64]) {
     for ((x, &lo), &hi) in a.iter_mut().zip(low).zip(high) {
         *x = ((*x as f32) as f64).clamp(lo, hi);
     }
