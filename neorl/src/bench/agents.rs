@@ -60,7 +60,7 @@ pub struct TrainBench {
 /// freed before: the same product measured 45–55 GFLOP/s after BC's updates
 /// and 70–89 after CQL's.) On a GPU it goes through burn.
 pub fn matmul_gflops(device: &Device, min_time: Duration) -> Result<f64> {
-    const N: usize = 256;
+    const N: usize = MATMUL_N;
     const BATCH: usize = 8;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut g = |n| crate::agents::nets::gaussian(&mut rng, n);
@@ -87,9 +87,12 @@ pub fn matmul_gflops(device: &Device, min_time: Duration) -> Result<f64> {
     Ok(products_per_s * 2.0 * (N as f64).powi(3) / 1e9)
 }
 
+/// Side of the reference's square matrices.
+const MATMUL_N: usize = 256;
+
 /// `c = a · b` for row-major 256×256 matrices, single-threaded.
 fn gemm_256(c: &mut [f32], a: &[f32], b: &[f32]) {
-    const N: usize = 256;
+    const N: usize = MATMUL_N;
     assert!(a.len() == N * N && b.len() == N * N && c.len() == N * N);
     // SAFETY: the three buffers hold N×N f32 each (checked above), are
     // row-major (row stride N, column stride 1), and `c` does not alias `a`
@@ -298,7 +301,7 @@ mod tests {
     /// The matmul reference computes the product it claims to time.
     #[test]
     fn gemm_reference_multiplies_row_major_matrices() {
-        const N: usize = 256;
+        const N: usize = MATMUL_N;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let a = crate::agents::nets::gaussian(&mut rng, N * N);
         let b = crate::agents::nets::gaussian(&mut rng, N * N);

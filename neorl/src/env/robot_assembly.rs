@@ -1489,8 +1489,12 @@ mod tests {
                         break;
                     }
                 }
-                let t = at_rest
-                    .unwrap_or_else(|| panic!("seed {seed} mask {mask}: {:?}", &state[3..6]));
+                let t = at_rest.unwrap_or_else(|| {
+                    panic!(
+                        "seed {seed} mask {mask}: {:?}",
+                        &state[idx::QD..idx::QD + 3]
+                    )
+                });
                 worst = worst.max(t);
             }
         }

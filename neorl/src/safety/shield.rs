@@ -77,10 +77,11 @@
 //! `verified_plans_hold_beyond_the_lookahead` replays every plan that
 //! shielded random and adversarial runs applied and continues its backup
 //! for two more windows: none crosses a hard limit after its window.
-//! Every action is rounded to `f32` and clipped before the look-ahead, exactly as the env will, so prediction and plant agree to
-//! the bit. The property tests check zero hard breaches *and* zero
-//! emergencies for random and adversarial policies in every registered
-//! environment with disturbances off.
+//! Every action is rounded to `f32` and clipped before the look-ahead,
+//! exactly as the env will, so prediction and plant agree to the bit. The
+//! property tests check zero hard breaches *and* zero emergencies for
+//! random and adversarial policies in every registered environment with
+//! disturbances off.
 //!
 //! With disturbances the nominal model does not know, no filter can
 //! guarantee anything once a disturbance exceeds the control authority left
