@@ -6,10 +6,13 @@
 quickstart: bootstrap
 	cargo run -p neorl -- quickstart --out neorl-out/quickstart
 
-# The whole test suite: the crate's tests, then every tutorial and notebook
-# executed top to bottom through Jupyter with the installed neorl kernel
-# (kernel/install.sh installs it and pre-warms its compile cache if needed).
+# The whole test suite: the architecture's rules (the plant crate's
+# dependencies, no upward import, no cycle), the crates' tests, then every
+# tutorial and notebook executed top to bottom through Jupyter with the
+# installed neorl kernel (kernel/install.sh installs it and pre-warms its
+# compile cache if needed).
 test: bootstrap
+	bash scripts/check_architecture.sh
 	cargo test --workspace
 	bash kernel/install.sh
 	python3 tests/notebooks/run.py

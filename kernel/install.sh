@@ -155,7 +155,7 @@ stamp=$(
     cat "$home/config/init.evcxr" "$home/config/prelude.rs" "$home/config/evcxr.toml" \
       "$home/.cargo/config.toml" "$repo/Cargo.lock"
     command -v mold || true
-    (cd "$repo" && find Cargo.toml neorl/Cargo.toml neorl/src datasets/registry.toml kernel/neorl-notebook -type f -print0 \
+    (cd "$repo" && find Cargo.toml neorl/Cargo.toml neorl/src neorl/plant/Cargo.toml neorl/plant/src datasets/registry.toml kernel/neorl-notebook -type f -print0 \
       | sort -z | xargs -0 sha256sum)
   } | sha256sum | cut -d' ' -f1
 )

@@ -18,17 +18,18 @@
 
 pub mod agents;
 pub mod bench;
-pub mod control;
 pub mod data;
-pub mod env;
-pub mod error;
 pub mod eval;
-pub mod policy;
+pub mod experiments;
 pub mod progress;
 pub mod quickstart;
-pub mod safety;
+pub mod report;
 pub mod track;
 pub mod viz;
+
+// The plant side lives in its own crate (`neorl-plant`, no learning or data
+// stack); its modules keep their paths here.
+pub use neorl_plant::{control, env, error, policy, safety};
 
 pub use env::{make, make_with};
 
@@ -63,12 +64,13 @@ pub mod prelude {
         shielded_rollout, shielded_rollout_with,
     };
     pub use crate::policy::{FnPolicy, Policy};
+    pub use crate::report::{
+        InterventionPlots, LearningCurve, ResultsTable, RunSeries, TrajectoryPlots,
+        compare_learning_curves, compare_trajectories, results_table, runs_figure,
+        trajectory_figure,
+    };
     pub use crate::safety::{
         AlarmLevel, AuditLog, OverrideSource, SafetyConfig, Shield, ShieldConfig, Supervisor,
     };
-    pub use crate::viz::{
-        Figure, Html, JsMode, PlotlyJs, ResultsTable, RunSeries, Table, compare_learning_curves,
-        compare_trajectories, init_notebook, results_table, runs_figure, set_plotly_js,
-        trajectory_figure,
-    };
+    pub use crate::viz::{Figure, Html, JsMode, PlotlyJs, Table, init_notebook, set_plotly_js};
 }

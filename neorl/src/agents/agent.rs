@@ -14,7 +14,6 @@ use crate::env::EnvSpec;
 use crate::error::{Error, Result};
 use crate::policy::Policy;
 use crate::progress::Progress;
-use crate::viz::Figure;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -184,13 +183,6 @@ impl History {
             })
             .collect()
     }
-
-    /// One panel per metric against the training step (moving average over
-    /// 1% of the steps, raw values faint behind it); see
-    /// [`crate::viz::learning_curve_figure`].
-    pub fn figure(&self, title: &str) -> Figure {
-        crate::viz::learning_curve_figure(self, title)
-    }
 }
 
 /// Which data an agent was trained on: recorded by the training loop from
@@ -307,13 +299,6 @@ pub trait Agent: Send {
     /// The metrics of every step so far.
     fn history(&self) -> &History {
         &self.state().history
-    }
-
-    /// A figure of every metric against the training step.
-    fn learning_curve(&self) -> Figure {
-        self.state()
-            .history
-            .figure(&format!("{} on {}", self.algo(), self.state().env_id))
     }
 
     /// Updates done so far.

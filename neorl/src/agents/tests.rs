@@ -262,7 +262,7 @@ fn bc_recovers_a_linear_controller() {
         "rms {rms}, worst {worst}, summary {s:?}"
     );
     // The learning curve has one panel per metric.
-    let f = bc.learning_curve();
+    let f = crate::report::LearningCurve::learning_curve(&bc);
     assert_eq!(f.json["data"].as_array().unwrap().len(), 2);
 }
 

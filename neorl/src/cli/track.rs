@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use neorl::agents::{Agent, BatchSource, TrainSummary};
 use neorl::eval::{EvalReport, RolloutReport};
+use neorl::report::LearningCurve;
 use neorl::track::{Run, Tracker, TrackingOptions};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -7,7 +7,7 @@
 use super::dataset::Dataset;
 #[cfg(feature = "frames")]
 use crate::error::{Error, Result};
-use crate::viz::{Cell, Html, Table, num};
+use neorl_plant::display::{Align, Cell, Html, Table, num};
 #[cfg(feature = "frames")]
 use polars::prelude::*;
 use serde::Serialize;
@@ -303,7 +303,7 @@ impl Summary {
     }
 }
 
-crate::viz::display::rich_display!(Summary);
+neorl_plant::rich_display!(Summary);
 
 const HEADERS: [&str; 8] = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"];
 
@@ -351,22 +351,18 @@ impl Frame {
                 .collect()
         };
         let mut head = vec![String::new()];
-        let mut align = vec![crate::viz::Align::Right];
+        let mut align = vec![Align::Right];
         for c in &shown {
             match c {
                 Some(j) => {
                     let col = &cols[*j];
                     head.push(format!("{} ({})", col.name(), col.dtype()));
                     let left = matches!(col.dtype(), DataType::String | DataType::Boolean);
-                    align.push(if left {
-                        crate::viz::Align::Left
-                    } else {
-                        crate::viz::Align::Right
-                    });
+                    align.push(if left { Align::Left } else { Align::Right });
                 }
                 None => {
                     head.push("…".into());
-                    align.push(crate::viz::Align::Left);
+                    align.push(Align::Left);
                 }
             }
         }
@@ -406,7 +402,7 @@ fn any_value_text(v: PolarsResult<AnyValue<'_>>) -> String {
 }
 
 #[cfg(feature = "frames")]
-crate::viz::display::rich_display!(Frame);
+neorl_plant::rich_display!(Frame);
 
 #[cfg(feature = "frames")]
 impl std::fmt::Debug for Frame {

@@ -1,8 +1,8 @@
 //! Standalone HTML for figures, with plotly.js served offline.
 
 use super::Figure;
-use super::table::escape_html;
 use crate::error::{Error, Result};
+use neorl_plant::display::escape_html;
 use std::path::Path;
 use std::sync::OnceLock;
 

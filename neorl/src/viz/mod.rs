@@ -1,62 +1,34 @@
-//! Figures (plotly) and rich display.
+//! Figures (plotly) and rich display: the building blocks.
 //!
 //! A [`Figure`] is the plotly JSON document (`data` + `layout`). It is
 //! written as standalone HTML that works offline (plotly.js next to it or
 //! embedded, never fetched from a CDN) and, in notebooks, displayed through
-//! evcxr. Traces are built with plotly.rs; the layout of figures with many
-//! stacked panels is completed on the JSON because plotly.rs names only
-//! eight axes.
+//! evcxr ([`display`] explains how). Figures with many stacked panels
+//! (signals against time with their limits drawn) are built with the
+//! `panels` module; their layout is completed on the JSON because plotly.rs
+//! names only eight axes. Tables and HTML ([`Table`], [`Html`]) come from the
+//! plant crate's `display` module, which the plant's own types use too.
 //!
-//! ## In a notebook
-//!
-//! Make any of these the value of a cell (last expression, no `;`) and it
-//! shows as a table or a figure ([`display`] explains how). All are
-//! non-generic and compiled with neorl, so such a cell compiles quickly.
-//!
-//! | call | shows |
-//! |---|---|
-//! | `env.spec()` (an [`crate::env::EnvSpec`]) | description, observations, actions and constraints with units and limits |
-//! | `data` (a [`crate::data::Dataset`]) | the dataset card: id, env, quality, size, return/cost statistics, provenance, sha256 |
-//! | `data.summary()` | count, mean, std, quartiles per column |
-//! | `data.episodes_table()` | one row per episode (first and last when long) |
-//! | `data.to_polars()?.show()` / `Frame::from(df)` | a polars DataFrame as an HTML table (head/tail, dtypes) |
-//! | `data.plot_returns()` | histograms of episode returns (reference lines) and costs |
-//! | `data.plot_episode(i)?` (`plot_episode_with_observations`) | episode `i`: constraint signals with limits, actions (and observations) |
-//! | `record_episode(&mut env, policy, seed)?.plot()?` / [`compare_trajectories`] | rollouts against time with limits |
-//! | `rollout(…)?` ([`crate::eval::RolloutReport`]), `shielded_rollout_with(…)?` ([`crate::eval::ShieldedReport`]) | evaluation reports with per-episode tables |
-//! | `agent.train(&data, n)?` ([`crate::agents::TrainSummary`]) | updates, time, final metrics |
-//! | `agent.learning_curve()`, `agent.history()` | every training metric against the step; a table of the metrics |
-//! | [`compare_learning_curves`]`("q_loss", &[("iql", a.history()), …])`, [`runs_figure`] | one metric across runs (agents, MLflow runs) |
-//! | `record_shielded_episode_with(&mut env, policy, SafetyConfig::default(), seed)?` ([`crate::eval::ShieldedTrajectory`]) | what the safety layer did in one episode; `.plot_interventions()?`: signals with limits, proposed vs applied actions, interventions by kind and e-stop trips over time |
-//! | [`results_table`]`("normalized score", &[(env, algo, value), …])` ([`ResultsTable`]) | envs × algorithms, mean ± std, best in bold, average row; `.plot()` grouped bars; `.to_markdown()` |
-//! | [`init_notebook`]`()` | embeds plotly.js once, explicitly |
-//!
-//! Figures embed plotly.js once per kernel session (see [`PlotlyJs`],
-//! [`set_plotly_js`], [`init_notebook`]). Outside notebooks every one of
-//! these types implements `Display` (text tables) and `to_html()`.
+//! This module draws no domain object itself: the figures and reports of
+//! datasets, trajectories, agents, evaluations and results are in
+//! [`crate::report`], the layer above the things they draw.
 
-mod dataset_plots;
 pub mod display;
 mod html;
-mod interventions;
-mod learning_curve;
-mod panels;
-pub mod reports;
-mod results;
-mod table;
-#[cfg(test)]
-mod tests;
-mod trajectory;
+pub(crate) mod panels;
 
-pub use dataset_plots::compare_trajectories;
 pub use display::{Html, PLOTLY_MIME, PlotlyJs, init_notebook, set_plotly_js};
 pub use html::{JsMode, plotly_js};
-pub use learning_curve::{
-    MAX_POINTS, RunSeries, compare_learning_curves, learning_curve_figure, runs_figure,
+pub use neorl_plant::display::{Align, Cell, Table, escape_html, mean_std, num};
+
+// Former paths of the figures and reports that moved to `crate::report`
+// (architecture v2), kept so code written against them still builds. They
+// are names only: nothing in this module uses them.
+#[doc(hidden)]
+pub use crate::report::{
+    MAX_POINTS, ResultRow, ResultsTable, RunSeries, compare_learning_curves, compare_trajectories,
+    learning_curve_figure, results_table, runs_figure, trajectory_figure, trajectory_figure_with,
 };
-pub use results::{ResultRow, ResultsTable, results_table};
-pub use table::{Align, Cell, Table, escape_html, mean_std, num};
-pub use trajectory::{trajectory_figure, trajectory_figure_with};
 
 use crate::error::{Error, Result};
 use std::path::Path;

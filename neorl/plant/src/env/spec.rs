@@ -164,7 +164,7 @@ pub struct EnvSpec {
     /// `reward_min` for every step left in the horizon, so ending an episode
     /// early never pays.
     pub reward_range: (f64, f64),
-    /// Mean undiscounted return of the uniform random policy (see `crate::eval::reference`).
+    /// Mean undiscounted return of the uniform random policy (see `crate::rollout::reference`).
     pub ref_random_return: f64,
     /// Mean undiscounted return of the expert controller.
     pub ref_expert_return: f64,

@@ -22,7 +22,7 @@
 //! - [`human_override`]: operator take-over and hand-back.
 //! - [`audit`]: the append-only, hash-chained, sealed audit log and its verifier.
 //! - [`supervisor`]: all of the above assembled around one plant; used by
-//!   [`crate::eval::shielded`] (`neorl rollout --shield`, and the
+//!   [`crate::rollout::shielded`] (`neorl rollout --shield`, and the
 //!   evaluation of agents).
 //! - [`adversary`]: a privileged worst-case policy for stress tests.
 //!
@@ -85,12 +85,12 @@
 //!   default back-off is 0.2.
 //!
 //! ```
-//! use neorl::safety::{SafetyConfig, Supervisor};
-//! # fn main() -> neorl::Result<()> {
-//! # let ids = neorl::env::ids();
+//! use neorl_plant::safety::{SafetyConfig, Supervisor};
+//! # fn main() -> neorl_plant::Result<()> {
+//! # let ids = neorl_plant::env::ids();
 //! # let Some(id) = ids.first() else { return Ok(()) };
-//! let mut env = neorl::make(id)?;
-//! let mut policy = neorl::control::make_policy(env.spec(), neorl::control::PolicyKind::Random)?;
+//! let mut env = neorl_plant::make(id)?;
+//! let mut policy = neorl_plant::control::make_policy(env.spec(), neorl_plant::control::PolicyKind::Random)?;
 //! let mut safety = Supervisor::new(&env, SafetyConfig::default())?;
 //! env.reset(0);
 //! safety.begin_episode(&env, 0)?;

@@ -11,7 +11,7 @@
 use crate::control::{PolicyKind, make_policy};
 use crate::env::make;
 use crate::error::Result;
-use crate::eval::rollout;
+use crate::rollout::rollout;
 
 /// Episodes averaged for a reference return.
 pub const REFERENCE_EPISODES: usize = 100;

@@ -1,22 +1,14 @@
 //! How neorl's objects show themselves: a dataset card, episode tables,
-//! environment specs, rollout and shielded-rollout reports and training
-//! summaries, each as HTML (notebooks, via `evcxr_display`) and text
-//! (`Display`), all through the one [`Table`] renderer.
+//! training summaries and metric histories, each as HTML (notebooks, via
+//! `evcxr_display`) and text (`Display`), all through the one [`Table`]
+//! renderer. (Environment specs and rollout reports render themselves the
+//! same way in the plant crate's `report` module.)
 
-use super::display::{Html, rich_display};
-use super::table::{Align, Cell, Table, mean_std, num};
 use crate::agents::{History, TrainSummary};
 use crate::data::{Dataset, EpisodeRow, EpisodesTable};
-use crate::env::{ConstraintKind, Dim, EnvSpec, Sense};
-use crate::eval::{EpisodeStats, RolloutReport, ShieldedReport};
-
-/// Rows shown at the start and the end of long per-episode tables.
-const HEAD: usize = 10;
-const TAIL: usize = 5;
-
-fn yes_no(b: bool) -> &'static str {
-    if b { "yes" } else { "no" }
-}
+use crate::viz::{Align, Cell, Html, Table, mean_std, num};
+use neorl_plant::display::{HEAD_ROWS, TAIL_ROWS, yes_no};
+use neorl_plant::rich_display;
 
 fn or_dash(s: &str) -> String {
     if s.is_empty() { "—".into() } else { s.into() }
@@ -165,7 +157,12 @@ impl EpisodesTable {
             ]);
             c
         };
-        t.fill_head_tail(self.rows.len(), HEAD, TAIL, |i| row(&self.rows[i]));
+        t.fill_head_tail(
+            self.rows.len(),
+            HEAD_ROWS,
+            TAIL_ROWS,
+            |i| row(&self.rows[i]),
+        );
         t.footer(format!("{} episodes", self.rows.len()))
     }
 
@@ -175,228 +172,6 @@ impl EpisodesTable {
             h.para("No episodes: the dataset has no transitions.");
         } else {
             h.table(&self.table());
-        }
-        h.finish()
-    }
-}
-
-fn dims_table(caption: &str, dims: &[Dim]) -> Table {
-    let mut t = Table::new(&["name", "unit", "low", "high"]).caption(caption);
-    t.align[1] = Align::Left;
-    for d in dims {
-        t.push(vec![
-            d.name.clone().into(),
-            d.unit.clone().into(),
-            num(d.low).into(),
-            num(d.high).into(),
-        ]);
-    }
-    t
-}
-
-/// A readable duration for `seconds`.
-fn duration(seconds: f64) -> String {
-    if seconds >= 2.0 * 86_400.0 {
-        format!("{} days", num(seconds / 86_400.0))
-    } else if seconds >= 2.0 * 3600.0 {
-        format!("{} h", num(seconds / 3600.0))
-    } else if seconds >= 120.0 {
-        format!("{} min", num(seconds / 60.0))
-    } else {
-        format!("{} s", num(seconds))
-    }
-}
-
-impl EnvSpec {
-    /// The spec as a notebook card: description, timing, references, and
-    /// the observation, action and constraint tables with units and limits.
-    pub(crate) fn rich(&self) -> Html {
-        let mut h = Html::titled(&self.id);
-        h.para(&self.description);
-        h.table(&Table::key_value(vec![
-            ("control interval".into(), duration(self.dt)),
-            (
-                "horizon".into(),
-                format!(
-                    "{} steps ({})",
-                    self.horizon,
-                    duration(self.dt * self.horizon as f64)
-                ),
-            ),
-            (
-                "reward per step".into(),
-                format!(
-                    "{} to {}",
-                    num(self.reward_range.0),
-                    num(self.reward_range.1)
-                ),
-            ),
-            (
-                "reference returns".into(),
-                format!(
-                    "random {}, expert {} (normalized score 0 and 100)",
-                    num(self.ref_random_return),
-                    num(self.ref_expert_return)
-                ),
-            ),
-        ]));
-        h.table(&dims_table("Observations", &self.observations));
-        h.table(&dims_table("Actions", &self.actions));
-        let mut t = Table::new(&["name", "kind", "safe when", "unit", "description"])
-            .caption("Constraints");
-        t.align = vec![
-            Align::Left,
-            Align::Left,
-            Align::Right,
-            Align::Left,
-            Align::Left,
-        ];
-        for c in &self.constraints {
-            let kind = match c.kind {
-                ConstraintKind::Hard => Cell::bold("hard"),
-                ConstraintKind::Soft => Cell::from("soft"),
-            };
-            let sense = match c.sense {
-                Sense::Upper => "≤",
-                Sense::Lower => "≥",
-            };
-            t.push(vec![
-                c.name.clone().into(),
-                kind,
-                format!("{sense} {}", num(c.limit)).into(),
-                c.unit.clone().into(),
-                c.description.clone().into(),
-            ]);
-        }
-        h.table(&t);
-        if !self.sources.is_empty() {
-            h.para(&format!("Sources: {}", self.sources.join("; ")));
-        }
-        h.finish()
-    }
-}
-
-fn per_episode_table(eps: &[EpisodeStats]) -> Table {
-    let head = [
-        "seed",
-        "return",
-        "cost",
-        "length",
-        "hard violation",
-        "terminated",
-        "truncated",
-        "clipped steps",
-    ];
-    let mut t = Table::new(&head).caption("Episodes");
-    t.align = vec![Align::Right; head.len()];
-    t.fill_head_tail(eps.len(), HEAD, TAIL, |i| {
-        let e = &eps[i];
-        let hard = if e.hard_violation {
-            Cell::bold("yes")
-        } else {
-            Cell::from("no")
-        };
-        vec![
-            e.seed.to_string().into(),
-            num(e.ret).into(),
-            num(e.cost).into(),
-            e.length.to_string().into(),
-            hard,
-            yes_no(e.terminated).into(),
-            yes_no(e.truncated).into(),
-            e.clipped_steps.to_string().into(),
-        ]
-    });
-    t
-}
-
-fn rollout_rows(r: &RolloutReport) -> Vec<(String, String)> {
-    vec![
-        ("environment".into(), r.env.clone()),
-        ("policy".into(), r.policy.clone()),
-        ("episodes".into(), r.episodes.to_string()),
-        ("return".into(), mean_std(r.mean_return, r.std_return)),
-        ("normalized score".into(), num(r.normalized_score)),
-        ("cost per episode".into(), num(r.mean_cost)),
-        (
-            "hard violations".into(),
-            format!("{} of {} episodes", r.hard_violations, r.episodes),
-        ),
-        ("mean length".into(), num(r.mean_length)),
-    ]
-}
-
-impl RolloutReport {
-    pub(crate) fn rich(&self) -> Html {
-        let mut h = Html::titled(&format!("Rollout of {} on {}", self.policy, self.env));
-        h.table(&Table::key_value(rollout_rows(self)));
-        if !self.per_episode.is_empty() {
-            h.table(&per_episode_table(&self.per_episode));
-        }
-        h.finish()
-    }
-}
-
-impl ShieldedReport {
-    pub(crate) fn rich(&self) -> Html {
-        let r = &self.rollout;
-        let what = if self.shielded {
-            "Shielded rollout"
-        } else {
-            "Supervised rollout (no shield)"
-        };
-        let mut h = Html::titled(&format!("{what} of {} on {}", r.policy, r.env));
-        h.table(&Table::key_value(rollout_rows(r)));
-        let kinds: Vec<String> = self
-            .interventions_by_kind
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
-        let mut safety = vec![
-            (
-                "shield".to_string(),
-                (if self.shielded { "on" } else { "off" }).to_string(),
-            ),
-            (
-                "interventions".into(),
-                format!(
-                    "{} ({}% of steps){}",
-                    self.interventions,
-                    num(100.0 * self.intervention_rate),
-                    if kinds.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", kinds.join(", "))
-                    }
-                ),
-            ),
-            (
-                "emergency stops".into(),
-                format!(
-                    "{} ({} steps under emergency stop)",
-                    self.emergency_stops, self.estop_steps
-                ),
-            ),
-            (
-                "hard-violation steps".into(),
-                self.hard_violation_steps.to_string(),
-            ),
-        ];
-        if let Some(a) = &self.audit {
-            safety.push((
-                "audit log".into(),
-                format!(
-                    "{} ({} records, head {})",
-                    a.path.display(),
-                    a.records,
-                    a.head
-                ),
-            ));
-        }
-        h.table(&Table::key_value(safety).caption("Safety layer"));
-        if !r.per_episode.is_empty() {
-            h.table(&per_episode_table(&r.per_episode));
         }
         h.finish()
     }
@@ -457,12 +232,4 @@ impl History {
     }
 }
 
-rich_display!(
-    History,
-    Dataset,
-    EpisodesTable,
-    EnvSpec,
-    RolloutReport,
-    ShieldedReport,
-    TrainSummary
-);
+rich_display!(History, Dataset, EpisodesTable, TrainSummary);

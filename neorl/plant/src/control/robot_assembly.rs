@@ -381,8 +381,8 @@ mod tests {
     use super::*;
     use crate::env::robot_assembly::{F_MARK, HORIZON, ZONE_SPEED};
     use crate::env::{EnvOptions, make, make_with};
-    use crate::eval::record_episode;
-    use crate::eval::rollout::run_episode;
+    use crate::rollout::plain::run_episode;
+    use crate::rollout::record_episode;
 
     /// On the nominal plant (no noise, no disturbances) the expert inserts
     /// the peg well within the horizon, never marks the part and keeps to

@@ -4,12 +4,11 @@
 //! same as a grouped bar chart with error bars — the table and figure of an
 //! offline-RL paper (D4RL's, CORL's layout). For results you already have
 //! (normalized scores, costs, violations, runs read back from MLflow);
-//! `neorl::eval::scores` runs the whole training-and-evaluation protocol.
+//! `neorl::experiments::scores` runs the whole training-and-evaluation protocol.
 
-use super::Figure;
-use super::display::{Html, rich_display};
-use super::panels::COLORS;
-use super::table::{Align, Cell, Table, mean_std, num};
+use crate::viz::panels::COLORS;
+use crate::viz::{Align, Cell, Figure, Html, Table, mean_std, num};
+use neorl_plant::rich_display;
 use serde::Serialize;
 use serde_json::json;
 

@@ -7,7 +7,7 @@
 //! did: interventions by kind, emergency stops, steps under the emergency
 //! stop, and the audit log's head hash when one was written.
 
-use super::rollout::{EpisodeStats, RolloutReport};
+use super::plain::{EpisodeStats, RolloutReport};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::policy::Policy;

@@ -82,3 +82,9 @@ impl<F: FnMut(&[f32], &mut [f32]) + Send> Policy for FnPolicy<F> {
         Ok(())
     }
 }
+
+/// A policy's name without the parenthesised details some names carry
+/// (`"expert (PI cascade)"` → `"expert"`), for titles and legends.
+pub fn short_name(policy: &str) -> &str {
+    policy.split(" (").next().unwrap_or(policy).trim()
+}

@@ -2,11 +2,43 @@
 //! action (optionally every observation first), one stacked panel each, for
 //! one or more episodes.
 
-use super::Figure;
-use super::panels::{COLORS, Panel, Series, stacked, step_times, time_unit};
-use crate::env::EnvSpec;
+use crate::env::{EnvOptions, EnvSpec};
 use crate::error::{Error, Result};
 use crate::eval::Trajectory;
+use crate::viz::Figure;
+use crate::viz::panels::{COLORS, Panel, Series, stacked, step_times, time_unit};
+
+/// The environment spec of a registered environment id.
+pub(crate) fn registered_spec(env_id: &str) -> Result<EnvSpec> {
+    Ok(crate::env::model(env_id, EnvOptions::default())?
+        .spec()
+        .clone())
+}
+
+/// Figures of a recorded episode ([`Trajectory`], from
+/// [`crate::eval::record_episode`]). `Trajectory` belongs to the plant crate,
+/// which draws no figures, so its plots are this trait's methods; the trait
+/// is in `neorl::prelude`.
+pub trait TrajectoryPlots {
+    /// This trajectory's figure (its environment must be registered): see
+    /// [`trajectory_figure`] to compare several in one figure.
+    fn plot(&self) -> Result<Figure>;
+
+    /// [`TrajectoryPlots::plot`] with a panel per observation on top.
+    fn plot_with_observations(&self) -> Result<Figure>;
+}
+
+impl TrajectoryPlots for Trajectory {
+    fn plot(&self) -> Result<Figure> {
+        let spec = registered_spec(&self.env)?;
+        trajectory_figure(&spec, &[self])
+    }
+
+    fn plot_with_observations(&self) -> Result<Figure> {
+        let spec = registered_spec(&self.env)?;
+        trajectory_figure_with(&spec, &[self], true)
+    }
+}
 
 /// Stacked panels over time (hours or steps): one per constraint signal with
 /// its limit as a red (hard) or orange (soft) dashed line, then one per
@@ -106,6 +138,4 @@ pub fn trajectory_figure_with(
 }
 
 /// The policy's name up to its parenthesised details (`"expert (PI cascade …)"` → `"expert"`).
-pub(crate) fn short_name(policy: &str) -> &str {
-    policy.split(" (").next().unwrap_or(policy).trim()
-}
+pub(crate) use crate::policy::short_name;

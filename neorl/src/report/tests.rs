@@ -1,13 +1,14 @@
 //! Tests of the notebook displays and figures on real objects: a generated
 //! dataset, rollouts through the registry's environments, specs.
 
-use super::display::tests::parse_evcxr;
 use super::*;
 use crate::control::{PolicyKind, make_policy};
 use crate::data::{Columns, Dataset, GenerateConfig, Metadata, Quality, generate};
 use crate::env::ConstraintKind;
 use crate::eval::{record_episode, rollout, shielded_rollout_with};
 use crate::safety::SafetyConfig;
+use crate::viz::display::tests::parse_evcxr;
+use crate::viz::{escape_html, num};
 
 const ENV: &str = "ChemicalReactor-v0";
 

@@ -3,15 +3,12 @@
 //! strip marking every step the shield intervened (by kind) and every
 //! emergency-stop trip. Plus the episode's summary table.
 
-use super::Figure;
-use super::dataset_plots::registered_spec;
-use super::display::{Html, rich_display};
-use super::panels::{Panel, Series, Values, stacked, step_times, time_unit};
-use super::table::{Table, num};
-use super::trajectory::short_name;
+use super::trajectory::{registered_spec, short_name};
 use crate::error::{Error, Result};
 use crate::eval::ShieldedTrajectory;
-use crate::safety::{ActionSource, InterventionKind};
+use crate::safety::InterventionKind;
+use crate::viz::Figure;
+use crate::viz::panels::{Panel, Series, Values, stacked, step_times, time_unit};
 use plotly::common::DashType;
 
 /// Colour of each intervention kind on the event strip.
@@ -28,11 +25,19 @@ fn kind_color(k: InterventionKind) -> &'static str {
 
 const TRIP: &str = "estop trip";
 
-impl ShieldedTrajectory {
+/// The figure of one supervised episode ([`ShieldedTrajectory`], from
+/// [`crate::eval::record_shielded_episode`]). `ShieldedTrajectory` belongs to
+/// the plant crate, which draws no figures, so its plot is this trait's
+/// method; the trait is in `neorl::prelude`.
+pub trait InterventionPlots {
     /// The figure: constraint signals with limits, actions proposed (grey,
     /// dotted) and applied (blue), and a strip with a marker at every
     /// intervention (one row per kind) and every emergency-stop trip.
-    pub fn plot_interventions(&self) -> Result<Figure> {
+    fn plot_interventions(&self) -> Result<Figure>;
+}
+
+impl InterventionPlots for ShieldedTrajectory {
+    fn plot_interventions(&self) -> Result<Figure> {
         let tr = &self.trajectory;
         let spec = registered_spec(&tr.env)?;
         let n = self.len();
@@ -130,82 +135,4 @@ impl ShieldedTrajectory {
         );
         stacked(&title, &format!("time [{unit}]"), x_end, &panels)
     }
-
-    pub(crate) fn rich(&self) -> Html {
-        let tr = &self.trajectory;
-        let mut h = Html::titled(&format!(
-            "{} on {} through the safety layer (seed {})",
-            short_name(&tr.policy),
-            tr.env,
-            tr.seed
-        ));
-        let n = self.len();
-        let ret: f64 = tr.rewards.iter().sum();
-        let cost: f64 = tr.costs.iter().sum();
-        let by = |s: ActionSource| self.sources.iter().filter(|x| **x == s).count();
-        let ended = if tr.terminated {
-            "terminated"
-        } else if tr.truncated {
-            "time limit"
-        } else {
-            "—"
-        };
-        h.table(&Table::key_value(vec![
-            ("steps".into(), format!("{n} (ended: {ended})")),
-            ("return".into(), num(ret)),
-            ("cost".into(), num(cost)),
-            (
-                "shield".into(),
-                (if self.shielded { "on" } else { "off" }).into(),
-            ),
-            (
-                "interventions".into(),
-                format!(
-                    "{} ({}% of steps)",
-                    self.n_interventions(),
-                    num(100.0 * self.n_interventions() as f64 / n.max(1) as f64)
-                ),
-            ),
-            (
-                "emergency-stop trips".into(),
-                self.trips.iter().filter(|t| **t).count().to_string(),
-            ),
-            (
-                "steps driven by".into(),
-                format!(
-                    "policy {}, operator {}, emergency stop {}",
-                    by(ActionSource::Policy),
-                    by(ActionSource::Operator),
-                    by(ActionSource::EmergencyStop)
-                ),
-            ),
-        ]));
-        let mut t = Table::new(&["kind", "steps", "mean correction"]).caption("Interventions");
-        for kind in InterventionKind::ALL {
-            let corrections: Vec<f64> = self
-                .interventions
-                .iter()
-                .zip(&self.corrections)
-                .filter(|(i, _)| **i == Some(kind))
-                .map(|(_, c)| *c)
-                .collect();
-            if corrections.is_empty() {
-                continue;
-            }
-            let mean = corrections.iter().sum::<f64>() / corrections.len() as f64;
-            t.push(vec![
-                kind.as_str().into(),
-                corrections.len().to_string().into(),
-                num(mean).into(),
-            ]);
-        }
-        if t.rows.is_empty() {
-            h.para("The shield did not intervene.");
-        } else {
-            h.table(&t);
-        }
-        h.finish()
-    }
 }
-
-rich_display!(ShieldedTrajectory);

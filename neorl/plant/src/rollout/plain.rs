@@ -120,7 +120,7 @@ fn act_checked(policy: &mut dyn Policy, obs: &[f32], action: &mut [f32]) -> Resu
 }
 
 /// A clear error naming the policy when `action` (for `obs`) has a NaN/Inf.
-pub(crate) fn check_finite(policy: &dyn Policy, obs: &[f32], action: &[f32]) -> Result<()> {
+pub fn check_finite(policy: &dyn Policy, obs: &[f32], action: &[f32]) -> Result<()> {
     if let Some(i) = action.iter().position(|a| !a.is_finite()) {
         return Err(Error::Policy {
             policy: policy.name(),

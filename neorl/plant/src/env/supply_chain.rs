@@ -711,7 +711,7 @@ mod tests {
     use super::*;
     use crate::control::{PolicyKind, make_policy};
     use crate::env::make;
-    use crate::eval::rollout;
+    use crate::rollout::rollout;
     use rand::SeedableRng;
 
     fn rng(seed: u64) -> EnvRng {

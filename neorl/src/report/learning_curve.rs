@@ -8,9 +8,9 @@
 //! a 100 000-step history stays a small notebook output; the moving average
 //! is computed at full resolution before that.
 
-use super::Figure;
-use super::panels::COLORS;
-use crate::agents::History;
+use crate::agents::{Agent, History};
+use crate::viz::Figure;
+use crate::viz::panels::COLORS;
 use serde_json::json;
 
 /// Most points per trace.
@@ -94,6 +94,31 @@ fn traces(
                "x": x, "y": smooth, "xaxis": format!("x{ax}"), "yaxis": format!("y{ax}"),
                "line": {"width": 2, "color": color}, "connectgaps": true}),
     ]
+}
+
+impl History {
+    /// One panel per metric against the training step (moving average over
+    /// 1% of the steps, raw values faint behind it); see
+    /// [`learning_curve_figure`].
+    pub fn figure(&self, title: &str) -> Figure {
+        learning_curve_figure(self, title)
+    }
+}
+
+/// `agent.learning_curve()`: every training metric of any [`Agent`] (the
+/// five algorithms and your own) against the training step. Figures are
+/// drawn in this layer, above the agents, so this is an extension trait of
+/// `Agent`, in `neorl::prelude`.
+pub trait LearningCurve {
+    /// A figure of every metric against the training step.
+    fn learning_curve(&self) -> Figure;
+}
+
+impl<A: Agent + ?Sized> LearningCurve for A {
+    fn learning_curve(&self) -> Figure {
+        self.history()
+            .figure(&format!("{} on {}", self.algo(), self.state().env_id))
+    }
 }
 
 /// Every metric of `history` against the training step, one panel each.

@@ -6,6 +6,17 @@
 
 use std::fmt::Write as _;
 
+/// Rows shown at the start and at the end of a long per-row table (the
+/// rows between them fold into one "…" row, as pandas does).
+pub const HEAD_ROWS: usize = 10;
+/// See [`HEAD_ROWS`].
+pub const TAIL_ROWS: usize = 5;
+
+/// "yes" or "no".
+pub fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
 /// Escape text for HTML element content and attribute values.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -7,8 +7,8 @@ use crate::control::{PolicyKind, make_policy};
 use crate::env::math::{gaussian, uniform_in};
 use crate::env::testing::Tank;
 use crate::env::{ConstraintSpec, Dim, Env, EnvOptions, EnvRng, EnvSpec, Model, Transition};
-use crate::eval::shielded::run_supervised_episode;
 use crate::policy::{FnPolicy, Policy};
+use crate::rollout::shielded::run_supervised_episode;
 use proptest::prelude::*;
 use std::sync::Arc;
 

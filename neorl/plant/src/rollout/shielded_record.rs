@@ -2,7 +2,7 @@
 //! proposed, what the plant got, who chose it, what the shield did and the
 //! alarm level — for plotting interventions over time and for inspection.
 
-use super::rollout::Trajectory;
+use super::plain::Trajectory;
 use crate::env::Env;
 use crate::error::Result;
 use crate::policy::Policy;

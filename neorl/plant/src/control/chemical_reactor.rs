@@ -382,10 +382,10 @@ mod tests {
     #[ignore]
     fn report() {
         use crate::control::{PolicyKind, make_policy};
-        use crate::eval::rollout;
+        use crate::rollout::rollout;
         let mut env = crate::env::make("ChemicalReactor-v0").unwrap();
         let spec = env.spec().clone();
-        for seed in [7, crate::eval::reference::REFERENCE_SEED] {
+        for seed in [7, crate::rollout::reference::REFERENCE_SEED] {
             for kind in PolicyKind::ALL {
                 let mut p = make_policy(&spec, kind).unwrap();
                 let r = rollout(&mut env, p.as_mut(), 100, seed).unwrap();

@@ -1,21 +1,14 @@
 //! Figures of a dataset: the distribution of episode returns and costs,
 //! and one episode's constraint signals (with their limits) and actions.
 
-use super::Figure;
-use super::trajectory::{trajectory_figure, trajectory_figure_with};
+use super::trajectory::{registered_spec, trajectory_figure, trajectory_figure_with};
 use crate::data::Dataset;
-use crate::env::{EnvOptions, EnvSpec};
+use crate::env::EnvSpec;
 use crate::error::{Error, Result};
 use crate::eval::Trajectory;
+use crate::viz::Figure;
 use plotly::{Histogram, Plot};
 use serde_json::json;
-
-/// The environment spec of a registered environment id.
-pub(crate) fn registered_spec(env_id: &str) -> Result<EnvSpec> {
-    Ok(crate::env::model(env_id, EnvOptions::default())?
-        .spec()
-        .clone())
-}
 
 impl Dataset {
     /// Histograms of the episode returns (with the random and expert
@@ -166,21 +159,6 @@ impl Dataset {
             terminated: self.terminals()[range.end - 1],
             truncated: self.timeouts()[range.end - 1],
         })
-    }
-}
-
-impl Trajectory {
-    /// This trajectory's figure (its environment must be registered): see
-    /// [`trajectory_figure`] to compare several in one figure.
-    pub fn plot(&self) -> Result<Figure> {
-        let spec = registered_spec(&self.env)?;
-        trajectory_figure(&spec, &[self])
-    }
-
-    /// [`Trajectory::plot`] with a panel per observation on top.
-    pub fn plot_with_observations(&self) -> Result<Figure> {
-        let spec = registered_spec(&self.env)?;
-        trajectory_figure_with(&spec, &[self], true)
     }
 }
 

@@ -1,0 +1,8 @@
+//! Experiments: training and evaluation put together and aggregated over
+//! environments, algorithms and seeds. It sits above [`crate::agents`] and
+//! [`crate::eval`] (which only evaluates a given policy); its tables are
+//! drawn by [`crate::report`].
+//!
+//! - [`scores`]: reproducible score tables (`neorl scores`).
+
+pub mod scores;
