@@ -8,6 +8,7 @@ use crate::display::{Align, Cell, HEAD_ROWS, Html, TAIL_ROWS, Table, mean_std, n
 use crate::env::{ConstraintKind, Dim, EnvSpec, Sense};
 use crate::policy::short_name;
 use crate::rich_display;
+use crate::rollout::shielded::interventions_by_kind_text;
 use crate::rollout::{EpisodeStats, RolloutReport, ShieldedReport, ShieldedTrajectory};
 use crate::safety::{ActionSource, InterventionKind};
 
@@ -183,12 +184,7 @@ impl ShieldedReport {
         };
         let mut h = Html::titled(&format!("{what} of {} on {}", r.policy, r.env));
         h.table(&Table::key_value(rollout_rows(r)));
-        let kinds: Vec<String> = self
-            .interventions_by_kind
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
+        let kinds = interventions_by_kind_text(&self.interventions_by_kind);
         let mut safety = vec![
             (
                 "shield".to_string(),
@@ -203,7 +199,7 @@ impl ShieldedReport {
                     if kinds.is_empty() {
                         String::new()
                     } else {
-                        format!(": {}", kinds.join(", "))
+                        format!(": {kinds}")
                     }
                 ),
             ),
@@ -220,15 +216,7 @@ impl ShieldedReport {
             ),
         ];
         if let Some(a) = &self.audit {
-            safety.push((
-                "audit log".into(),
-                format!(
-                    "{} ({} records, head {})",
-                    a.path.display(),
-                    a.records,
-                    a.head
-                ),
-            ));
+            safety.push(("audit log".into(), a.to_string()));
         }
         h.table(&Table::key_value(safety).caption("Safety layer"));
         if !r.per_episode.is_empty() {

@@ -4,6 +4,7 @@
 //! (`Display`, the CLI) and as an HTML table (notebooks).
 
 use crate::eval::EvalReport;
+use crate::eval::shielded::interventions_by_kind_text;
 use crate::viz::escape_html as html_escape;
 use std::fmt;
 
@@ -45,12 +46,7 @@ impl EvalReport {
             ("episode length", format!("{:.1}", self.mean_length)),
         ];
         if self.shielded || self.audit.is_some() {
-            let kinds: Vec<String> = self
-                .interventions_by_kind
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
+            let kinds = interventions_by_kind_text(&self.interventions_by_kind);
             rows.push((
                 "interventions",
                 format!(
@@ -58,21 +54,13 @@ impl EvalReport {
                     self.interventions,
                     100.0 * self.intervention_rate,
                     if kinds.is_empty() { "" } else { ": " },
-                    kinds.join(", ")
+                    kinds
                 ),
             ));
             rows.push(("emergency stops", self.emergency_stops.to_string()));
         }
         if let Some(a) = &self.audit {
-            rows.push((
-                "audit log",
-                format!(
-                    "{} ({} records, head {})",
-                    a.path.display(),
-                    a.records,
-                    a.head
-                ),
-            ));
+            rows.push(("audit log", a.to_string()));
         }
         rows
     }

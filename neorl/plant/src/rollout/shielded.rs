@@ -50,6 +50,31 @@ pub struct AuditSummary {
     pub head: String,
 }
 
+impl std::fmt::Display for AuditSummary {
+    /// `path (N records, head HASH)`, as the reports show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({} records, head {})",
+            self.path.display(),
+            self.records,
+            self.head
+        )
+    }
+}
+
+/// The kinds of intervention that happened, with their counts, for reports:
+/// `"projected 12, expert 3"` (kinds that did not happen are left out;
+/// empty when none did).
+pub fn interventions_by_kind_text(by_kind: &BTreeMap<&'static str, u64>) -> String {
+    by_kind
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Run one episode through the supervisor.
 pub fn run_supervised_episode(
     env: &mut Env,
