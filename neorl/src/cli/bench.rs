@@ -122,38 +122,6 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
     }
 }
 
-/// `--seconds` as a duration: a positive, finite number.
-fn duration(seconds: f64) -> Result<Duration> {
-    if !(seconds > 0.0 && seconds.is_finite()) {
-        anyhow::bail!("--seconds must be a positive number, got {seconds}");
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-/// The environments to measure: the registered id `--env` names (any
-/// letter case), else every registered one.
-fn chosen_envs(only: Option<&str>) -> Result<Vec<&'static str>> {
-    let all = ids();
-    let Some(id) = only else {
-        return Ok(all);
-    };
-    let m = neorl::env::model(id, EnvOptions::default())?;
-    Ok(vec![
-        all.into_iter()
-            .find(|i| *i == m.spec().id)
-            .context("registered id")?,
-    ])
-}
-
-/// One JSON object with `--json`, else the same indented.
-fn print_pretty(v: &serde_json::Value, json: bool) -> Result<()> {
-    if json {
-        return print_json(v);
-    }
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
-}
-
 fn envs(batch: usize, seconds: f64, only: Option<&str>, json: bool) -> Result<()> {
     let chosen = chosen_envs(only)?;
     let rows = neorl::bench::envs::run(&chosen, batch, duration(seconds)?)?;
@@ -240,5 +208,37 @@ fn safety(
             100.0 * r.shield_intervention_rate
         );
     }
+    Ok(())
+}
+
+/// `--seconds` as a duration: a positive, finite number.
+fn duration(seconds: f64) -> Result<Duration> {
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        anyhow::bail!("--seconds must be a positive number, got {seconds}");
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The environments to measure: the registered id `--env` names (any
+/// letter case), else every registered one.
+fn chosen_envs(only: Option<&str>) -> Result<Vec<&'static str>> {
+    let all = ids();
+    let Some(id) = only else {
+        return Ok(all);
+    };
+    let m = neorl::env::model(id, EnvOptions::default())?;
+    Ok(vec![
+        all.into_iter()
+            .find(|i| *i == m.spec().id)
+            .context("registered id")?,
+    ])
+}
+
+/// One JSON object with `--json`, else the same indented.
+fn print_pretty(v: &serde_json::Value, json: bool) -> Result<()> {
+    if json {
+        return print_json(v);
+    }
+    println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
