@@ -22,6 +22,7 @@ pub mod cql;
 pub mod device;
 pub mod iql;
 pub mod nets;
+mod resume;
 pub mod td3bc;
 
 #[cfg(test)]
@@ -38,6 +39,7 @@ pub use combo::{Combo, ComboConfig};
 pub use cql::{Cql, CqlConfig};
 pub use device::Device;
 pub use iql::{Iql, IqlConfig};
+pub use resume::{NewAgent, Resumed, resume_or_build};
 pub use td3bc::{Td3Bc, Td3BcConfig};
 
 use crate::env::EnvSpec;

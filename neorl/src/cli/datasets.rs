@@ -1,15 +1,73 @@
-//! `neorl datasets …` and `neorl bench datasets`: parse, call the library,
-//! print. Every `--json` output is one JSON object on stdout.
+//! `neorl datasets …`: parse, call the library, print.
 
-use super::{Datasets, print_json};
+use super::{Outcome, print_json};
 use anyhow::Result;
+use clap::Subcommand;
 use neorl::data::{self, Registry, Store};
 use serde_json::json;
+use std::path::PathBuf;
 
-pub fn run(what: Datasets) -> Result<()> {
+#[derive(Subcommand)]
+pub enum DatasetsCmd {
+    /// List the registry: 7 environments × random, medium, expert, mixed.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate a dataset (into the cache unless --out is given) and check it against the registry.
+    Generate {
+        /// Dataset id, e.g. SupplyChain-medium-v0 (see `neorl datasets list`).
+        #[arg(required_unless_present = "all")]
+        id: Option<String>,
+        /// Every registry dataset of the registered environments, into the cache.
+        #[arg(long, conflicts_with_all = ["id", "out"])]
+        all: bool,
+        /// Number of transitions (default: the registry's size, whose checksum is pinned).
+        #[arg(long)]
+        size: Option<usize>,
+        /// Output HDF5 file (default: the cache, see NEORL_DATA_DIR).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts, return statistics, attributes and the content SHA-256 of a dataset file.
+    Info {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a dataset file (shapes, finiteness, bounds, continuity, flags, checksum); exits non-zero on any failure.
+    Validate {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    #[cfg(feature = "frames")]
+    /// Write a dataset file as Parquet: one row per transition (or per episode with --episodes).
+    Export {
+        file: PathBuf,
+        /// Output .parquet file.
+        out: PathBuf,
+        #[arg(long)]
+        episodes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Regenerate every dataset of the registered environments and rewrite the registry's checksums (for developers, after a deliberate model change).
+    Pin {
+        /// Registry file to rewrite.
+        #[arg(long)]
+        registry: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(what: DatasetsCmd) -> Result<Outcome> {
     match what {
-        Datasets::List { json } => list(json)?,
-        Datasets::Generate {
+        DatasetsCmd::List { json } => list(json)?,
+        DatasetsCmd::Generate {
             id,
             all,
             size,
@@ -58,7 +116,7 @@ pub fn run(what: Datasets) -> Result<()> {
                 }
             }
         }
-        Datasets::Info { file, json } => {
+        DatasetsCmd::Info { file, json } => {
             let i = data::info(&file)?;
             if json {
                 print_json(&serde_json::to_value(&i)?)?;
@@ -97,7 +155,7 @@ pub fn run(what: Datasets) -> Result<()> {
                 );
             }
         }
-        Datasets::Validate { file, json } => {
+        DatasetsCmd::Validate { file, json } => {
             let r = data::validate_file(&file);
             if json {
                 print_json(&serde_json::to_value(&r)?)?;
@@ -112,14 +170,10 @@ pub fn run(what: Datasets) -> Result<()> {
                 }
                 println!("{}: {}", r.file, if r.ok { "valid" } else { "INVALID" });
             }
-            if !r.ok {
-                use std::io::Write;
-                std::io::stdout().flush()?;
-                std::process::exit(1);
-            }
+            return Ok(Outcome::of_check(r.ok));
         }
         #[cfg(feature = "frames")]
-        Datasets::Export {
+        DatasetsCmd::Export {
             file,
             out,
             episodes,
@@ -143,7 +197,7 @@ pub fn run(what: Datasets) -> Result<()> {
                 );
             }
         }
-        Datasets::Pin { registry, json } => {
+        DatasetsCmd::Pin { registry, json } => {
             let path = registry.unwrap_or_else(data::registry::source_path);
             let rows = data::pin(&path)?;
             if json {
@@ -161,7 +215,7 @@ pub fn run(what: Datasets) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn list(json: bool) -> Result<()> {
@@ -197,26 +251,5 @@ fn list(json: bool) -> Result<()> {
         );
     }
     println!("cache: {}", data::data_dir().display());
-    Ok(())
-}
-
-pub fn bench(env: Option<String>, transitions: usize, io: usize, json: bool) -> Result<()> {
-    let dir = std::env::temp_dir();
-    let b = neorl::bench::datasets::run(env.as_deref(), transitions, io, &dir)?;
-    if json {
-        return print_json(&serde_json::to_value(&b)?);
-    }
-    println!(
-        "{}: generate {:.3e} transitions/s; {} transitions: write {:.2} s, read {:.2} s ({:.2} s unverified), {:.1} MiB; sampling {:.3e} batches/s of {}",
-        b.env,
-        b.generate_transitions_per_s,
-        b.io_transitions,
-        b.write_1m_s,
-        b.read_1m_s,
-        b.read_1m_unverified_s,
-        b.file_mib,
-        b.sample_batches_per_s,
-        b.batch
-    );
     Ok(())
 }

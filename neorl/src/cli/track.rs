@@ -1,6 +1,6 @@
-//! What `neorl train`, `neorl eval` and `neorl quickstart` record in MLflow
-//! (through `neorl::track`), and `neorl track runs|sync`. Kept out of
-//! main.rs so the commands stay a few lines each.
+//! `neorl track runs|sync`, and what `neorl train`, `neorl eval` and
+//! `neorl quickstart` record in MLflow (through `neorl::track`): kept here
+//! so those commands stay a few lines each.
 
 use super::print_json;
 use anyhow::{Context, Result};

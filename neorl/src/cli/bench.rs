@@ -1,0 +1,244 @@
+//! `neorl bench …`: the benchmarks of `neorl::bench`, printed as a table or
+//! one JSON object.
+
+use super::print_json;
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use neorl::env::{EnvOptions, ids};
+use neorl::safety::ShieldConfig;
+use serde_json::json;
+use std::time::Duration;
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Agent gradient updates per second (batch 256, 256×256 networks).
+    Train {
+        #[arg(long)]
+        algo: String,
+        /// Environment whose observation and action sizes are used (default ChemicalReactor-v0, else the first registered).
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Seconds of timing.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deployment-policy latency (one observation) and batched throughput on the CPU.
+    Inference {
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Environment steps per second: single, and batched on 1 and 2 threads.
+    Envs {
+        /// Environments per batch.
+        #[arg(long, default_value_t = 1024)]
+        batch: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dataset generation rate, HDF5 write/read of 1M transitions, minibatch sampling.
+    Datasets {
+        /// Environment to generate from (default: the first registered one).
+        #[arg(long)]
+        env: Option<String>,
+        /// Transitions to generate (then tiled to 1M for the I/O measurements).
+        #[arg(long, default_value_t = 100_000)]
+        transitions: usize,
+        /// Transitions written and read (the `_1m_` timings; for quick checks only).
+        #[arg(long, default_value_t = neorl::bench::datasets::ONE_MILLION)]
+        io_transitions: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Nanoseconds per constraint check and per shield decision, next to a plain env step.
+    Safety {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 0.5)]
+        seconds: f64,
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// Look-ahead horizon of the shield, in steps.
+        #[arg(long, default_value_t = 20)]
+        horizon: usize,
+        /// Disturbance scenarios per look-ahead (0 = nominal model only).
+        #[arg(long, default_value_t = 8)]
+        scenarios: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: BenchCmd) -> Result<()> {
+    match cmd {
+        BenchCmd::Train {
+            algo,
+            env,
+            device,
+            seconds,
+            json,
+        } => {
+            let device = neorl::agents::Device::parse(&device)?;
+            let r =
+                neorl::bench::agents::train(&algo, env.as_deref(), &device, duration(seconds)?)?;
+            print_pretty(&serde_json::to_value(&r)?, json)
+        }
+        BenchCmd::Inference { env, seconds, json } => {
+            let r = neorl::bench::agents::inference(env.as_deref(), duration(seconds)?)?;
+            print_pretty(&serde_json::to_value(&r)?, json)
+        }
+        BenchCmd::Envs {
+            batch,
+            seconds,
+            env,
+            json,
+        } => envs(batch, seconds, env.as_deref(), json),
+        BenchCmd::Datasets {
+            env,
+            transitions,
+            io_transitions,
+            json,
+        } => datasets(env.as_deref(), transitions, io_transitions, json),
+        BenchCmd::Safety {
+            seconds,
+            env,
+            horizon,
+            scenarios,
+            json,
+        } => safety(seconds, env.as_deref(), horizon, scenarios, json),
+    }
+}
+
+fn envs(batch: usize, seconds: f64, only: Option<&str>, json: bool) -> Result<()> {
+    let chosen = chosen_envs(only)?;
+    let rows = neorl::bench::envs::run(&chosen, batch, duration(seconds)?)?;
+    if json {
+        return print_json(&json!({ "envs": rows }));
+    }
+    println!(
+        "{:<20} {:>14} {:>16} {:>16} {:>8}",
+        "env", "single/s", "batched 1t/s", "batched 2t/s", "2t/1t"
+    );
+    for r in rows {
+        println!(
+            "{:<20} {:>14.3e} {:>16.3e} {:>16.3e} {:>8.2}",
+            r.id,
+            r.single_steps_per_s,
+            r.batched_1t_steps_per_s,
+            r.batched_2t_steps_per_s,
+            r.thread_scaling
+        );
+    }
+    Ok(())
+}
+
+fn datasets(env: Option<&str>, transitions: usize, io: usize, json: bool) -> Result<()> {
+    let dir = std::env::temp_dir();
+    let b = neorl::bench::datasets::run(env, transitions, io, &dir)?;
+    if json {
+        return print_json(&serde_json::to_value(&b)?);
+    }
+    println!(
+        "{}: generate {:.3e} transitions/s; {} transitions: write {:.2} s, read {:.2} s ({:.2} s unverified), {:.1} MiB; sampling {:.3e} batches/s of {}",
+        b.env,
+        b.generate_transitions_per_s,
+        b.io_transitions,
+        b.write_1m_s,
+        b.read_1m_s,
+        b.read_1m_unverified_s,
+        b.file_mib,
+        b.sample_batches_per_s,
+        b.batch
+    );
+    Ok(())
+}
+
+fn safety(
+    seconds: f64,
+    only: Option<&str>,
+    horizon: usize,
+    scenarios: usize,
+    json: bool,
+) -> Result<()> {
+    let min_time = duration(seconds)?;
+    let chosen = chosen_envs(only)?;
+    let config = ShieldConfig {
+        horizon,
+        scenarios,
+        ..ShieldConfig::default()
+    };
+    let rows = neorl::bench::safety::run(&chosen, min_time, &config)?;
+    if json {
+        return print_json(&json!({ "envs": rows }));
+    }
+    println!(
+        "{:<20} {:>10} {:>10} {:>11} {:>12} {:>12} {:>13} {:>9}",
+        "env",
+        "step ns",
+        "check ns",
+        "monitor ns",
+        "shield ns",
+        "check/step",
+        "shield/step",
+        "interv."
+    );
+    for r in rows {
+        println!(
+            "{:<20} {:>10.1} {:>10.1} {:>11.1} {:>12.1} {:>12.3} {:>13.1} {:>8.1}%",
+            r.id,
+            r.step_ns,
+            r.check_ns,
+            r.monitor_ns,
+            r.shield_ns,
+            r.check_over_step,
+            r.shield_over_step,
+            100.0 * r.shield_intervention_rate
+        );
+    }
+    Ok(())
+}
+
+/// `--seconds` as a duration: a positive, finite number.
+fn duration(seconds: f64) -> Result<Duration> {
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        anyhow::bail!("--seconds must be a positive number, got {seconds}");
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The environments to measure: the registered id `--env` names (any
+/// letter case), else every registered one.
+fn chosen_envs(only: Option<&str>) -> Result<Vec<&'static str>> {
+    let all = ids();
+    let Some(id) = only else {
+        return Ok(all);
+    };
+    let m = neorl::env::model(id, EnvOptions::default())?;
+    Ok(vec![
+        all.into_iter()
+            .find(|i| *i == m.spec().id)
+            .context("registered id")?,
+    ])
+}
+
+/// One JSON object with `--json`, else the same indented.
+fn print_pretty(v: &serde_json::Value, json: bool) -> Result<()> {
+    if json {
+        return print_json(v);
+    }
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}

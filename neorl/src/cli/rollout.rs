@@ -1,0 +1,158 @@
+//! `neorl rollout`: a built-in policy's episodes, optionally through the
+//! safety layer (shield and/or audit log).
+
+use super::print_json;
+use anyhow::{Context, Result};
+use clap::Args;
+use neorl::control::{PolicyKind, make_policy};
+use neorl::env::{EnvOptions, make_with};
+use neorl::eval::{rollout, shielded_rollout_with};
+use neorl::safety::{SafetyConfig, ShieldConfig};
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct RolloutArgs {
+    /// Environment id (see `neorl envs`).
+    #[arg(long)]
+    env: String,
+    /// expert, medium or random.
+    #[arg(long, default_value = "expert")]
+    policy: String,
+    #[arg(long, default_value_t = 10)]
+    episodes: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Turn off sensor noise.
+    #[arg(long)]
+    no_noise: bool,
+    /// Turn off stochastic disturbances.
+    #[arg(long)]
+    no_disturbances: bool,
+    /// Run every action through the safety shield (look-ahead with the nominal model, projection, emergency stop).
+    #[arg(long)]
+    shield: bool,
+    /// Look-ahead horizon of the shield, in steps.
+    #[arg(long, default_value_t = 20)]
+    shield_horizon: usize,
+    /// Back-off of every hard limit, as a fraction of its nominal clearance.
+    #[arg(long, default_value_t = 0.2)]
+    shield_backoff: f64,
+    /// Disturbance scenarios each action must also survive (0 = nominal model only).
+    #[arg(long, default_value_t = 8)]
+    shield_scenarios: usize,
+    /// Write every safety event to this hash-chained audit log (JSON Lines; appended to if it exists).
+    #[arg(long, value_name = "FILE")]
+    audit: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: RolloutArgs) -> Result<()> {
+    let kind: PolicyKind = a.policy.parse()?;
+    let options = EnvOptions {
+        sensor_noise: !a.no_noise,
+        disturbances: !a.no_disturbances,
+    };
+    let mut env = make_with(&a.env, options)?;
+    let spec = env.spec().clone();
+    let mut policy = make_policy(&spec, kind)?;
+    if a.shield || a.audit.is_some() {
+        return shielded(&a, kind, &mut env, policy.as_mut());
+    }
+    let report = rollout(&mut env, policy.as_mut(), a.episodes, a.seed)
+        .with_context(|| format!("rolling out {kind} on {}", a.env))?;
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["policy"] = json!(kind.as_str());
+        v["policy_description"] = json!(report.policy);
+        return print_json(&v);
+    }
+    println!(
+        "{} / {} over {} episodes (seed {}): return {:.3} ± {:.3}, normalized score {:.1}, cost {:.2}, hard violations {}, length {:.1}",
+        report.env,
+        report.policy,
+        report.episodes,
+        a.seed,
+        report.mean_return,
+        report.std_return,
+        report.normalized_score,
+        report.mean_cost,
+        report.hard_violations,
+        report.mean_length
+    );
+    Ok(())
+}
+
+/// The rollout through the safety layer: the shield with `--shield`, else
+/// the monitor alone (for `--audit`).
+fn shielded(
+    a: &RolloutArgs,
+    kind: PolicyKind,
+    env: &mut neorl::env::Env,
+    policy: &mut dyn neorl::policy::Policy,
+) -> Result<()> {
+    let config = if a.shield {
+        SafetyConfig {
+            shield: Some(ShieldConfig {
+                horizon: a.shield_horizon,
+                backoff: a.shield_backoff,
+                scenarios: a.shield_scenarios,
+                ..ShieldConfig::default()
+            }),
+            ..SafetyConfig::default()
+        }
+    } else {
+        SafetyConfig::monitor_only()
+    };
+    let report = shielded_rollout_with(env, policy, a.episodes, a.seed, config, a.audit.as_deref())
+        .with_context(|| format!("rolling out {kind} on {} through the safety layer", a.env))?;
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["policy"] = json!(kind.as_str());
+        v["policy_description"] = json!(report.rollout.policy);
+        return print_json(&v);
+    }
+    let r = &report.rollout;
+    println!(
+        "{} / {} over {} episodes (seed {}), {}: return {:.3} ± {:.3}, normalized score {:.1}, cost {:.2}, hard violations {}, length {:.1}",
+        r.env,
+        r.policy,
+        r.episodes,
+        a.seed,
+        if report.shielded {
+            "shielded"
+        } else {
+            "monitored (no shield)"
+        },
+        r.mean_return,
+        r.std_return,
+        r.normalized_score,
+        r.mean_cost,
+        r.hard_violations,
+        r.mean_length
+    );
+    let kinds: Vec<String> = report
+        .interventions_by_kind
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!(
+        "interventions {} ({:.2}% of steps{}{}), emergency stops {}",
+        report.interventions,
+        100.0 * report.intervention_rate,
+        if kinds.is_empty() { "" } else { ": " },
+        kinds.join(", "),
+        report.emergency_stops
+    );
+    if let Some(au) = &report.audit {
+        println!(
+            "audit log {} ({} records), head {}",
+            au.path.display(),
+            au.records,
+            au.head
+        );
+    }
+    Ok(())
+}

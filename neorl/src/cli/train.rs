@@ -1,0 +1,120 @@
+//! `neorl train`: an agent on a dataset, into a checkpoint folder (which it
+//! continues from when it holds one: `neorl::agents::resume_or_build`).
+
+use super::track::{TrackArgs, finish_train, start_train};
+use super::{parse_settings, print_json};
+use anyhow::{Context, Result};
+use clap::Args;
+use neorl::agents::{self, BatchSource, Device, NewAgent, resume_or_build};
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// bc, td3bc, iql, cql or combo.
+    #[arg(long)]
+    algo: String,
+    /// A registry dataset id (e.g. ChemicalReactor-medium-v0; generated on
+    /// first use, checked against its SHA-256 and cached) or an HDF5 file
+    /// (neorl, D4RL or Minari layout).
+    #[arg(long, value_name = "ID|FILE")]
+    dataset: String,
+    /// Transitions of a registry dataset (default: the registry's size).
+    #[arg(long)]
+    size: Option<usize>,
+    /// Environment of the data, for files that do not name it (overrides the file's).
+    #[arg(long)]
+    env: Option<String>,
+    /// Gradient steps.
+    #[arg(long, default_value_t = 10_000)]
+    steps: u64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Hidden-layer widths, e.g. 64,64 (default: the paper's).
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// A hyper-parameter over the paper's default, e.g. --set batch_size=512 (value in JSON; repeatable; new agents only).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
+    /// Checkpoint folder (default neorl-out/runs/ALGO-ENV-sSEED). If it holds a
+    /// checkpoint of the same algorithm, training continues from it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    track: TrackArgs,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: TrainArgs) -> Result<()> {
+    let device = Device::parse(&a.device)?;
+    let algo = agents::algo_name(&a.algo)?;
+    let mut data = neorl::data::open(&a.dataset, a.size)
+        .with_context(|| format!("--dataset {}", a.dataset))?;
+    let recorded_env = data.metadata().env_id.clone();
+    let spec = neorl::data::resolve_env(&mut data, a.env.as_deref())?;
+    if !recorded_env.is_empty() && !recorded_env.eq_ignore_ascii_case(&spec.id) {
+        eprintln!(
+            "note: the dataset says {recorded_env}; training for {} as --env asks",
+            spec.id
+        );
+    }
+    let source = data.source().context("the dataset names itself")?;
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("neorl-out/runs/{algo}-{}-s{}", spec.id, a.seed)));
+    let new = NewAgent {
+        algo,
+        seed: a.seed,
+        hidden: a.hidden.clone(),
+        settings: parse_settings(&a.settings)?,
+    };
+    let resumed = resume_or_build(&out, &spec, Some(&source), &new, &device)?;
+    let mut agent = resumed.agent;
+    if resumed.continued {
+        eprintln!(
+            "continuing from step {} in {}",
+            agent.steps_done(),
+            out.display()
+        );
+    }
+    let mut run = start_train(
+        &a.track,
+        &new.algo,
+        &a.dataset,
+        a.seed,
+        &device.name(),
+        a.steps,
+        agent.as_ref(),
+        &data,
+    )?;
+    let summary =
+        agents::train_loop_observed(agent.as_mut(), &data, a.steps, true, &mut |s, m| {
+            run.log_metrics(s, m)
+        })?;
+    agent.save(&out)?;
+    let mlflow = finish_train(run, agent.as_ref(), &out, &summary)?;
+    let v = json!({
+        "algo": agent.algo(),
+        "dataset": source.id,
+        "dataset_sha256": source.sha256,
+        "transitions": source.transitions,
+        "env": spec.id,
+        "steps": agent.steps_done(),
+        "seed": a.seed,
+        "device": device.name(),
+        "checkpoint": out,
+        "seconds": summary.seconds,
+        "final_metrics": summary.final_metrics,
+        "mlflow": mlflow,
+    });
+    if a.json {
+        return print_json(&v);
+    }
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}
