@@ -60,6 +60,8 @@ LAYERS = {
         "report": 7,
         "bench": 8,
         "quickstart": 8,
+        # The binary: main.rs and its cli/ module tree.
+        "main": 9,
         "cli": 9,
     },
 }
@@ -156,7 +158,7 @@ class Crate:
             parts = list(rel.with_suffix("").parts)
             if parts[-1] == "mod":
                 parts.pop()
-            if parts in (["lib"], ["main"]):
+            if parts == ["lib"]:
                 parts = []
             self.files[tuple(parts)] = f
         self.code = {}

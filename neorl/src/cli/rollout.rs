@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use neorl::control::{PolicyKind, make_policy};
 use neorl::env::{EnvOptions, make_with};
+use neorl::eval::shielded::interventions_by_kind_text;
 use neorl::eval::{rollout, shielded_rollout_with};
 use neorl::safety::{SafetyConfig, ShieldConfig};
 use serde_json::json;
@@ -132,18 +133,13 @@ fn shielded(
         r.hard_violations,
         r.mean_length
     );
-    let kinds: Vec<String> = report
-        .interventions_by_kind
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
+    let kinds = interventions_by_kind_text(&report.interventions_by_kind);
     println!(
         "interventions {} ({:.2}% of steps{}{}), emergency stops {}",
         report.interventions,
         100.0 * report.intervention_rate,
         if kinds.is_empty() { "" } else { ": " },
-        kinds.join(", "),
+        kinds,
         report.emergency_stops
     );
     if let Some(au) = &report.audit {

@@ -5,7 +5,7 @@ use super::{parse_settings, print_json};
 use anyhow::Result;
 use clap::Args;
 use neorl::env::ids;
-use neorl::eval::scores::{ScoreConfig, score_table};
+use neorl::experiments::scores::{ScoreConfig, score_table};
 use serde_json::json;
 use std::path::PathBuf;
 
