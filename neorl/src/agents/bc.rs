@@ -4,11 +4,11 @@
 //! CORL's `any_percent_bc.py`, whose defaults these are).
 
 use super::agent::{Agent, AgentPolicy, TrainState};
-use super::buffer::TransitionBatch;
 use super::checkpoint::Checkpoint;
 use super::device::Device;
 use super::nets::{Adam, DeviceBatch, Mlp, read_scalars};
 use super::td3bc::identity_norm;
+use crate::data::Batch;
 use crate::env::EnvSpec;
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
@@ -94,7 +94,7 @@ impl Agent for Bc {
         &mut self.state
     }
 
-    fn update(&mut self, batch: &TransitionBatch) -> Result<Vec<(&'static str, f32)>> {
+    fn update(&mut self, batch: &Batch) -> Result<Vec<(&'static str, f32)>> {
         let b = DeviceBatch::upload(batch, self.device.autodiff());
         let d = self.actor.forward(b.obs).tanh() - b.actions;
         let loss = (d.clone() * d).mean();

@@ -24,12 +24,12 @@
 //! unless an interlock trips; model rollouts are short).
 
 use super::agent::{Agent, AgentPolicy, TrainState};
-use super::buffer::{BatchSource, TransitionBatch};
 use super::checkpoint::Checkpoint;
 use super::cql::{logsumexp, tanh_gaussian};
 use super::device::Device;
 use super::nets::{Adam, DeviceBatch, Mlp, T3, gaussian, read_scalars, tensor3, to_vec};
 use super::td3bc::identity_norm;
+use crate::data::{Batch, BatchSource};
 use crate::env::EnvSpec;
 use crate::error::Result;
 use burn::tensor::Tensor;
@@ -115,6 +115,18 @@ struct ModelBuffer {
 impl ModelBuffer {
     fn len(&self) -> usize {
         self.rewards.len()
+    }
+    /// Write transition `j` over row `i` of `b` (never terminal, no cost).
+    fn copy_row(&self, j: usize, b: &mut Batch, i: usize) {
+        let (od, ad) = (b.obs_dim, b.act_dim);
+        b.observations[i * od..(i + 1) * od].copy_from_slice(&self.obs[j * od..(j + 1) * od]);
+        b.actions[i * ad..(i + 1) * ad].copy_from_slice(&self.actions[j * ad..(j + 1) * ad]);
+        b.rewards[i] = self.rewards[j];
+        b.next_observations[i * od..(i + 1) * od]
+            .copy_from_slice(&self.next_obs[j * od..(j + 1) * od]);
+        b.terminals[i] = 0.0;
+        b.costs[i] = 0.0;
+        b.indices[i] = j;
     }
     fn push(&mut self, cap: usize, o: &[f32], a: &[f32], r: f32, no: &[f32]) {
         let (od, ad) = (o.len(), a.len());
@@ -282,7 +294,7 @@ impl Combo {
             .unwrap_or_else(|| identity_norm(&self.state));
         let (m, n) = (self.config.model_members, self.config.batch_size);
         let (od, ad) = (self.state.obs_dim, self.state.act_dim);
-        let mut batch = TransitionBatch::default();
+        let mut batch = Batch::default();
         let mut progress =
             crate::progress::Progress::new("combo dynamics model", self.config.model_steps);
         while self.model_step < self.config.model_steps {
@@ -454,9 +466,9 @@ impl Agent for Combo {
         self.prepare_model(data)
     }
 
-    fn update(&mut self, real: &TransitionBatch) -> Result<Vec<(&'static str, f32)>> {
+    fn update(&mut self, real: &Batch) -> Result<Vec<(&'static str, f32)>> {
         let c = self.config.clone();
-        let (od, ad) = (real.obs_dim, real.act_dim);
+        let ad = real.act_dim;
         if self.model_step < c.model_steps || self.starts.is_empty() {
             return Err(crate::error::Error::Training(
                 "COMBO needs its dynamics model: train through `train` / `train_loop`, which fit it first".into(),
@@ -465,47 +477,17 @@ impl Agent for Combo {
         if self.state.step.is_multiple_of(c.rollout_freq.max(1)) {
             self.rollout();
         }
-        // Mixed batch: the first n_real rows from the dataset, the rest from the model.
+        // Mixed batch: the first n_real rows from the dataset, the rest from
+        // the model buffer (from the dataset while the buffer is empty).
         let n = real.len;
         let n_real = ((n as f64 * c.real_ratio).round() as usize).clamp(1, n);
-        let mut b = TransitionBatch::with_capacity(n, od, ad);
-        b.obs_dim = od;
-        b.act_dim = ad;
-        b.observations
-            .extend_from_slice(&real.observations[..n_real * od]);
-        b.actions.extend_from_slice(&real.actions[..n_real * ad]);
-        b.rewards.extend_from_slice(&real.rewards[..n_real]);
-        b.next_observations
-            .extend_from_slice(&real.next_observations[..n_real * od]);
-        b.terminals.extend_from_slice(&real.terminals[..n_real]);
-        let mb = self.buffer.len();
-        for i in n_real..n {
-            let j = if mb > 0 {
-                self.state.rng.random_range(0..mb)
-            } else {
-                usize::MAX
-            };
-            if j == usize::MAX {
-                b.observations
-                    .extend_from_slice(&real.observations[i * od..(i + 1) * od]);
-                b.actions
-                    .extend_from_slice(&real.actions[i * ad..(i + 1) * ad]);
-                b.rewards.push(real.rewards[i]);
-                b.next_observations
-                    .extend_from_slice(&real.next_observations[i * od..(i + 1) * od]);
-                b.terminals.push(real.terminals[i]);
-            } else {
-                b.observations
-                    .extend_from_slice(&self.buffer.obs[j * od..(j + 1) * od]);
-                b.actions
-                    .extend_from_slice(&self.buffer.actions[j * ad..(j + 1) * ad]);
-                b.rewards.push(self.buffer.rewards[j]);
-                b.next_observations
-                    .extend_from_slice(&self.buffer.next_obs[j * od..(j + 1) * od]);
-                b.terminals.push(0.0);
+        let mut b = real.clone();
+        if self.buffer.len() > 0 {
+            for i in n_real..n {
+                let j = self.state.rng.random_range(0..self.buffer.len());
+                self.buffer.copy_row(j, &mut b, i);
             }
         }
-        b.len = n;
         let k = c.n_actions.max(1);
         let dev = self.device.autodiff().clone();
         let base = self.device.base().clone();

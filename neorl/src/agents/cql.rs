@@ -20,11 +20,11 @@
 //! backup).
 
 use super::agent::{Agent, AgentPolicy, TrainState};
-use super::buffer::TransitionBatch;
 use super::checkpoint::Checkpoint;
 use super::device::{B, Device};
 use super::nets::{Adam, DeviceBatch, Mlp, T3, gaussian, read_scalars, tensor3};
 use super::td3bc::identity_norm;
+use crate::data::Batch;
 use crate::env::EnvSpec;
 use crate::error::Result;
 use burn::tensor::Tensor;
@@ -221,7 +221,7 @@ impl Agent for Cql {
         &mut self.state
     }
 
-    fn update(&mut self, batch: &TransitionBatch) -> Result<Vec<(&'static str, f32)>> {
+    fn update(&mut self, batch: &Batch) -> Result<Vec<(&'static str, f32)>> {
         let c = self.config.clone();
         let (n, ad, k) = (batch.len, batch.act_dim, c.n_actions.max(1));
         let dev = self.device.autodiff().clone();

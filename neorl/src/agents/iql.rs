@@ -17,11 +17,11 @@
 //! training does not have: the rate is constant here.
 
 use super::agent::{Agent, AgentPolicy, TrainState};
-use super::buffer::TransitionBatch;
 use super::checkpoint::Checkpoint;
 use super::device::{B, Device};
 use super::nets::{Adam, DeviceBatch, Mlp, T3, read_scalars, tensor3};
 use super::td3bc::identity_norm;
+use crate::data::Batch;
 use crate::env::EnvSpec;
 use crate::error::Result;
 use burn::tensor::Tensor;
@@ -190,7 +190,7 @@ impl Agent for Iql {
         &mut self.state
     }
 
-    fn update(&mut self, batch: &TransitionBatch) -> Result<Vec<(&'static str, f32)>> {
+    fn update(&mut self, batch: &Batch) -> Result<Vec<(&'static str, f32)>> {
         let c = &self.config;
         let b = DeviceBatch::upload(batch, self.device.autodiff());
         let sa = Tensor::cat(vec![b.obs.clone(), b.actions.clone()], 2);

@@ -25,14 +25,19 @@ pub mod nets;
 pub mod td3bc;
 
 #[cfg(test)]
+mod golden_tmp;
+#[cfg(test)]
 mod tests;
 
+/// The transition contract lives in [`crate::data`]; these are its names
+/// here (`Buffer` is [`crate::data::Dataset`], `TransitionBatch` is
+/// [`crate::data::Batch`]).
+pub use crate::data::{Batch as TransitionBatch, BatchSource, DataSource, Dataset as Buffer};
 pub use agent::{
-    Agent, AgentPolicy, DataSource, History, Normalizer, StepObserver, TrainState, TrainSummary,
-    train_loop, train_loop_observed, train_loop_with,
+    Agent, AgentPolicy, History, Normalizer, StepObserver, TrainState, TrainSummary, train_loop,
+    train_loop_observed, train_loop_with,
 };
 pub use bc::{Bc, BcConfig};
-pub use buffer::{BatchSource, Buffer, TransitionBatch};
 pub use checkpoint::Checkpoint;
 pub use combo::{Combo, ComboConfig};
 pub use cql::{Cql, CqlConfig};

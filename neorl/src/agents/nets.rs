@@ -12,6 +12,7 @@
 //! bit-identical across runs and independent of the backend's RNG.
 
 use super::device::B;
+use crate::data::Batch;
 use burn::DispatchDevice;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData, activation::relu};
@@ -347,7 +348,7 @@ pub struct DeviceBatch {
 }
 
 impl DeviceBatch {
-    pub fn upload(b: &super::buffer::TransitionBatch, device: &DispatchDevice) -> Self {
+    pub fn upload(b: &Batch, device: &DispatchDevice) -> Self {
         let (n, od, ad) = (b.len, b.obs_dim, b.act_dim);
         DeviceBatch {
             n,

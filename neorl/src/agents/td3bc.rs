@@ -12,11 +12,11 @@
 //! paper's (Table 4), also CORL's `td3_bc.py`.
 
 use super::agent::{Agent, AgentPolicy, TrainState};
-use super::buffer::TransitionBatch;
 use super::checkpoint::Checkpoint;
 use super::device::B;
 use super::device::Device;
 use super::nets::{Adam, DeviceBatch, Mlp, T3, gaussian, read_scalars, tensor3};
+use crate::data::Batch;
 use crate::env::EnvSpec;
 use crate::error::Result;
 use burn::tensor::Tensor;
@@ -156,7 +156,7 @@ impl Agent for Td3Bc {
         &mut self.state
     }
 
-    fn update(&mut self, batch: &TransitionBatch) -> Result<Vec<(&'static str, f32)>> {
+    fn update(&mut self, batch: &Batch) -> Result<Vec<(&'static str, f32)>> {
         let c = &self.config;
         let (n, ad) = (batch.len, batch.act_dim);
         let base = self.device.base();

@@ -3,6 +3,7 @@
 
 use super::nets::{tensor3, to_vec};
 use super::*;
+use crate::data::Dataset;
 use crate::env::{Dim, EnvSpec};
 
 fn cpu() -> Device {
@@ -40,34 +41,35 @@ fn controller(o: &[f32]) -> [f32; 2] {
 }
 
 /// Transitions with uniform observations, the controller's actions and a
-/// reward that prefers small actions (so critics have something to learn).
-fn toy_data(n: usize, seed: u64) -> Buffer {
+/// reward that prefers small actions (so critics have something to learn),
+/// as one episode of `Linear-v0` with `obs_dim` observations (3 fit the
+/// toy spec).
+fn toy_data_dims(n: usize, seed: u64, obs_dim: usize) -> Dataset {
+    use crate::data::{Columns, Metadata};
     use rand::{RngExt, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut b = Buffer {
-        env_id: "Linear-v0".into(),
-        obs_dim: 3,
-        act_dim: 2,
-        observations: vec![],
-        actions: vec![],
-        rewards: vec![],
-        next_observations: vec![],
-        terminals: vec![],
-        timeouts: vec![],
-        returns: vec![],
-    };
-    for i in 0..n {
-        let o: Vec<f32> = (0..3).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let mut c = Columns::with_capacity(obs_dim, 2, &[], n);
+    for _ in 0..n {
+        let o: Vec<f32> = (0..obs_dim).map(|_| rng.random_range(-1.0..1.0)).collect();
         let a = controller(&o);
-        b.rewards.push(-(a[0] * a[0] + a[1] * a[1]));
-        b.observations.extend(&o);
-        b.actions.extend(a);
-        let no: Vec<f32> = (0..3).map(|_| rng.random_range(-1.0..1.0)).collect();
-        b.next_observations.extend(no);
-        b.terminals.push(false);
-        b.timeouts.push(i % 10 == 9);
+        c.rewards.push(-(a[0] * a[0] + a[1] * a[1]));
+        c.observations.extend(&o);
+        c.actions.extend(a);
+        let no: Vec<f32> = (0..obs_dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+        c.next_observations.extend(no);
+        c.terminals.push(false);
+        c.timeouts.push(false);
+        c.costs.push(0.0);
     }
-    b
+    let meta = Metadata {
+        env_id: "Linear-v0".into(),
+        ..Metadata::default()
+    };
+    Dataset::new(meta, c).unwrap()
+}
+
+fn toy_data(n: usize, seed: u64) -> Dataset {
+    toy_data_dims(n, seed, 3)
 }
 
 fn small_td3bc(seed: u64) -> Td3Bc {
@@ -249,7 +251,7 @@ fn bc_recovers_a_linear_controller() {
     let test = toy_data(200, 99);
     let (mut worst, mut sq) = (0f32, 0f32);
     let mut a = [0f32; 2];
-    for o in test.observations.chunks(3) {
+    for o in test.observations().chunks(3) {
         crate::policy::Policy::act(&mut p, o, &mut a).unwrap();
         let t = controller(o);
         worst = worst.max((a[0] - t[0]).abs()).max((a[1] - t[1]).abs());
@@ -286,8 +288,7 @@ fn batch_inference_matches_single() {
 #[test]
 fn dataset_of_another_env_is_refused() {
     let mut a = small_td3bc(0);
-    let mut d = toy_data(10, 0);
-    d.obs_dim = 4;
+    let d = toy_data_dims(10, 0, 4);
     let e = a.train(&d, 1).unwrap_err().to_string();
     assert!(e.contains("does not fit the agent"), "{e}");
 }
@@ -387,7 +388,7 @@ fn learn_on_reactor(algo: &str, steps: u64) -> (f64, f64) {
     use crate::control::{PolicyKind, make_policy};
     use crate::eval::rollout;
     let id = "ChemicalReactor-v0";
-    let data = Buffer::generate(id, PolicyKind::Medium, 20_000, 0).unwrap();
+    let data = Dataset::from_controller(id, PolicyKind::Medium, 20_000, 0).unwrap();
     let mut env = crate::make(id).unwrap();
     let spec = env.spec().clone();
     let mut agent = build_with(algo, &spec, 0, Some(vec![64, 64]), &cpu()).unwrap();
