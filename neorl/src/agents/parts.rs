@@ -11,7 +11,12 @@
 //!     actor_opt: Adam, critic_opt: Adam,
 //! });
 //! ```
-
+//!
+//! Two more macros write what every built-in agent has in common:
+//! `agent_constructors!` its `new` and `load`, `agent_basics!` the
+//! bookkeeping methods of its `Agent` impl (name, state, deployable policy,
+//! config, `save`). An algorithm's file then holds its config, its networks
+//! and its update.
 
 use super::agent::{Agent, TrainState};
 use super::checkpoint::Checkpoint;
@@ -176,3 +181,73 @@ macro_rules! declare_parts {
     };
 }
 pub(crate) use declare_parts;
+
+/// The constructors every built-in agent has, inside its inherent `impl`:
+/// `new` (a fresh agent from its config, through the agent's own `build`)
+/// and `load` (a checkpoint, through [`load`]). With `normalize_reward`,
+/// the config's field of that name says whether rewards are scaled.
+macro_rules! agent_constructors {
+    (@flag $config:ident) => {
+        false
+    };
+    (@flag $config:ident, normalize_reward) => {
+        $config.normalize_reward
+    };
+    ($config:ty $(, $flag:ident)?) => {
+        /// A fresh agent for the environment `spec`, its weights drawn from
+        /// `config.seed`.
+        pub fn new(
+            spec: &$crate::env::EnvSpec,
+            config: $config,
+            device: &$crate::agents::Device,
+        ) -> $crate::Result<Self> {
+            let normalize_reward =
+                $crate::agents::parts::agent_constructors!(@flag config $(, $flag)?);
+            let state = $crate::agents::TrainState::new(
+                spec,
+                config.batch_size,
+                config.seed,
+                normalize_reward,
+            );
+            Ok(Self::build(state, config, device))
+        }
+
+        /// Load a checkpoint written by `save` to continue training or deploy.
+        pub fn load(
+            dir: impl AsRef<std::path::Path>,
+            device: &$crate::agents::Device,
+        ) -> $crate::Result<Self> {
+            $crate::agents::parts::load(dir.as_ref(), ALGO, device, Self::build)
+        }
+    };
+}
+pub(crate) use agent_constructors;
+
+/// The [`Agent`] methods every built-in agent shares, inside its `impl
+/// Agent`: `algo` (the file's `ALGO`), `state` and `state_mut` (its
+/// `state` field), `policy` (the mean action of the network at the given
+/// field path, on the CPU), `config_json` (its `config` field) and `save`
+/// (config, state and [`Parts`]).
+macro_rules! agent_basics {
+    ($($actor:ident).+) => {
+        fn algo(&self) -> &str {
+            ALGO
+        }
+        fn state(&self) -> &$crate::agents::TrainState {
+            &self.state
+        }
+        fn state_mut(&mut self) -> &mut $crate::agents::TrainState {
+            &mut self.state
+        }
+        fn policy(&self) -> $crate::agents::AgentPolicy {
+            $crate::agents::AgentPolicy::new(ALGO, self.$($actor).+.host(0), self.state.normalizer())
+        }
+        fn config_json(&self) -> serde_json::Value {
+            serde_json::to_value(&self.config).unwrap_or_default()
+        }
+        fn save(&self, dir: &std::path::Path) -> $crate::Result<()> {
+            $crate::agents::parts::save(dir, ALGO, &self.config, &self.state, self)
+        }
+    };
+}
+pub(crate) use agent_basics;

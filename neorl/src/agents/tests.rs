@@ -152,27 +152,17 @@ fn train_save_load_train_equals_uninterrupted_training() {
         format!("{:?}", resumed.history().values)
     );
     // The same for BC, through the generic loader.
-    let mut bc_whole = Bc::new(
-        &toy_spec(),
-        BcConfig {
+    let small_bc = || {
+        let cfg = BcConfig {
             batch_size: 16,
             hidden: vec![8],
             ..Default::default()
-        },
-        &cpu(),
-    )
-    .unwrap();
+        };
+        Bc::new(&toy_spec(), cfg, &cpu()).unwrap()
+    };
+    let mut bc_whole = small_bc();
     bc_whole.train(&data, 20).unwrap();
-    let mut bc = Bc::new(
-        &toy_spec(),
-        BcConfig {
-            batch_size: 16,
-            hidden: vec![8],
-            ..Default::default()
-        },
-        &cpu(),
-    )
-    .unwrap();
+    let mut bc = small_bc();
     bc.train(&data, 9).unwrap();
     bc.save(&dir).unwrap();
     let mut bc2 = load(&dir, &cpu()).unwrap();
