@@ -568,3 +568,78 @@ fn host_vectors_round_trip_through_a_checkpoint() {
     assert!(missing.contains("'v' is missing"), "{missing}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The agents' modules import each other in one direction only: no cycle
+/// among the `super::…` and `crate::agents::…` imports of their non-test
+/// code.
+#[test]
+fn agent_modules_import_each_other_without_a_cycle() {
+    let files: [(&str, &str); 13] = [
+        ("agent", include_str!("agent.rs")),
+        ("bc", include_str!("bc.rs")),
+        ("buffer", include_str!("buffer.rs")),
+        ("checkpoint", include_str!("checkpoint.rs")),
+        ("combo", include_str!("combo.rs")),
+        ("cql", include_str!("cql.rs")),
+        ("device", include_str!("device.rs")),
+        ("iql", include_str!("iql.rs")),
+        ("losses", include_str!("losses.rs")),
+        ("nets", include_str!("nets.rs")),
+        ("parts", include_str!("parts.rs")),
+        ("sac", include_str!("sac.rs")),
+        ("td3bc", include_str!("td3bc.rs")),
+    ];
+    let names: Vec<&str> = files.iter().map(|f| f.0).collect();
+    let imports = |src: &str| -> Vec<usize> {
+        let code = src.split("#[cfg(test)]").next().unwrap_or(src);
+        names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| {
+                [format!("super::{n}::"), format!("crate::agents::{n}::")]
+                    .iter()
+                    .chain(&[format!("super::{n}}}"), format!("super::{n},")])
+                    .any(|p| code.contains(p.as_str()))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let edges: Vec<Vec<usize>> = files.iter().map(|f| imports(f.1)).collect();
+    // Depth-first search; `state` 1 = on the current path, 2 = done.
+    fn visit(i: usize, edges: &[Vec<usize>], state: &mut [u8], path: &mut Vec<usize>) -> bool {
+        path.push(i);
+        match state[i] {
+            1 => return true,
+            2 => {
+                path.pop();
+                return false;
+            }
+            _ => state[i] = 1,
+        }
+        for &j in &edges[i] {
+            if j != i && visit(j, edges, state, path) {
+                return true;
+            }
+        }
+        path.pop();
+        state[i] = 2;
+        false
+    }
+    let mut state = vec![0u8; files.len()];
+    for i in 0..files.len() {
+        let mut path = vec![];
+        if visit(i, &edges, &mut state, &mut path) {
+            let cycle: Vec<&str> = path.iter().map(|&k| names[k]).collect();
+            panic!("import cycle: {}", cycle.join(" → "));
+        }
+    }
+    // The algorithms sit on top: nothing imports them.
+    for (i, n) in names.iter().enumerate() {
+        if ["bc", "td3bc", "iql", "cql", "combo"].contains(n) {
+            assert!(
+                !edges.iter().any(|e| e.contains(&i)),
+                "{n} is imported by another agents module"
+            );
+        }
+    }
+}
