@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Where the provenance type lives now; the old path still resolves.
+/// The former path of [`crate::data::DataSource`].
+#[doc(hidden)]
 pub use crate::data::DataSource;
 
 /// Standardisation of observations, scaling of actions and rewards.

@@ -4,4 +4,5 @@
 //! [`Dataset::from_controller`](crate::data::Dataset::from_controller)),
 //! and `TransitionBatch` is [`crate::data::Batch`].
 
+#[doc(hidden)]
 pub use crate::data::{Batch as TransitionBatch, BatchSource, Dataset as Buffer};

@@ -30,7 +30,8 @@ use crate::error::Result;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-/// The log-sum-exp and the tanh-Gaussian, shared with COMBO.
+/// Former paths of the log-sum-exp and the tanh-Gaussian (now in [`super::losses`]).
+#[doc(hidden)]
 pub use super::losses::{logsumexp, tanh_gaussian};
 
 /// CQL hyper-parameters; `Default` is the paper's MuJoCo set-up.

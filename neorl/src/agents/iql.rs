@@ -26,7 +26,8 @@ use crate::error::Result;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-/// The Gaussian log-density of the actor's loss, shared with other agents.
+/// Former path of the Gaussian log-density (now in [`super::losses`]).
+#[doc(hidden)]
 pub use super::losses::gaussian_log_prob;
 
 /// IQL hyper-parameters; `Default` is the paper's (MuJoCo locomotion).

@@ -23,6 +23,7 @@
 
 pub mod agent;
 pub mod bc;
+#[doc(hidden)]
 pub mod buffer;
 pub mod checkpoint;
 pub mod combo;

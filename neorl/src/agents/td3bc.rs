@@ -21,7 +21,8 @@ use crate::error::Result;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-/// The twin critics' loss, shared with the other critics of this crate.
+/// Former path of the twin critics' loss (now in [`super::losses`]).
+#[doc(hidden)]
 pub use super::losses::twin_mse;
 
 /// TD3+BC hyper-parameters; `Default` is the paper's.

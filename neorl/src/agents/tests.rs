@@ -643,3 +643,21 @@ fn agent_modules_import_each_other_without_a_cycle() {
         }
     }
 }
+
+/// The transition types and shared losses moved (to `crate::data` and
+/// `losses`); every former public path still names the same item.
+#[test]
+#[allow(deprecated)]
+fn former_paths_name_the_moved_items() {
+    use crate::agents as a;
+    let b: a::buffer::TransitionBatch = crate::data::Batch::new(2, 3, 2);
+    let _: a::TransitionBatch = b.clone();
+    let data: a::Buffer = toy_data(20, 0);
+    let _: &dyn a::buffer::BatchSource = &data;
+    let src: Option<a::agent::DataSource> = a::BatchSource::source(&data);
+    let _: Option<a::DataSource> = src;
+    let _: fn(&str, crate::control::PolicyKind, usize, u64) -> Result<a::buffer::Buffer> =
+        a::Buffer::generate;
+    let _ = (cql::logsumexp, cql::tanh_gaussian, iql::gaussian_log_prob);
+    let _ = td3bc::twin_mse;
+}
