@@ -341,57 +341,6 @@ impl Combo {
             obs = next;
         }
     }
-
-    /// The model-side state of a checkpoint: the ensemble's update count,
-    /// the elites, the model buffer and the start states.
-    fn put_model_data(&self, ck: &mut Checkpoint) {
-        let (od, ad) = (self.state.obs_dim, self.state.act_dim);
-        ck.put_counter("model_step", self.model_step);
-        ck.put_counter("elites", self.elites.len() as u64);
-        for (i, e) in self.elites.iter().enumerate() {
-            ck.put_counter(&format!("elite/{i}"), *e as u64);
-        }
-        let b = &self.buffer;
-        let len = b.len();
-        ck.put_counter("buffer/head", b.head as u64);
-        ck.put_counter("buffer/len", len as u64);
-        if len > 0 {
-            ck.put_vec("buffer/obs", vec![1, len, od], b.obs.clone());
-            ck.put_vec("buffer/actions", vec![1, len, ad], b.actions.clone());
-            ck.put_vec("buffer/rewards", vec![1, len, 1], b.rewards.clone());
-            ck.put_vec("buffer/next_obs", vec![1, len, od], b.next_obs.clone());
-        }
-        let n_starts = self.starts.len() / od.max(1);
-        ck.put_counter("starts", n_starts as u64);
-        if n_starts > 0 {
-            ck.put_vec("starts", vec![1, n_starts, od], self.starts.clone());
-        }
-    }
-
-    /// Read back what [`Combo::put_model_data`] wrote.
-    fn get_model_data(&mut self, ck: &Checkpoint, _device: &Device) -> Result<()> {
-        let (od, ad) = (self.state.obs_dim, self.state.act_dim);
-        self.model_step = ck.counter("model_step")?;
-        let n_el = ck.counter("elites")? as usize;
-        self.elites = (0..n_el)
-            .map(|i| ck.counter(&format!("elite/{i}")).map(|e| e as usize))
-            .collect::<Result<_>>()?;
-        let len = ck.counter("buffer/len")? as usize;
-        if len > 0 {
-            self.buffer = ModelBuffer {
-                obs: ck.get_vec("buffer/obs", &[1, len, od])?,
-                actions: ck.get_vec("buffer/actions", &[1, len, ad])?,
-                rewards: ck.get_vec("buffer/rewards", &[1, len, 1])?,
-                next_obs: ck.get_vec("buffer/next_obs", &[1, len, od])?,
-                head: ck.counter("buffer/head")? as usize,
-            };
-        }
-        let n_starts = ck.counter("starts")? as usize;
-        if n_starts > 0 {
-            self.starts = ck.get_vec("starts", &[1, n_starts, od])?;
-        }
-        Ok(())
-    }
 }
 
 impl Agent for Combo {
@@ -464,6 +413,60 @@ impl Agent for Combo {
         ]);
         metrics.push(("model_buffer", self.buffer.len() as f32));
         Ok(metrics)
+    }
+}
+
+/// Checkpoint bookkeeping of what is not a part (see `declare_parts!` above).
+impl Combo {
+    /// The model-side state of a checkpoint: the ensemble's update count,
+    /// the elites, the model buffer and the start states.
+    fn put_model_data(&self, ck: &mut Checkpoint) {
+        let (od, ad) = (self.state.obs_dim, self.state.act_dim);
+        ck.put_counter("model_step", self.model_step);
+        ck.put_counter("elites", self.elites.len() as u64);
+        for (i, e) in self.elites.iter().enumerate() {
+            ck.put_counter(&format!("elite/{i}"), *e as u64);
+        }
+        let b = &self.buffer;
+        let len = b.len();
+        ck.put_counter("buffer/head", b.head as u64);
+        ck.put_counter("buffer/len", len as u64);
+        if len > 0 {
+            ck.put_vec("buffer/obs", vec![1, len, od], b.obs.clone());
+            ck.put_vec("buffer/actions", vec![1, len, ad], b.actions.clone());
+            ck.put_vec("buffer/rewards", vec![1, len, 1], b.rewards.clone());
+            ck.put_vec("buffer/next_obs", vec![1, len, od], b.next_obs.clone());
+        }
+        let n_starts = self.starts.len() / od.max(1);
+        ck.put_counter("starts", n_starts as u64);
+        if n_starts > 0 {
+            ck.put_vec("starts", vec![1, n_starts, od], self.starts.clone());
+        }
+    }
+
+    /// Read back what [`Combo::put_model_data`] wrote.
+    fn get_model_data(&mut self, ck: &Checkpoint, _device: &Device) -> Result<()> {
+        let (od, ad) = (self.state.obs_dim, self.state.act_dim);
+        self.model_step = ck.counter("model_step")?;
+        let n_el = ck.counter("elites")? as usize;
+        self.elites = (0..n_el)
+            .map(|i| ck.counter(&format!("elite/{i}")).map(|e| e as usize))
+            .collect::<Result<_>>()?;
+        let len = ck.counter("buffer/len")? as usize;
+        if len > 0 {
+            self.buffer = ModelBuffer {
+                obs: ck.get_vec("buffer/obs", &[1, len, od])?,
+                actions: ck.get_vec("buffer/actions", &[1, len, ad])?,
+                rewards: ck.get_vec("buffer/rewards", &[1, len, 1])?,
+                next_obs: ck.get_vec("buffer/next_obs", &[1, len, od])?,
+                head: ck.counter("buffer/head")? as usize,
+            };
+        }
+        let n_starts = ck.counter("starts")? as usize;
+        if n_starts > 0 {
+            self.starts = ck.get_vec("starts", &[1, n_starts, od])?;
+        }
+        Ok(())
     }
 }
 

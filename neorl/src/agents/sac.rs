@@ -93,7 +93,7 @@ impl Sac {
     /// `a ~ π(·|s)` at the states `obs` (autodiff), with noise from `rng`.
     pub fn sample(&self, obs: T3, rng: &mut ChaCha8Rng, device: &Device) -> PolicySample {
         let [_, n, _] = obs.dims();
-        let ad = self.actor.sizes[self.actor.sizes.len() - 1] / 2;
+        let ad = self.act_dim();
         let eps = tensor3(gaussian(rng, n * ad), [1, n, ad], device.autodiff());
         let out = self.actor.forward(obs);
         let (action, logp) = tanh_gaussian(out.clone(), eps);
@@ -182,6 +182,11 @@ impl Sac {
         logsumexp(weighted, 1, temperature)
     }
 
+    /// Action dimensions (the actor outputs a mean and a log-std for each).
+    fn act_dim(&self) -> usize {
+        self.actor.sizes.last().copied().unwrap_or(0) / 2
+    }
+
     /// One step of each optimiser, in this order: temperatures, actor,
     /// critics; then the target critics move towards the critics by `tau`.
     pub fn step(
@@ -202,7 +207,7 @@ impl Sac {
     /// As [`Sac::sample`] without autodiff (for targets and roll-outs).
     pub fn sample_no_grad(&self, obs: T3, rng: &mut ChaCha8Rng, device: &Device) -> PolicySample {
         let [_, n, _] = obs.dims();
-        let ad = self.actor.sizes[self.actor.sizes.len() - 1] / 2;
+        let ad = self.act_dim();
         let eps = tensor3(gaussian(rng, n * ad), [1, n, ad], device.base());
         let out = self.actor.inner().forward(obs);
         let (action, logp) = tanh_gaussian(out.clone(), eps);
