@@ -8,8 +8,8 @@
 //! agent, and [`AgentPolicy`] undoes it, so deployment code only ever sees
 //! raw observations and actions in the plant's units.
 
-use super::buffer::{BatchSource, TransitionBatch};
 use super::nets::HostMlp;
+use crate::data::{Batch, BatchSource};
 use crate::env::EnvSpec;
 use crate::error::{Error, Result};
 use crate::policy::Policy;
@@ -19,6 +19,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// The former path of [`crate::data::DataSource`].
+#[doc(hidden)]
+pub use crate::data::DataSource;
 
 /// Standardisation of observations, scaling of actions and rewards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +66,20 @@ impl Normalizer {
         }
     }
 
+    /// The normaliser of an agent not trained yet: observations as they
+    /// are, actions mapped from the bounds `act_low..act_high`, rewards
+    /// unscaled.
+    pub fn identity(obs_dim: usize, act_low: &[f32], act_high: &[f32]) -> Self {
+        Normalizer {
+            obs_mean: vec![0.0; obs_dim],
+            obs_std: vec![1.0; obs_dim],
+            act_low: act_low.to_vec(),
+            act_high: act_high.to_vec(),
+            reward_scale: 1.0,
+        }
+    }
+
+    /// Standardise one observation: `(raw − mean) / std`.
     #[inline]
     pub fn obs(&self, raw: &[f32], out: &mut [f32]) {
         for (((o, &x), &m), &s) in out
@@ -101,7 +119,7 @@ impl Normalizer {
     }
 
     /// Normalise a raw batch in place.
-    pub fn batch(&self, b: &mut TransitionBatch) {
+    pub fn batch(&self, b: &mut Batch) {
         let (od, ad) = (b.obs_dim, b.act_dim);
         let mut tmp = vec![0f32; od.max(ad)];
         for row in b
@@ -185,23 +203,6 @@ impl History {
     }
 }
 
-/// Which data an agent was trained on: recorded by the training loop from
-/// [`BatchSource::source`] and kept in checkpoints, so a checkpoint says
-/// exactly which dataset (by content SHA-256) its normalisation and
-/// weights come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DataSource {
-    /// Registry id (`"ChemicalReactor-medium-v0"`), or the file the data was
-    /// read from when it has none.
-    pub id: String,
-    /// Content SHA-256 of the data ([`crate::data::content_sha256`]).
-    pub sha256: String,
-    /// Environment the data comes from.
-    pub env_id: String,
-    /// Number of transitions.
-    pub transitions: usize,
-}
-
 /// The training state every agent carries: what the shared loop needs to
 /// continue exactly where it stopped.
 #[derive(Debug, Clone)]
@@ -242,6 +243,14 @@ impl TrainState {
             dataset: None,
         }
     }
+
+    /// The fitted normaliser, or [`Normalizer::identity`] before the first
+    /// call to `train`.
+    pub fn normalizer(&self) -> Normalizer {
+        self.norm
+            .clone()
+            .unwrap_or_else(|| Normalizer::identity(self.obs_dim, &self.act_low, &self.act_high))
+    }
 }
 
 /// What `train` returns.
@@ -268,7 +277,7 @@ pub trait Agent: Send {
     fn state(&self) -> &TrainState;
     fn state_mut(&mut self) -> &mut TrainState;
     /// One gradient step on a *normalised* batch; returns named metrics.
-    fn update(&mut self, batch: &TransitionBatch) -> Result<Vec<(&'static str, f32)>>;
+    fn update(&mut self, batch: &Batch) -> Result<Vec<(&'static str, f32)>>;
     /// The deterministic deployment policy (raw observations → raw actions).
     fn policy(&self) -> AgentPolicy;
     /// Write a full checkpoint to `dir` (atomically).
@@ -381,7 +390,7 @@ pub fn train_loop_observed(
         let st = agent.state();
         (st.obs_dim, st.act_dim, st.batch_size)
     };
-    let mut batch = TransitionBatch::with_capacity(bs, od, ad);
+    let mut batch = Batch::with_capacity(bs, od, ad);
     for _ in 0..steps {
         {
             let st = agent.state_mut();

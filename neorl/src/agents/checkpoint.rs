@@ -152,16 +152,24 @@ impl Checkpoint {
         self.put_raw(name, shape, data);
     }
 
+    /// One tensor as `name`.
     pub fn put_tensor(&mut self, name: &str, t: &T3) {
         self.put_raw(name, t.dims().to_vec(), to_vec(t));
     }
 
-    pub fn put_mlp(&mut self, name: &str, net: &Mlp) {
-        for (i, p) in net.params.iter().enumerate() {
-            self.put_tensor(&format!("{name}/{i}"), p);
+    /// Tensors as `name/0`, `name/1`, …
+    pub fn put_tensors(&mut self, name: &str, ts: &[T3]) {
+        for (i, t) in ts.iter().enumerate() {
+            self.put_tensor(&format!("{name}/{i}"), t);
         }
     }
 
+    /// A network's parameters as `name/0`, `name/1`, …
+    pub fn put_mlp(&mut self, name: &str, net: &Mlp) {
+        self.put_tensors(name, &net.params);
+    }
+
+    /// An optimiser: its step count and both moments of every parameter.
     pub fn put_adam(&mut self, name: &str, opt: &Adam) {
         self.header.counters.insert(format!("{name}/t"), opt.t);
         for (i, (m, v)) in opt.m.iter().zip(&opt.v).enumerate() {
@@ -170,6 +178,7 @@ impl Checkpoint {
         }
     }
 
+    /// A small integer.
     pub fn put_counter(&mut self, name: &str, v: u64) {
         self.header.counters.insert(name.into(), v);
     }
@@ -411,19 +420,36 @@ impl Checkpoint {
         device: &Device,
         trainable: bool,
     ) -> Result<()> {
+        self.load_tensors(name, &mut net.params, device, trainable)
+    }
+
+    /// Load `name/0`, `name/1`, … into `ts`, each checked against the shape
+    /// it has. `trainable` puts them on the autodiff device as leaves.
+    pub fn load_tensors(
+        &self,
+        name: &str,
+        ts: &mut [T3],
+        device: &Device,
+        trainable: bool,
+    ) -> Result<()> {
         let dev = if trainable {
             device.autodiff()
         } else {
             device.base()
         };
-        for i in 0..net.params.len() {
-            let dims = net.params[i].dims();
-            let t = self.tensor(&format!("{name}/{i}"), dims, dev)?;
-            net.params[i] = if trainable { t.require_grad() } else { t };
+        for (i, t) in ts.iter_mut().enumerate() {
+            let loaded = self.tensor(&format!("{name}/{i}"), t.dims(), dev)?;
+            *t = if trainable {
+                loaded.require_grad()
+            } else {
+                loaded
+            };
         }
         Ok(())
     }
 
+    /// Read back what [`Checkpoint::put_adam`] wrote into `opt` (whose shapes
+    /// come from the config).
     pub fn load_adam(&self, name: &str, opt: &mut Adam, device: &Device) -> Result<()> {
         opt.t = self.counter(&format!("{name}/t"))?;
         for i in 0..opt.m.len() {
@@ -434,6 +460,7 @@ impl Checkpoint {
         Ok(())
     }
 
+    /// A small integer written with [`Checkpoint::put_counter`].
     pub fn counter(&self, name: &str) -> Result<u64> {
         self.header
             .counters

@@ -16,17 +16,19 @@
 //! rate needs the total number of steps up front, which cell-by-cell
 //! training does not have: the rate is constant here.
 
-use super::agent::{Agent, AgentPolicy, TrainState};
-use super::buffer::TransitionBatch;
-use super::checkpoint::Checkpoint;
+use super::agent::{Agent, TrainState};
 use super::device::{B, Device};
-use super::nets::{Adam, DeviceBatch, Mlp, T3, read_scalars, tensor3};
-use super::td3bc::identity_norm;
-use crate::env::EnvSpec;
+use super::losses::{LOG_STD_MAX, LOG_STD_MIN, td_target};
+use super::nets::{Adam, DeviceBatch, Mlp, T3, layer_sizes, read_metrics, tensor3};
+use super::parts::{self, agent_basics, agent_constructors, declare_parts};
+use crate::data::Batch;
 use crate::error::Result;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+
+/// Former path of the Gaussian log-density (now in [`super::losses`]).
+#[doc(hidden)]
+pub use super::losses::gaussian_log_prob;
 
 /// IQL hyper-parameters; `Default` is the paper's (MuJoCo locomotion).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,8 +72,6 @@ impl Default for IqlConfig {
 }
 
 pub const ALGO: &str = "iql";
-const LOG_STD_MIN: f64 = -20.0;
-const LOG_STD_MAX: f64 = 2.0;
 
 /// An IQL agent.
 #[derive(Debug)]
@@ -79,23 +79,30 @@ pub struct Iql {
     pub config: IqlConfig,
     device: Device,
     state: TrainState,
+    /// The policy's mean (before tanh).
     actor: Mlp,
     /// `[1, 1, act_dim]`, state-independent.
     log_std: T3,
+    /// Twin critics, one member each.
     critic: Mlp,
     critic_target: Mlp,
     value: Mlp,
+    /// Over the actor's parameters and `log_std`.
     actor_opt: Adam,
     critic_opt: Adam,
     value_opt: Adam,
 }
 
-fn sizes(input: usize, hidden: &[usize], out: usize) -> Vec<usize> {
-    std::iter::once(input)
-        .chain(hidden.iter().copied())
-        .chain(std::iter::once(out))
-        .collect()
-}
+declare_parts!(Iql {
+    actor: Net,
+    critic: Net,
+    critic_target: Target,
+    value: Net,
+    log_std: Tensor,
+    actor_opt: Adam,
+    critic_opt: Adam,
+    value_opt: Adam,
+});
 
 /// The expectile loss `mean |τ − 1(u < 0)| u²`.
 pub fn expectile_loss(u: T3, tau: f64) -> Tensor<B, 1> {
@@ -106,33 +113,19 @@ pub fn expectile_loss(u: T3, tau: f64) -> Tensor<B, 1> {
     (weight * u.clone() * u).mean()
 }
 
-/// Log-density of `a` under N(mean, exp(log_std)²), summed over action
-/// dimensions: `[1, n, act] → [1, n, 1]`.
-pub fn gaussian_log_prob(mean: T3, log_std: T3, a: T3) -> T3 {
-    let z = (a - mean) / log_std.clone().exp();
-    let ln_2pi_half = 0.5 * (2.0 * std::f64::consts::PI).ln();
-    ((z.clone() * z) * (-0.5) - log_std - ln_2pi_half).sum_dim(2)
-}
-
 impl Iql {
-    pub fn new(spec: &EnvSpec, config: IqlConfig, device: &Device) -> Result<Self> {
-        let state = TrainState::new(
-            spec,
-            config.batch_size,
-            config.seed,
-            config.normalize_reward,
-        );
-        Ok(Self::build(state, config, device))
-    }
+    agent_constructors!(IqlConfig, normalize_reward);
 
+    /// A Gaussian actor, twin critics and a state-value network, each with
+    /// the configured hidden layers.
     fn build(mut state: TrainState, config: IqlConfig, device: &Device) -> Self {
         let (od, ad) = (state.obs_dim, state.act_dim);
         let dev = device.autodiff();
-        let actor = Mlp::new(1, &sizes(od, &config.hidden, ad), &mut state.rng, dev).require_grad();
+        let h = &config.hidden;
+        let actor = Mlp::new(1, &layer_sizes(od, h, ad), &mut state.rng, dev).require_grad();
         let log_std = tensor3(vec![0.0; ad], [1, 1, ad], dev).require_grad();
-        let critic =
-            Mlp::new(2, &sizes(od + ad, &config.hidden, 1), &mut state.rng, dev).require_grad();
-        let value = Mlp::new(1, &sizes(od, &config.hidden, 1), &mut state.rng, dev).require_grad();
+        let critic = Mlp::new(2, &layer_sizes(od + ad, h, 1), &mut state.rng, dev).require_grad();
+        let value = Mlp::new(1, &layer_sizes(od, h, 1), &mut state.rng, dev).require_grad();
         let mut actor_params = actor.params.clone();
         actor_params.push(log_std.clone());
         Iql {
@@ -150,47 +143,16 @@ impl Iql {
         }
     }
 
-    pub fn load(dir: impl AsRef<Path>, device: &Device) -> Result<Self> {
-        let ck = Checkpoint::read(dir.as_ref())?;
-        let config: IqlConfig = ck.config(ALGO)?;
-        let state = ck.train_state()?;
-        let mut a = Self::build(state.clone(), config, device);
-        a.state = state;
-        ck.load_mlp("actor", &mut a.actor, device, true)?;
-        a.log_std = ck
-            .tensor("log_std", a.log_std.dims(), device.autodiff())?
-            .require_grad();
-        ck.load_mlp("critic", &mut a.critic, device, true)?;
-        ck.load_mlp("critic_target", &mut a.critic_target, device, false)?;
-        ck.load_mlp("value", &mut a.value, device, true)?;
-        ck.load_adam("actor_opt", &mut a.actor_opt, device)?;
-        ck.load_adam("critic_opt", &mut a.critic_opt, device)?;
-        ck.load_adam("value_opt", &mut a.value_opt, device)?;
-        Ok(a)
-    }
-
+    /// Every parameter, in a fixed order (for tests and inspection).
     pub fn parameters(&self) -> Vec<Vec<f32>> {
-        let mut v: Vec<Vec<f32>> = [&self.actor, &self.critic, &self.critic_target, &self.value]
-            .iter()
-            .flat_map(|n| n.params.iter().map(super::nets::to_vec))
-            .collect();
-        v.push(super::nets::to_vec(&self.log_std));
-        v
+        parts::parameters(self)
     }
 }
 
 impl Agent for Iql {
-    fn algo(&self) -> &str {
-        ALGO
-    }
-    fn state(&self) -> &TrainState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut TrainState {
-        &mut self.state
-    }
+    agent_basics!(actor);
 
-    fn update(&mut self, batch: &TransitionBatch) -> Result<Vec<(&'static str, f32)>> {
+    fn update(&mut self, batch: &Batch) -> Result<Vec<(&'static str, f32)>> {
         let c = &self.config;
         let b = DeviceBatch::upload(batch, self.device.autodiff());
         let sa = Tensor::cat(vec![b.obs.clone(), b.actions.clone()], 2);
@@ -203,17 +165,15 @@ impl Agent for Iql {
         let v = self.value.forward(b.obs.clone());
         let adv = Tensor::from_inner(q_target) - v;
         let value_loss = expectile_loss(adv.clone(), c.expectile);
-        let grads = value_loss.backward();
-        self.value_opt.step(&mut self.value.params, &grads);
+        self.value_opt.minimise(&mut self.value.params, &value_loss);
 
         // Critics: one-step TD on V(s').
-        let not_done = b.terminals.clone().inner().neg() + 1.0;
-        let y = Tensor::from_inner(b.rewards.clone().inner() + not_done * next_v * c.discount);
+        let y = td_target(&b, next_v, c.discount);
         let q = self.critic.forward(sa);
         let err = q.clone() - y;
         let critic_loss = (err.clone() * err).mean();
-        let grads = critic_loss.backward();
-        self.critic_opt.step(&mut self.critic.params, &grads);
+        self.critic_opt
+            .minimise(&mut self.critic.params, &critic_loss);
         self.critic_target.polyak_from(&self.critic, c.tau);
 
         // Actor: advantage-weighted regression.
@@ -222,58 +182,22 @@ impl Agent for Iql {
         let mean = self.actor.forward(b.obs.clone()).tanh();
         let log_std = self.log_std.clone().clamp(LOG_STD_MIN, LOG_STD_MAX);
         let logp = gaussian_log_prob(mean, log_std, b.actions.clone());
-        let actor_loss = (weight.clone() * logp.clone().neg()).mean();
-        let grads = actor_loss.backward();
-        let mut ps = self.actor.params.clone();
-        ps.push(self.log_std.clone());
-        self.actor_opt.step(&mut ps, &grads);
-        self.log_std = ps.pop().expect("log_std");
-        self.actor.params = ps;
+        let actor_loss = (weight.clone() * logp.neg()).mean();
+        let mut params = self.actor.params.clone();
+        params.push(self.log_std.clone());
+        self.actor_opt.minimise(&mut params, &actor_loss);
+        if let Some(log_std) = params.pop() {
+            self.log_std = log_std;
+        }
+        self.actor.params = params;
 
-        let v = read_scalars(vec![
-            value_loss.inner(),
-            critic_loss.inner(),
-            actor_loss.inner(),
-            q.inner().mean(),
-            adv.inner().mean(),
-            weight.inner().mean(),
-        ]);
-        Ok(vec![
-            ("value_loss", v[0]),
-            ("critic_loss", v[1]),
-            ("actor_loss", v[2]),
-            ("q_mean", v[3]),
-            ("advantage_mean", v[4]),
-            ("weight_mean", v[5]),
-        ])
-    }
-
-    fn policy(&self) -> AgentPolicy {
-        AgentPolicy::new(
-            ALGO,
-            self.actor.host(0),
-            self.state
-                .norm
-                .clone()
-                .unwrap_or_else(|| identity_norm(&self.state)),
-        )
-    }
-
-    fn config_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.config).unwrap_or_default()
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        let mut ck = Checkpoint::new(ALGO, &self.config, &self.state)?;
-        ck.put_mlp("actor", &self.actor);
-        ck.put_tensor("log_std", &self.log_std);
-        ck.put_mlp("critic", &self.critic);
-        ck.put_mlp("critic_target", &self.critic_target);
-        ck.put_mlp("value", &self.value);
-        ck.put_adam("actor_opt", &self.actor_opt);
-        ck.put_adam("critic_opt", &self.critic_opt);
-        ck.put_adam("value_opt", &self.value_opt);
-        ck.write(dir)?;
-        Ok(())
+        Ok(read_metrics(vec![
+            ("value_loss", value_loss.inner()),
+            ("critic_loss", critic_loss.inner()),
+            ("actor_loss", actor_loss.inner()),
+            ("q_mean", q.inner().mean()),
+            ("advantage_mean", adv.inner().mean()),
+            ("weight_mean", weight.inner().mean()),
+        ]))
     }
 }

@@ -1,7 +1,15 @@
 //! Offline RL agents on burn: BC, TD3+BC, IQL, CQL, COMBO — one file each, with the
 //! papers' default hyper-parameters — plus the shared pieces: device
-//! selection, networks and Adam, the [`Agent`] trait and training loop,
-//! checkpoints and the deployable [`AgentPolicy`].
+//! selection, networks and Adam ([`nets`]), the losses several algorithms
+//! share ([`losses`]), the SAC learner under CQL and COMBO ([`sac`]), the
+//! [`Agent`] trait and training loop, each agent's list of parts that
+//! checkpoints walk ([`parts`]), checkpoints and the deployable
+//! [`AgentPolicy`].
+//!
+//! The modules import each other in one direction only, without a cycle:
+//! `device` ← `nets` ← `agent` ← `checkpoint` ← `parts` ← `sac` ← the
+//! algorithms, with `losses` on `nets` and `device` only; the transition
+//! types come from [`crate::data`].
 //!
 //! ```no_run
 //! use neorl::agents::*;
@@ -15,30 +23,38 @@
 
 pub mod agent;
 pub mod bc;
+#[doc(hidden)]
 pub mod buffer;
 pub mod checkpoint;
 pub mod combo;
 pub mod cql;
 pub mod device;
 pub mod iql;
+pub mod losses;
 pub mod nets;
+pub mod parts;
 mod resume;
+pub mod sac;
 pub mod td3bc;
 
 #[cfg(test)]
 mod tests;
 
+/// The transition contract lives in [`crate::data`]; these are its names
+/// here (`Buffer` is [`crate::data::Dataset`], `TransitionBatch` is
+/// [`crate::data::Batch`]).
+pub use crate::data::{Batch as TransitionBatch, BatchSource, DataSource, Dataset as Buffer};
 pub use agent::{
-    Agent, AgentPolicy, DataSource, History, Normalizer, StepObserver, TrainState, TrainSummary,
-    train_loop, train_loop_observed, train_loop_with,
+    Agent, AgentPolicy, History, Normalizer, StepObserver, TrainState, TrainSummary, train_loop,
+    train_loop_observed, train_loop_with,
 };
 pub use bc::{Bc, BcConfig};
-pub use buffer::{BatchSource, Buffer, TransitionBatch};
 pub use checkpoint::Checkpoint;
 pub use combo::{Combo, ComboConfig};
 pub use cql::{Cql, CqlConfig};
 pub use device::Device;
 pub use iql::{Iql, IqlConfig};
+pub use parts::{Part, PartMut, Parts};
 pub use resume::{NewAgent, Resumed, resume_or_build};
 pub use td3bc::{Td3Bc, Td3BcConfig};
 

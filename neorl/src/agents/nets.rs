@@ -12,6 +12,7 @@
 //! bit-identical across runs and independent of the backend's RNG.
 
 use super::device::B;
+use crate::data::Batch;
 use burn::DispatchDevice;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData, activation::relu};
@@ -39,6 +40,14 @@ pub fn to_vec<const D: usize>(t: &Tensor<B, D>) -> Vec<f32> {
 /// A scalar tensor's value.
 pub fn scalar<const D: usize>(t: &Tensor<B, D>) -> f32 {
     to_vec(t).first().copied().unwrap_or(f32::NAN)
+}
+
+/// Layer widths `input, hidden…, output` of an [`Mlp`].
+pub fn layer_sizes(input: usize, hidden: &[usize], output: usize) -> Vec<usize> {
+    std::iter::once(input)
+        .chain(hidden.iter().copied())
+        .chain(std::iter::once(output))
+        .collect()
 }
 
 /// A multi-layer perceptron with ReLU hidden layers and a linear output,
@@ -214,6 +223,11 @@ impl Adam {
         }
     }
 
+    /// One step down the gradient of `loss` with respect to `params`.
+    pub fn minimise(&mut self, params: &mut [T3], loss: &Tensor<B, 1>) {
+        self.step(params, &loss.backward());
+    }
+
     /// One update of `params` (autodiff leaves) from `grads`. Parameters
     /// without a gradient are left alone, as PyTorch does.
     pub fn step(&mut self, params: &mut [T3], grads: &Grads) {
@@ -274,6 +288,62 @@ impl HostMlp {
     }
 }
 
+/// A normalised minibatch on the device, every tensor `[1, n, ·]`.
+#[derive(Clone, Debug)]
+pub struct DeviceBatch {
+    pub n: usize,
+    pub obs: T3,
+    pub actions: T3,
+    pub rewards: T3,
+    pub next_obs: T3,
+    /// 1 where the episode terminated.
+    pub terminals: T3,
+}
+
+impl DeviceBatch {
+    pub fn upload(b: &Batch, device: &DispatchDevice) -> Self {
+        let (n, od, ad) = (b.len, b.obs_dim, b.act_dim);
+        DeviceBatch {
+            n,
+            obs: tensor3(b.observations.clone(), [1, n, od], device),
+            actions: tensor3(b.actions.clone(), [1, n, ad], device),
+            rewards: tensor3(b.rewards.clone(), [1, n, 1], device),
+            next_obs: tensor3(b.next_observations.clone(), [1, n, od], device),
+            terminals: tensor3(b.terminals.clone(), [1, n, 1], device),
+        }
+    }
+}
+
+/// `n` standard normal draws (Box–Muller) from `rng`.
+pub fn gaussian(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n + 1);
+    while out.len() < n {
+        let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
+        let u2: f64 = rng.random::<f64>();
+        let r = (-2.0 * libm::log(u1)).sqrt();
+        let th = 2.0 * std::f64::consts::PI * u2;
+        out.push((r * libm::cos(th)) as f32);
+        out.push((r * libm::sin(th)) as f32);
+    }
+    out.truncate(n);
+    out
+}
+
+/// Read several scalar tensors with one device synchronisation.
+pub fn read_scalars(ts: Vec<Tensor<B, 1>>) -> Vec<f32> {
+    if ts.is_empty() {
+        return vec![];
+    }
+    to_vec(&Tensor::cat(ts, 0))
+}
+
+/// Named scalar metrics (tensors without autodiff) read with one device
+/// synchronisation, as [`super::Agent::update`] returns them.
+pub fn read_metrics(named: Vec<(&'static str, Tensor<B, 1>)>) -> Vec<(&'static str, f32)> {
+    let (names, ts): (Vec<_>, Vec<_>) = named.into_iter().unzip();
+    names.into_iter().zip(read_scalars(ts)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,50 +402,4 @@ mod tests {
             assert!((a - b - 0.25).abs() < 1e-6);
         }
     }
-}
-
-/// A normalised minibatch on the device, every tensor `[1, n, ·]`.
-#[derive(Clone, Debug)]
-pub struct DeviceBatch {
-    pub n: usize,
-    pub obs: T3,
-    pub actions: T3,
-    pub rewards: T3,
-    pub next_obs: T3,
-    /// 1 where the episode terminated.
-    pub terminals: T3,
-}
-
-impl DeviceBatch {
-    pub fn upload(b: &super::buffer::TransitionBatch, device: &DispatchDevice) -> Self {
-        let (n, od, ad) = (b.len, b.obs_dim, b.act_dim);
-        DeviceBatch {
-            n,
-            obs: tensor3(b.observations.clone(), [1, n, od], device),
-            actions: tensor3(b.actions.clone(), [1, n, ad], device),
-            rewards: tensor3(b.rewards.clone(), [1, n, 1], device),
-            next_obs: tensor3(b.next_observations.clone(), [1, n, od], device),
-            terminals: tensor3(b.terminals.clone(), [1, n, 1], device),
-        }
-    }
-}
-
-/// `n` standard normal draws (Box–Muller) from `rng`.
-pub fn gaussian(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n + 1);
-    while out.len() < n {
-        let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
-        let u2: f64 = rng.random::<f64>();
-        let r = (-2.0 * libm::log(u1)).sqrt();
-        let th = 2.0 * std::f64::consts::PI * u2;
-        out.push((r * libm::cos(th)) as f32);
-        out.push((r * libm::sin(th)) as f32);
-    }
-    out.truncate(n);
-    out
-}
-
-/// Read several scalar tensors with one device synchronisation.
-pub fn read_scalars(ts: Vec<Tensor<B, 1>>) -> Vec<f32> {
-    to_vec(&Tensor::cat(ts, 0))
 }

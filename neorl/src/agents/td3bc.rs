@@ -11,17 +11,19 @@
 //! with states standardised by the dataset's statistics. Defaults are the
 //! paper's (Table 4), also CORL's `td3_bc.py`.
 
-use super::agent::{Agent, AgentPolicy, TrainState};
-use super::buffer::TransitionBatch;
-use super::checkpoint::Checkpoint;
-use super::device::B;
-use super::device::Device;
-use super::nets::{Adam, DeviceBatch, Mlp, T3, gaussian, read_scalars, tensor3};
-use crate::env::EnvSpec;
+use super::agent::{Agent, TrainState};
+use super::device::{B, Device};
+use super::losses::td_target;
+use super::nets::{Adam, DeviceBatch, Mlp, T3, gaussian, layer_sizes, read_metrics, tensor3};
+use super::parts::{self, agent_basics, agent_constructors, declare_parts};
+use crate::data::Batch;
 use crate::error::Result;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+
+/// Former path of the twin critics' loss (now in [`super::losses`]).
+#[doc(hidden)]
+pub use super::losses::twin_mse;
 
 /// TD3+BC hyper-parameters; `Default` is the paper's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,6 +65,8 @@ impl Default for Td3BcConfig {
     }
 }
 
+pub const ALGO: &str = "td3bc";
+
 /// A TD3+BC agent.
 #[derive(Debug)]
 pub struct Td3Bc {
@@ -71,33 +75,33 @@ pub struct Td3Bc {
     state: TrainState,
     actor: Mlp,
     actor_target: Mlp,
+    /// Twin critics, one member each.
     critic: Mlp,
     critic_target: Mlp,
     actor_opt: Adam,
     critic_opt: Adam,
 }
 
-pub const ALGO: &str = "td3bc";
-
-fn sizes(input: usize, hidden: &[usize], out: usize) -> Vec<usize> {
-    std::iter::once(input)
-        .chain(hidden.iter().copied())
-        .chain(std::iter::once(out))
-        .collect()
-}
+declare_parts!(Td3Bc {
+    actor: Net,
+    critic: Net,
+    actor_target: Target,
+    critic_target: Target,
+    actor_opt: Adam,
+    critic_opt: Adam,
+});
 
 impl Td3Bc {
-    pub fn new(spec: &EnvSpec, config: Td3BcConfig, device: &Device) -> Result<Self> {
-        let state = TrainState::new(spec, config.batch_size, config.seed, false);
-        Ok(Self::build(state, config, device))
-    }
+    agent_constructors!(Td3BcConfig);
 
+    /// A deterministic actor and twin critics, both with the configured
+    /// hidden layers, and their targets.
     fn build(mut state: TrainState, config: Td3BcConfig, device: &Device) -> Self {
         let (od, ad) = (state.obs_dim, state.act_dim);
         let dev = device.autodiff();
-        let actor = Mlp::new(1, &sizes(od, &config.hidden, ad), &mut state.rng, dev).require_grad();
-        let critic =
-            Mlp::new(2, &sizes(od + ad, &config.hidden, 1), &mut state.rng, dev).require_grad();
+        let h = &config.hidden;
+        let actor = Mlp::new(1, &layer_sizes(od, h, ad), &mut state.rng, dev).require_grad();
+        let critic = Mlp::new(2, &layer_sizes(od + ad, h, 1), &mut state.rng, dev).require_grad();
         Td3Bc {
             actor_target: actor.inner(),
             critic_target: critic.inner(),
@@ -111,55 +115,23 @@ impl Td3Bc {
         }
     }
 
-    /// Load a checkpoint written by [`Agent::save`] to continue training or deploy.
-    pub fn load(dir: impl AsRef<Path>, device: &Device) -> Result<Self> {
-        let ck = Checkpoint::read(dir.as_ref())?;
-        let config: Td3BcConfig = ck.config(ALGO)?;
-        let state = ck.train_state()?;
-        let mut a = Self::build(state.clone(), config, device);
-        a.state = state;
-        ck.load_mlp("actor", &mut a.actor, device, true)?;
-        ck.load_mlp("critic", &mut a.critic, device, true)?;
-        ck.load_mlp("actor_target", &mut a.actor_target, device, false)?;
-        ck.load_mlp("critic_target", &mut a.critic_target, device, false)?;
-        ck.load_adam("actor_opt", &mut a.actor_opt, device)?;
-        ck.load_adam("critic_opt", &mut a.critic_opt, device)?;
-        Ok(a)
-    }
-
     pub fn device(&self) -> &Device {
         &self.device
     }
 
-    /// Every trainable parameter, in a fixed order (for tests and inspection).
+    /// Every parameter, in a fixed order: actor, critics, their targets
+    /// (for tests and inspection).
     pub fn parameters(&self) -> Vec<Vec<f32>> {
-        [
-            &self.actor,
-            &self.critic,
-            &self.actor_target,
-            &self.critic_target,
-        ]
-        .iter()
-        .flat_map(|n| n.params.iter().map(super::nets::to_vec))
-        .collect()
+        parts::parameters(self)
     }
 }
 
 impl Agent for Td3Bc {
-    fn algo(&self) -> &str {
-        ALGO
-    }
-    fn state(&self) -> &TrainState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut TrainState {
-        &mut self.state
-    }
+    agent_basics!(actor);
 
-    fn update(&mut self, batch: &TransitionBatch) -> Result<Vec<(&'static str, f32)>> {
+    fn update(&mut self, batch: &Batch) -> Result<Vec<(&'static str, f32)>> {
         let c = &self.config;
         let (n, ad) = (batch.len, batch.act_dim);
-        let base = self.device.base();
         let b = DeviceBatch::upload(batch, self.device.autodiff());
 
         // Critic target: r + γ (1 − d) min_i Q'_i(s', clip(π'(s') + clip(ε)))
@@ -169,26 +141,27 @@ impl Agent for Td3Bc {
             .collect();
         let next_obs = b.next_obs.clone().inner();
         let next_a = (self.actor_target.forward(next_obs.clone()).tanh()
-            + tensor3(noise, [1, n, ad], base))
+            + tensor3(noise, [1, n, ad], self.device.base()))
         .clamp(-1.0, 1.0);
         let q_next = self
             .critic_target
             .forward(Tensor::cat(vec![next_obs, next_a], 2))
             .min_dim(0);
-        let not_done = b.terminals.clone().inner().neg() + 1.0;
-        let y = b.rewards.clone().inner() + not_done * q_next * c.discount;
-        let y = Tensor::from_inner(y);
+        let y = td_target(&b, q_next, c.discount);
 
         // Critic: both heads regress on y (sum of the two MSEs).
         let q = self
             .critic
             .forward(Tensor::cat(vec![b.obs.clone(), b.actions.clone()], 2));
         let critic_loss = twin_mse(q.clone(), y);
-        let grads = critic_loss.backward();
-        self.critic_opt.step(&mut self.critic.params, &grads);
-        let mut metrics = vec![critic_loss.inner(), q.inner().mean()];
+        self.critic_opt
+            .minimise(&mut self.critic.params, &critic_loss);
+        let mut metrics = vec![
+            ("critic_loss", critic_loss.inner()),
+            ("q_mean", q.inner().mean()),
+        ];
 
-        // Delayed actor and target updates.
+        // Delayed actor and target updates: λ·Q₁(s, π(s)) with behaviour cloning.
         if (self.state.step + 1).is_multiple_of(c.policy_freq.max(1)) {
             let pi = self.actor.forward(b.obs.clone()).tanh();
             let q1 = self
@@ -197,52 +170,18 @@ impl Agent for Td3Bc {
                 .member(0)
                 .forward(Tensor::cat(vec![b.obs.clone(), pi.clone()], 2));
             let (actor_loss, bc, lambda) = actor_objective(q1, pi, b.actions.clone(), c.alpha);
-            let grads = actor_loss.clone().backward();
-            self.actor_opt.step(&mut self.actor.params, &grads);
+            self.actor_opt.minimise(&mut self.actor.params, &actor_loss);
             self.critic_target.polyak_from(&self.critic, c.tau);
             self.actor_target.polyak_from(&self.actor, c.tau);
-            metrics.extend([actor_loss.inner(), bc.inner(), lambda.inner()]);
+            // Actor metrics exist on actor steps only (NaN gaps in the history).
+            metrics.extend([
+                ("actor_loss", actor_loss.inner()),
+                ("bc_mse", bc.inner()),
+                ("lambda", lambda.inner()),
+            ]);
         }
-        // Actor metrics exist on actor steps only (NaN gaps in the history).
-        let v = read_scalars(metrics);
-        let names = ["critic_loss", "q_mean", "actor_loss", "bc_mse", "lambda"];
-        Ok(names.into_iter().zip(v).collect())
+        Ok(read_metrics(metrics))
     }
-
-    fn policy(&self) -> AgentPolicy {
-        AgentPolicy::new(
-            ALGO,
-            self.actor.host(0),
-            self.state
-                .norm
-                .clone()
-                .unwrap_or_else(|| identity_norm(&self.state)),
-        )
-    }
-
-    fn config_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.config).unwrap_or_default()
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        let mut ck = Checkpoint::new(ALGO, &self.config, &self.state)?;
-        ck.put_mlp("actor", &self.actor);
-        ck.put_mlp("critic", &self.critic);
-        ck.put_mlp("actor_target", &self.actor_target);
-        ck.put_mlp("critic_target", &self.critic_target);
-        ck.put_adam("actor_opt", &self.actor_opt);
-        ck.put_adam("critic_opt", &self.critic_opt);
-        ck.write(dir)?;
-        Ok(())
-    }
-}
-
-/// Sum over critic members of the mean squared error to the target `y`
-/// (`q: [members, n, 1]`, `y: [1, n, 1]`).
-pub fn twin_mse(q: T3, y: T3) -> Tensor<B, 1> {
-    let members = q.dims()[0] as f64;
-    let err = q - y;
-    (err.clone() * err).mean() * members
 }
 
 /// TD3+BC's actor loss `−λ·mean Q₁(s, π(s)) + mean (π(s) − a)²` with
@@ -258,16 +197,4 @@ pub fn actor_objective(
     let bc = (d.clone() * d).mean();
     let loss = -(q1.mean() * lambda.clone()) + bc.clone();
     (loss, bc, lambda)
-}
-
-/// The normaliser of an agent that has not been trained yet (identity on
-/// observations, the action bounds from the spec).
-pub(crate) fn identity_norm(st: &TrainState) -> super::agent::Normalizer {
-    super::agent::Normalizer {
-        obs_mean: vec![0.0; st.obs_dim],
-        obs_std: vec![1.0; st.obs_dim],
-        act_low: st.act_low.clone(),
-        act_high: st.act_high.clone(),
-        reward_scale: 1.0,
-    }
 }

@@ -4,7 +4,7 @@
 
 use super::rate;
 use crate::agents::nets::{tensor3, to_vec};
-use crate::agents::{self, Buffer, Device, TransitionBatch};
+use crate::agents::{self, Device, TransitionBatch};
 use crate::control::PolicyKind;
 use crate::env::make;
 use crate::error::Result;
@@ -188,7 +188,7 @@ pub fn train(
 ) -> Result<TrainBench> {
     let env_id = resolve_env(env)?;
     let spec = make(&env_id)?.spec().clone();
-    let data = Buffer::generate(&env_id, PolicyKind::Medium, 5_000, 0)?;
+    let data = crate::data::Dataset::from_controller(&env_id, PolicyKind::Medium, 5_000, 0)?;
     // COMBO fits its dynamics model before its first update; that one-off
     // cost is not an update, so the benchmark fits it only briefly.
     let mut agent: Box<dyn agents::Agent> = if algo.eq_ignore_ascii_case("combo") {

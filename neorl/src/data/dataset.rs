@@ -1,6 +1,6 @@
 //! The in-memory [`Dataset`]: one contiguous array per field (columnar), an
-//! episode index, a train/validation split by episode, normalisation
-//! statistics and fast seeded minibatch sampling into caller-owned buffers.
+//! episode index, a train/validation split by episode and normalisation
+//! statistics. Minibatches are drawn by the sampler of [`super::batch`].
 
 use crate::env::EnvRng;
 use crate::error::{Error, Result};
@@ -173,41 +173,6 @@ impl Columns {
             }
         }
         Ok(())
-    }
-}
-
-/// A batch of transitions in caller-owned buffers, refilled by
-/// [`Dataset::sample_into`] without allocating.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Batch {
-    pub size: usize,
-    /// `size × obs_dim`
-    pub observations: Vec<f32>,
-    /// `size × act_dim`
-    pub actions: Vec<f32>,
-    pub rewards: Vec<f32>,
-    /// `size × obs_dim`
-    pub next_observations: Vec<f32>,
-    /// 1.0 where the transition is terminal (bootstrapping stops), else 0.0.
-    pub terminals: Vec<f32>,
-    pub costs: Vec<f32>,
-    /// Row of each sample in the dataset.
-    pub indices: Vec<usize>,
-}
-
-impl Batch {
-    /// Buffers for `size` transitions of a dataset with these dimensions.
-    pub fn new(size: usize, obs_dim: usize, act_dim: usize) -> Self {
-        Batch {
-            size,
-            observations: vec![0.0; size * obs_dim],
-            actions: vec![0.0; size * act_dim],
-            rewards: vec![0.0; size],
-            next_observations: vec![0.0; size * obs_dim],
-            terminals: vec![0.0; size],
-            costs: vec![0.0; size],
-            indices: vec![0; size],
-        }
     }
 }
 
@@ -495,58 +460,6 @@ impl Dataset {
             reward_max: r.iter().copied().fold(f32::NEG_INFINITY, f32::max),
         }
     }
-
-    /// A batch buffer sized for this dataset.
-    pub fn batch(&self, size: usize) -> Batch {
-        Batch::new(size, self.obs_dim(), self.act_dim())
-    }
-
-    /// Fill `batch` with `batch.size` transitions drawn uniformly with
-    /// replacement, using `rng` (seed it for reproducible training).
-    pub fn sample_into(&self, rng: &mut EnvRng, batch: &mut Batch) -> Result<()> {
-        let n = self.len();
-        if n == 0 {
-            return Err(Error::InvalidArgument(
-                "cannot sample from an empty dataset".into(),
-            ));
-        }
-        let (od, ad) = (self.obs_dim(), self.act_dim());
-        let b = batch.size;
-        if batch.observations.len() != b * od
-            || batch.actions.len() != b * ad
-            || batch.next_observations.len() != b * od
-            || batch.rewards.len() != b
-            || batch.terminals.len() != b
-            || batch.costs.len() != b
-            || batch.indices.len() != b
-        {
-            return Err(Error::InvalidArgument(format!(
-                "the batch buffers do not match the dataset (obs_dim {od}, act_dim {ad}, size {b}); make them with dataset.batch({b})"
-            )));
-        }
-        let c = &self.cols;
-        for k in 0..b {
-            let i = rng.random_range(0..n);
-            batch.indices[k] = i;
-            batch.observations[k * od..(k + 1) * od]
-                .copy_from_slice(&c.observations[i * od..(i + 1) * od]);
-            batch.next_observations[k * od..(k + 1) * od]
-                .copy_from_slice(&c.next_observations[i * od..(i + 1) * od]);
-            batch.actions[k * ad..(k + 1) * ad].copy_from_slice(&c.actions[i * ad..(i + 1) * ad]);
-            batch.rewards[k] = c.rewards[i];
-            batch.terminals[k] = if c.terminals[i] { 1.0 } else { 0.0 };
-            batch.costs[k] = c.costs[i];
-        }
-        Ok(())
-    }
-
-    /// A new batch of `size` uniformly drawn transitions (allocates; use
-    /// [`Dataset::sample_into`] in training loops).
-    pub fn sample(&self, rng: &mut EnvRng, size: usize) -> Result<Batch> {
-        let mut b = self.batch(size);
-        self.sample_into(rng, &mut b)?;
-        Ok(b)
-    }
 }
 
 /// A short description: printing a dataset in a notebook must not dump
@@ -600,7 +513,7 @@ fn names_or_default(names: &[String], n: usize, prefix: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Three episodes of lengths 3, 2, 4 (the last cut by a timeout).
@@ -653,24 +566,6 @@ mod tests {
         assert_eq!(tr.num_episodes(), 2);
         assert_eq!(d.split(0.34, 3).unwrap(), (tr, va));
         assert!(d.split(1.5, 0).is_err());
-    }
-
-    #[test]
-    fn sampling_is_seeded_and_rows_are_consistent() {
-        let d = toy();
-        let mut b = d.batch(64);
-        let mut rng = EnvRng::seed_from_u64(1);
-        d.sample_into(&mut rng, &mut b).unwrap();
-        for k in 0..64 {
-            let i = b.indices[k];
-            assert_eq!(&b.observations[2 * k..2 * k + 2], d.observation(i));
-            assert_eq!(b.rewards[k], d.rewards()[i]);
-            assert_eq!(b.terminals[k], if i == 2 { 1.0 } else { 0.0 });
-        }
-        let again = d.sample(&mut EnvRng::seed_from_u64(1), 64).unwrap();
-        assert_eq!(again, b);
-        let mut wrong = Batch::new(4, 3, 1);
-        assert!(d.sample_into(&mut rng, &mut wrong).is_err());
     }
 
     #[test]

@@ -281,6 +281,94 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Dataset> {
     Ok(d)
 }
 
+/// Small datasets from one environment and one controller, for tests and
+/// quick experiments with other controllers (the registry's datasets come
+/// from [`generate`]).
+impl Dataset {
+    /// Roll out controller `kind` on `env_id` (default options) for whole
+    /// episodes until there are at least `transitions` steps; episode `k`
+    /// resets environment and controller with `seed + k`. Actions are
+    /// stored as applied (clipped to the bounds); costs and constraint
+    /// signals as the environment reports them.
+    pub fn from_controller(
+        env_id: &str,
+        kind: PolicyKind,
+        transitions: usize,
+        seed: u64,
+    ) -> Result<Dataset> {
+        let mut env = crate::env::make(env_id)?;
+        let spec = env.spec().clone();
+        let mut policy = make_policy(&spec, kind)?;
+        let (od, ad) = (spec.obs_dim(), spec.act_dim());
+        let names: Vec<String> = spec.constraints.iter().map(|c| c.name.clone()).collect();
+        let mut cols = Columns::with_capacity(od, ad, &names, transitions);
+        let mut action = vec![0f32; ad];
+        let mut ep = 0u64;
+        while cols.len() < transitions.max(1) {
+            let s = seed.wrapping_add(ep);
+            let mut obs = env.reset(s);
+            policy.reset(s);
+            loop {
+                policy.act(&obs, &mut action)?;
+                for (a, d) in action.iter_mut().zip(&spec.actions) {
+                    *a = (*a as f64).clamp(d.low, d.high) as f32;
+                }
+                let out = env.step_in_place(&action)?;
+                cols.observations.extend_from_slice(&obs);
+                cols.actions.extend_from_slice(&action);
+                cols.rewards.push(out.reward as f32);
+                cols.next_observations.extend_from_slice(env.observation());
+                cols.terminals.push(out.terminated);
+                cols.timeouts.push(out.truncated);
+                cols.costs.push(out.cost as f32);
+                for ((col, c), &v) in cols
+                    .constraints
+                    .iter_mut()
+                    .zip(&spec.constraints)
+                    .zip(env.constraint_values())
+                {
+                    col.values.push(v as f32);
+                    col.violations.push(c.violated(v));
+                }
+                if out.terminated || out.truncated {
+                    break;
+                }
+                obs.copy_from_slice(env.observation());
+            }
+            ep += 1;
+        }
+        let options = env.options();
+        let meta = Metadata {
+            env_id: spec.id.clone(),
+            seed: Some(seed),
+            neorl_version: env!("CARGO_PKG_VERSION").into(),
+            behavior_policy: policy.name(),
+            sensor_noise: Some(options.sensor_noise),
+            disturbances: Some(options.disturbances),
+            observation_names: spec.observations.iter().map(|d| d.name.clone()).collect(),
+            action_names: spec.actions.iter().map(|d| d.name.clone()).collect(),
+            layout: "neorl".into(),
+            ..Metadata::default()
+        };
+        let mut d = Dataset::new(meta, cols)?;
+        d.metadata_mut().sha256 = Some(super::checksum::content_sha256(&d));
+        Ok(d)
+    }
+
+    /// The former `agents::Buffer::generate` (`agents::Buffer` is now
+    /// [`Dataset`]).
+    #[doc(hidden)]
+    #[deprecated(note = "use Dataset::from_controller")]
+    pub fn generate(
+        env_id: &str,
+        kind: PolicyKind,
+        transitions: usize,
+        seed: u64,
+    ) -> Result<Dataset> {
+        Dataset::from_controller(env_id, kind, transitions, seed)
+    }
+}
+
 /// The behaviour policy as the controllers name themselves.
 fn describe_behavior(q: Quality, policies: &[Box<dyn Policy>]) -> String {
     match q {

@@ -48,6 +48,7 @@
 //! caches it in [`data_dir`]; later calls read the cached file and check it
 //! again.
 
+pub mod batch;
 pub mod checksum;
 pub mod dataset;
 pub mod episodes;
@@ -59,8 +60,9 @@ pub mod info;
 pub mod registry;
 pub mod validate;
 
+pub use batch::{Batch, BatchSource, DataSource};
 pub use checksum::content_sha256;
-pub use dataset::{Batch, Columns, ConstraintColumn, Dataset, Metadata, Normalization};
+pub use dataset::{Columns, ConstraintColumn, Dataset, Metadata, Normalization};
 pub use episodes::{EpisodeRow, EpisodesTable};
 pub use formats::{read, read_with};
 pub use frame::{ColumnSummary, Summary};
