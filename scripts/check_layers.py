@@ -36,6 +36,7 @@ LAYERS = {
     "neorl/plant/src": {
         "error": 0,
         "display": 0,
+        "limits": 0,
         "policy": 1,
         "env": 2,
         "control": 3,
@@ -50,6 +51,7 @@ LAYERS = {
         "env": 0,
         "control": 0,
         "safety": 0,
+        "limits": 0,
         "progress": 1,
         "viz": 1,
         "track": 2,
@@ -66,7 +68,7 @@ LAYERS = {
     },
 }
 # Modules of the `neorl` crate that are the plant crate's.
-PLANT_REEXPORTS = {"error", "policy", "env", "control", "safety"}
+PLANT_REEXPORTS = {"error", "limits", "policy", "env", "control", "safety"}
 
 
 def strip_comments_and_strings(text):

@@ -72,6 +72,25 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A size (from an argument, a setting or a file) that needs more memory
+    /// than the machine has: refused before anything is allocated.
+    #[error("{what} needs at least {needs} of memory, but there is {available}; {fix}")]
+    TooLarge {
+        what: String,
+        needs: String,
+        available: String,
+        fix: String,
+    },
+
+    /// A file longer than anything of its kind can be (a device such as
+    /// `/dev/zero`, or the wrong file).
+    #[error("{path}: longer than {limit}, so it cannot be {what}; check the path")]
+    FileTooLarge {
+        path: PathBuf,
+        what: String,
+        limit: String,
+    },
+
     /// A dataset file that cannot be used: not HDF5, truncated, corrupt, a
     /// missing key, a wrong dtype or shape, mismatched lengths.
     #[error("dataset file {path}: {problem}")]

@@ -12,6 +12,7 @@ use super::core::{self, StepOutcome};
 use super::model::{EnvRng, Model};
 use super::spec::EnvSpec;
 use crate::error::{Error, Result};
+use crate::limits::{bytes_for, check_memory};
 use rand::SeedableRng;
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -52,13 +53,6 @@ impl VecEnv {
                 "a VecEnv needs at least one environment".into(),
             ));
         }
-        let threads = threads.max(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| {
-                Error::InvalidArgument(format!("could not start {threads} threads: {e}"))
-            })?;
         let spec = model.spec();
         let (sd, od, nc, ad) = (
             model.state_dim(),
@@ -66,6 +60,23 @@ impl VecEnv {
             spec.n_constraints(),
             spec.act_dim(),
         );
+        // States and action scratch in f64, observations (now and final) in
+        // f32, constraint values in f64, plus the lane and its outcome.
+        let per_lane = 8 * (sd + ad + nc) + 4 * 2 * od
+            + std::mem::size_of::<Lane>()
+            + std::mem::size_of::<StepOutcome>();
+        check_memory(
+            &format!("a batch of {n} {} environments", spec.id),
+            bytes_for(n as u128, per_lane as u128),
+            "use a smaller batch",
+        )?;
+        let threads = threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| {
+                Error::InvalidArgument(format!("could not start {threads} threads: {e}"))
+            })?;
         let mut v = VecEnv {
             n,
             pool,
