@@ -21,6 +21,7 @@ use crate::agents::{Agent, Device, Td3Bc, Td3BcConfig};
 use crate::control::{PolicyKind, make_policy};
 use crate::env::{ids, make};
 use crate::error::{Error, Result};
+use crate::eval::rollout::check_episodes;
 use crate::eval::{EvalOptions, EvalReport, RolloutReport, evaluate, record_episode, rollout};
 use crate::experiments::scores::{EvalPoint, behaviour_score, train_with_evals};
 use crate::progress::Progress;
@@ -117,6 +118,7 @@ pub struct AgentSummary {
 
 /// Run the quickstart.
 pub fn run(cfg: &QuickstartConfig) -> Result<QuickstartReport> {
+    check_episodes(cfg.episodes)?;
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::io(&cfg.out, e))?;
     let ids = ids();
     let mut progress = Progress::new("quickstart rollouts", ids.len() as u64);

@@ -30,10 +30,10 @@
 //! through a [`crate::safety::Supervisor`] ([`super::shielded`]), one
 //! episode after another.
 
-use super::rollout::{EpisodeStats, RolloutReport, check_finite, rollout};
+use super::rollout::{EpisodeStats, RolloutReport, check_episodes, check_finite, rollout};
 use super::shielded::{AuditSummary, shielded_rollout_with};
 use crate::env::{Env, EnvSpec, VecEnv};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::policy::Policy;
 use crate::safety::{SafetyConfig, ShieldConfig};
 use serde::Serialize;
@@ -138,11 +138,7 @@ pub struct EvalReport {
 /// A shielded or sequential evaluation leaves `env` at the end of its last
 /// episode; a batched one does not touch it.
 pub fn evaluate(policy: &mut dyn Policy, env: &mut Env, opts: EvalOptions) -> Result<EvalReport> {
-    if opts.episodes == 0 {
-        return Err(Error::InvalidArgument(
-            "evaluation needs at least 1 episode".into(),
-        ));
-    }
+    check_episodes(opts.episodes)?;
     let (episodes, seed) = (opts.episodes, opts.seed);
     if opts.shield.is_some() || opts.audit.is_some() {
         let shielded = opts.shield.is_some();

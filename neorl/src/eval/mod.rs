@@ -14,8 +14,14 @@ pub mod evaluate;
 pub use neorl_plant::rollout::{plain as rollout, reference, shielded, shielded_record};
 
 pub use evaluate::{EvalOptions, EvalReport, evaluate};
-pub use rollout::{EpisodeStats, RolloutReport, Trajectory, record_episode, rollout};
-pub use shielded::{ShieldedReport, shielded_rollout, shielded_rollout_with};
+pub use rollout::{
+    EpisodeStats, MAX_EPISODES, RolloutReport, Trajectory, record_episode, rollout,
+    rollout_observed,
+};
+pub use shielded::{
+    ShieldedReport, shielded_rollout, shielded_rollout_observed, shielded_rollout_with,
+    shielded_rollout_with_observed,
+};
 pub use shielded_record::{
     ShieldedTrajectory, record_shielded_episode, record_shielded_episode_with,
 };

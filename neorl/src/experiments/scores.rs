@@ -29,6 +29,7 @@ use crate::agents::{self, Agent, BatchSource, Device};
 use crate::data::{Dataset, DatasetEntry, Quality, Store};
 use crate::env::{Env, EnvSpec};
 use crate::error::{Error, Result};
+use crate::eval::rollout::check_episodes;
 use crate::eval::{EvalOptions, evaluate};
 use crate::progress::Progress;
 use serde::{Deserialize, Serialize};
@@ -216,6 +217,10 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     )
 }
 
+/// The most training runs (environments × algorithms × seeds) one table
+/// takes: the full default table is 7 × 5 × 3 = 105.
+pub const MAX_RUNS: u64 = 10_000;
+
 /// Run the whole table (see the module docs).
 pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
     let started = std::time::Instant::now();
@@ -228,6 +233,18 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
         return Err(Error::InvalidArgument(
             "steps, eval_every and episodes must be at least 1".into(),
         ));
+    }
+    check_episodes(cfg.episodes)?;
+    let runs = (cfg.envs.len() as u64)
+        .saturating_mul(cfg.algos.len() as u64)
+        .saturating_mul(cfg.seeds);
+    if runs > MAX_RUNS {
+        return Err(Error::InvalidArgument(format!(
+            "a score table of {} environments × {} algorithms × {} seeds is {runs} training runs, more than the limit of {MAX_RUNS}; use fewer seeds (3 to 10 is usual)",
+            cfg.envs.len(),
+            cfg.algos.len(),
+            cfg.seeds
+        )));
     }
     let device = Device::parse(&cfg.device)?;
     // Check every name before hours of training.
@@ -277,7 +294,7 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
         .collect();
     let progress = Mutex::new(Progress::new(
         "score table (steps)",
-        tasks.len() as u64 * cfg.steps,
+        (tasks.len() as u64).saturating_mul(cfg.steps),
     ));
     let run_one = |(e, algo, seed): &(usize, String, u64)| -> Run {
         let t0 = std::time::Instant::now();

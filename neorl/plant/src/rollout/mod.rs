@@ -14,8 +14,14 @@ pub mod reference;
 pub mod shielded;
 pub mod shielded_record;
 
-pub use plain::{EpisodeStats, RolloutReport, Trajectory, record_episode, rollout};
-pub use shielded::{ShieldedReport, shielded_rollout, shielded_rollout_with};
+pub use plain::{
+    EpisodeStats, MAX_EPISODES, RolloutReport, Trajectory, check_episodes, record_episode, rollout,
+    rollout_observed,
+};
+pub use shielded::{
+    ShieldedReport, shielded_rollout, shielded_rollout_observed, shielded_rollout_with,
+    shielded_rollout_with_observed,
+};
 pub use shielded_record::{
     ShieldedTrajectory, record_shielded_episode, record_shielded_episode_with,
 };

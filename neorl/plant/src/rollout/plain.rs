@@ -133,6 +133,21 @@ pub fn check_finite(policy: &dyn Policy, obs: &[f32], action: &[f32]) -> Result<
     Ok(())
 }
 
+/// The most episodes one rollout or evaluation runs: every episode's
+/// statistics are kept (and a batched evaluation steps them all at once),
+/// and evaluations use tens to hundreds.
+pub const MAX_EPISODES: usize = 100_000;
+
+/// `episodes` is between 1 and [`MAX_EPISODES`].
+pub fn check_episodes(episodes: usize) -> Result<()> {
+    if (1..=MAX_EPISODES).contains(&episodes) {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "episodes must be between 1 and {MAX_EPISODES}, got {episodes} (every episode's statistics are kept; for more, run several rollouts with other seeds)"
+    )))
+}
+
 /// Run `episodes` episodes; episode `i` is seeded with `seed + i` (both the
 /// environment and the policy), so reports are reproducible.
 pub fn rollout(
@@ -141,11 +156,25 @@ pub fn rollout(
     episodes: usize,
     seed: u64,
 ) -> Result<RolloutReport> {
-    if episodes == 0 {
-        return Err(Error::InvalidArgument("episodes must be at least 1".into()));
-    }
+    rollout_observed(env, policy, episodes, seed, &mut |_| {})
+}
+
+/// As [`rollout`], calling `on_episode` after every episode (progress for
+/// long rollouts).
+pub fn rollout_observed(
+    env: &mut Env,
+    policy: &mut dyn Policy,
+    episodes: usize,
+    seed: u64,
+    on_episode: &mut dyn FnMut(&EpisodeStats),
+) -> Result<RolloutReport> {
+    check_episodes(episodes)?;
     let per_episode = (0..episodes as u64)
-        .map(|i| run_episode(env, policy, seed.wrapping_add(i)))
+        .map(|i| {
+            let stats = run_episode(env, policy, seed.wrapping_add(i))?;
+            on_episode(&stats);
+            Ok(stats)
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(RolloutReport::from_episodes(
         env,

@@ -7,9 +7,9 @@
 //! did: interventions by kind, emergency stops, steps under the emergency
 //! stop, and the audit log's head hash when one was written.
 
-use super::plain::{EpisodeStats, RolloutReport};
+use super::plain::{EpisodeStats, RolloutReport, check_episodes};
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::policy::Policy;
 use crate::safety::{AuditLog, InterventionKind, SafetyConfig, SafetyTotals, Supervisor};
 use serde::Serialize;
@@ -103,12 +103,27 @@ pub fn shielded_rollout(
     seed: u64,
     safety: &mut Supervisor,
 ) -> Result<ShieldedReport> {
-    if episodes == 0 {
-        return Err(Error::InvalidArgument("episodes must be at least 1".into()));
-    }
+    shielded_rollout_observed(env, policy, episodes, seed, safety, &mut |_| {})
+}
+
+/// As [`shielded_rollout`], calling `on_episode` after every episode
+/// (progress for long rollouts).
+pub fn shielded_rollout_observed(
+    env: &mut Env,
+    policy: &mut dyn Policy,
+    episodes: usize,
+    seed: u64,
+    safety: &mut Supervisor,
+    on_episode: &mut dyn FnMut(&EpisodeStats),
+) -> Result<ShieldedReport> {
+    check_episodes(episodes)?;
     let before = safety.totals();
     let per_episode = (0..episodes as u64)
-        .map(|i| run_supervised_episode(env, policy, safety, seed.wrapping_add(i)))
+        .map(|i| {
+            let stats = run_supervised_episode(env, policy, safety, seed.wrapping_add(i))?;
+            on_episode(&stats);
+            Ok(stats)
+        })
         .collect::<Result<Vec<_>>>()?;
     let rollout = RolloutReport::from_episodes(env, policy.name(), per_episode);
     let t = safety.totals();
@@ -148,11 +163,26 @@ pub fn shielded_rollout_with(
     config: SafetyConfig,
     audit: Option<&Path>,
 ) -> Result<ShieldedReport> {
+    shielded_rollout_with_observed(env, policy, episodes, seed, config, audit, &mut |_| {})
+}
+
+/// As [`shielded_rollout_with`], calling `on_episode` after every episode.
+pub fn shielded_rollout_with_observed(
+    env: &mut Env,
+    policy: &mut dyn Policy,
+    episodes: usize,
+    seed: u64,
+    config: SafetyConfig,
+    audit: Option<&Path>,
+    on_episode: &mut dyn FnMut(&EpisodeStats),
+) -> Result<ShieldedReport> {
+    check_episodes(episodes)?;
     let mut safety = Supervisor::new(env, config)?;
     if let Some(p) = audit {
         safety.set_audit(AuditLog::open(p)?);
     }
-    let mut report = shielded_rollout(env, policy, episodes, seed, &mut safety)?;
+    let mut report =
+        shielded_rollout_observed(env, policy, episodes, seed, &mut safety, on_episode)?;
     if let (Some((records, head)), Some(p)) = (safety.close()?, audit) {
         report.audit = Some(AuditSummary {
             path: p.to_path_buf(),

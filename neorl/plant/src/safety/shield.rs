@@ -138,6 +138,38 @@ pub struct ShieldConfig {
     pub backup: Option<BackupLaw>,
 }
 
+/// The longest look-ahead a shield accepts, in steps.
+pub const MAX_HORIZON: usize = 1_000;
+/// The most steps one candidate action may cost: `horizon × (1 +
+/// scenarios)` (a decision checks several candidates, every step of every
+/// episode). The default costs 20 × 9 = 180.
+pub const MAX_LOOKAHEAD_STEPS: usize = 10_000;
+
+impl ShieldConfig {
+    /// The look-ahead is at least one step and bounded: [`MAX_HORIZON`]
+    /// steps, and [`MAX_LOOKAHEAD_STEPS`] simulated steps per candidate
+    /// (beyond that a single decision takes seconds to hours, and a
+    /// rollout never ends).
+    pub fn check_work(&self) -> Result<()> {
+        if !(1..=MAX_HORIZON).contains(&self.horizon) {
+            return Err(Error::InvalidArgument(format!(
+                "shield horizon must be between 1 and {MAX_HORIZON} steps (1 = one-step look-ahead; default 20), got {}",
+                self.horizon
+            )));
+        }
+        let per_candidate = self.horizon.checked_mul(self.scenarios.saturating_add(1));
+        if per_candidate.is_none_or(|n| n > MAX_LOOKAHEAD_STEPS) {
+            return Err(Error::InvalidArgument(format!(
+                "a shield with horizon {} and {} disturbance scenarios simulates horizon × (1 + scenarios) = {} steps per candidate action, more than the limit of {MAX_LOOKAHEAD_STEPS} (every step of every episode checks several candidates); lower the scenarios (default 8) or the horizon (default 20)",
+                self.horizon,
+                self.scenarios,
+                per_candidate.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string()),
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for ShieldConfig {
     fn default() -> Self {
         ShieldConfig {
@@ -310,11 +342,7 @@ impl Shield {
     pub fn with_model(nominal: Arc<dyn Model>, config: ShieldConfig) -> Result<Self> {
         let spec = nominal.spec();
         let (ad, nc) = (spec.act_dim(), spec.n_constraints());
-        if config.horizon == 0 {
-            return Err(Error::InvalidArgument(
-                "shield horizon must be at least 1 step (1 = one-step look-ahead)".into(),
-            ));
-        }
+        config.check_work()?;
         if !config.tighten.is_empty() && config.tighten.len() != nc {
             return Err(Error::Shape {
                 what: format!("{}: shield tighten (one per constraint)", spec.id),
