@@ -11,7 +11,7 @@ use super::plain::{EpisodeStats, RolloutReport, check_episodes};
 use crate::env::Env;
 use crate::error::Result;
 use crate::policy::Policy;
-use crate::safety::{AuditLog, InterventionKind, SafetyConfig, SafetyTotals, Supervisor};
+use crate::safety::{Anchor, AuditLog, InterventionKind, SafetyConfig, SafetyTotals, Supervisor};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +48,17 @@ pub struct AuditSummary {
     pub records: u64,
     /// SHA-256 of the last line (the seal): anchor it elsewhere.
     pub head: String,
+}
+
+impl AuditSummary {
+    /// What to keep outside the log to detect a later rewrite or a forged
+    /// appended session (see the audit module's trust model).
+    pub fn anchor(&self) -> Anchor {
+        Anchor {
+            records: Some(self.records),
+            head: self.head.clone(),
+        }
+    }
 }
 
 impl std::fmt::Display for AuditSummary {

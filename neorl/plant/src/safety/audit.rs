@@ -39,26 +39,60 @@
 //! seal whose count disagrees). A log still being written is unsealed too:
 //! `verify` reports it as not ok with `sealed: false` and says so.
 //!
-//! Not detectable by the chain alone: someone who rewrites the whole file
-//! (or its tail from some point) and recomputes every hash — SHA-256 has no
-//! secret. Anchor the `head` hash that `neorl audit verify` prints somewhere
-//! the writer cannot edit (a ticket, a second machine) to close that gap.
 //! A log found unsealed when reopened (the previous writer crashed, or its
 //! tail was cut) is continued, and the new `open` record says
-//! `"previous_sealed": false`, so the gap stays on record. Truncation
-//! exactly at an earlier session's `seal` (when a log was
-//! reopened and continued) is indistinguishable from a log that was never
-//! continued.
+//! `"previous_sealed": false`, so the gap stays on record.
+//!
+//! A record is at most [`MAX_RECORD_BYTES`] long: the writer refuses a
+//! longer one and the verifier stops at the first line that runs past it,
+//! so `verify` of a device like `/dev/zero` or of the wrong (huge) file ends
+//! at once with a clear reason, and reads the log as a stream in constant
+//! memory.
+//!
+//! ## Trust model: what the file proves, and the anchor
+//!
+//! SHA-256 has no secret: anyone who can write the file can compute a
+//! valid chain. So the chain alone proves that the file is internally
+//! consistent, not who wrote it. Undetectable by the file alone:
+//!
+//! - rewriting the whole file, or its tail from some record on, with every
+//!   hash recomputed;
+//! - appending a forged, correctly chained `open` … `seal` session after the
+//!   last seal (the log stays sealed, only the head hash changes);
+//! - cutting the log exactly after an earlier session's `seal`.
+//!
+//! All three change the **head** (the SHA-256 of the last line) or the
+//! record count. The defence is an **anchor** kept where the writer of the
+//! log cannot edit it: when a session seals, keep its [`Anchor`] (record
+//! count and head) elsewhere — `neorl rollout|eval --audit LOG
+//! --audit-anchor FILE` writes it to a file (put that file on another
+//! machine, in a ticket, or in version control), and `neorl eval` also
+//! records the head in its MLflow run (tag `neorl.audit_head`). Then
+//! `neorl audit verify LOG --anchor FILE` (or `--expect-head HASH`) checks
+//! that the log ends exactly at the anchored head: a rewritten log does not
+//! contain the anchored head at all, and a log with records after it is
+//! reported with the first record the anchor does not cover. A legitimate
+//! later session appends to the log too, so keep the anchor of the latest
+//! seal: each anchor vouches for the log up to its own seal.
+//!
+//! The anchor is only as trustworthy as the place it is kept: someone who
+//! can edit both the log and the anchor can forge both.
 
 use crate::error::{Error, Result};
+use crate::limits::{format_bytes, read_text_at_most};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The longest record (one line, without its newline), in bytes. The
+/// records neorl writes are a few hundred bytes; the limit bounds what the
+/// verifier reads before it gives up on a line.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
 const HASH_KEY: &str = ",\"hash\":\"";
 /// Bytes of `,"hash":"` + 64 hex + `"}`.
@@ -158,10 +192,15 @@ impl AuditLog {
     /// process id) and `sync` (fsync after every record).
     pub fn open_with(path: impl AsRef<Path>, run: Option<&str>, sync: bool) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let (seq, prev, previous_sealed) = match std::fs::read(&path) {
-            Ok(bytes) if bytes.is_empty() => (0, GENESIS.to_string(), true),
-            Ok(bytes) => {
-                let r = verify_bytes(&bytes);
+        let existing = match File::open(&path) {
+            Ok(f) => verify_reader(BufReader::new(f), None).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        };
+        let (seq, prev, previous_sealed) = match existing.map_err(|e| Error::io(&path, e))? {
+            None => (0, GENESIS.to_string(), true),
+            Some(r) if r.records == 0 && r.empty => (0, GENESIS.to_string(), true),
+            Some(r) => {
                 if r.first_bad.is_some() && r.sealed_prefix_ok != Some(true) {
                     return Err(Error::AuditLog {
                         path: path.clone(),
@@ -177,8 +216,6 @@ impl AuditLog {
                     r.sealed,
                 )
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, GENESIS.to_string(), true),
-            Err(e) => return Err(Error::io(&path, e)),
         };
         let file = OpenOptions::new()
             .create(true)
@@ -265,6 +302,16 @@ impl AuditLog {
         line.push_str(HASH_KEY);
         line.push_str(&own);
         line.push_str("\"}");
+        if line.len() > MAX_RECORD_BYTES {
+            return Err(Error::AuditLog {
+                path: self.path.clone(),
+                reason: format!(
+                    "the '{event}' record would be {} long, more than the {} a record may have (nothing was written); log a summary of the payload instead",
+                    format_bytes(line.len() as u128),
+                    format_bytes(MAX_RECORD_BYTES as u128)
+                ),
+            });
+        }
         let line_hash = sha256_hex(line.as_bytes());
         line.push('\n');
         file.write_all(line.as_bytes())
@@ -309,12 +356,14 @@ impl Drop for AuditLog {
 /// The verdict of [`verify`], as printed by `neorl audit verify --json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerifyReport {
-    /// The chain is intact and the log is sealed.
+    /// The chain is intact, the log is sealed, and it ends at the anchor
+    /// when one was given.
     pub ok: bool,
     /// Records read (up to the first bad one, or all when ok).
     pub records: u64,
     /// Index (0-based line = `seq`) of the first bad record; for an unsealed
-    /// log, the index where the seal is missing.
+    /// log, the index where the seal is missing; for a log that goes on
+    /// after its anchor, the first record the anchor does not cover.
     pub first_bad: Option<u64>,
     /// What is wrong (`null` when ok).
     pub reason: Option<String>,
@@ -322,26 +371,117 @@ pub struct VerifyReport {
     pub sealed: bool,
     /// SHA-256 of the last valid line: anchor it elsewhere.
     pub head: Option<String>,
+    /// The check against an anchor kept outside the log (only when one was
+    /// given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorCheck>,
     #[serde(skip)]
     last_line_hash: Option<String>,
     /// The chain is intact but unsealed (only the seal is missing), which
     /// is fine for a writer that continues it.
     #[serde(skip)]
     sealed_prefix_ok: Option<bool>,
+    /// The file holds no bytes at all (a writer starts a new log there).
+    #[serde(skip)]
+    empty: bool,
+}
+
+/// What an operator keeps outside the log, where its writer cannot edit it:
+/// the number of records and the head hash (SHA-256 of the last line) right
+/// after a seal. Written as one JSON line (`{"records":…,"head":"…"}`); see
+/// the module's trust model. `records` is `None` for a head alone
+/// (`neorl audit verify --expect-head HASH`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Anchor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<u64>,
+    pub head: String,
+}
+
+impl Anchor {
+    /// Write the anchor to `path` (replacing the file as a whole: a new
+    /// file next to it, then renamed over it).
+    pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let text = serde_json::to_string(self).map_err(|source| Error::Json {
+            context: "audit-log anchor".into(),
+            source,
+        })? + "\n";
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    }
+
+    /// An anchor of a head hash alone (checked: 64 hex digits).
+    pub fn head(head: &str) -> Result<Self> {
+        check_head_hex(head).map_err(Error::InvalidArgument)?;
+        Ok(Anchor {
+            records: None,
+            head: head.to_ascii_lowercase(),
+        })
+    }
+
+    /// Read an anchor written by [`Anchor::write`].
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = read_text_at_most(path, 4096, "an audit-log anchor")?;
+        let bad = |why: String| Error::AuditLog {
+            path: path.to_path_buf(),
+            reason: format!(
+                "not an anchor ({why}); an anchor is the line {{\"records\":N,\"head\":\"<64 hex>\"}} that `--audit-anchor` writes"
+            ),
+        };
+        let a: Anchor = serde_json::from_str(text.trim()).map_err(|e| bad(e.to_string()))?;
+        check_head_hex(&a.head).map_err(bad)?;
+        Ok(a)
+    }
+}
+
+/// `head` is a SHA-256 in hex (64 digits).
+pub fn check_head_hex(head: &str) -> std::result::Result<(), String> {
+    if head.len() == 64 && head.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{head}' is not a head hash: expected 64 hex digits, as `neorl audit verify` prints"
+        ))
+    }
+}
+
+/// How a log compares with its anchor (in [`VerifyReport::anchor`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnchorCheck {
+    /// The anchored head hash.
+    pub head: String,
+    /// The anchored record count, when the anchor has one.
+    pub records: Option<u64>,
+    /// The log ends exactly at the anchored head.
+    pub ok: bool,
+    /// The record whose line hashes to the anchored head (`null`: none).
+    pub found_at: Option<u64>,
 }
 
 /// Verify the log at `path`. Never panics; unreadable files give a report
-/// with the reason.
+/// with the reason (use [`verify_file`] to get those as errors).
 pub fn verify(path: impl AsRef<Path>) -> VerifyReport {
-    match std::fs::read(path.as_ref()) {
-        Ok(b) => verify_bytes(&b),
-        Err(e) => bad(
-            0,
-            0,
-            format!("cannot read {}: {e}", path.as_ref().display()),
-            None,
-        ),
-    }
+    verify_file(path, None).unwrap_or_else(|e| bad(0, 0, format!("cannot read {e}"), None))
+}
+
+/// Verify the log at `path`, and that it ends at `anchor` when given.
+/// A report for anything the file holds; an error only when it cannot be
+/// read (missing, a directory, no permission), naming the path.
+pub fn verify_file(path: impl AsRef<Path>, anchor: Option<&Anchor>) -> Result<VerifyReport> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    verify_reader(BufReader::new(file), anchor).map_err(|e| Error::io(path, e))
+}
+
+/// Verify a log held in memory.
+pub fn verify_bytes(bytes: &[u8]) -> VerifyReport {
+    verify_reader(bytes, None).unwrap_or_else(|e| bad(0, 0, e.to_string(), None))
 }
 
 fn bad(records: u64, first_bad: u64, reason: String, head: Option<String>) -> VerifyReport {
@@ -352,55 +492,82 @@ fn bad(records: u64, first_bad: u64, reason: String, head: Option<String>) -> Ve
         reason: Some(reason),
         sealed: false,
         head: head.clone(),
+        anchor: None,
         last_line_hash: head,
         sealed_prefix_ok: None,
+        empty: false,
     }
 }
 
-/// Verify a log held in memory.
-pub fn verify_bytes(bytes: &[u8]) -> VerifyReport {
-    if bytes.is_empty() {
-        return bad(
+/// Verify a log read as a stream, one line (at most [`MAX_RECORD_BYTES`])
+/// at a time; I/O errors are the reader's.
+pub fn verify_reader(
+    mut reader: impl BufRead,
+    anchor: Option<&Anchor>,
+) -> std::io::Result<VerifyReport> {
+    let mut prev = GENESIS.to_string();
+    let mut n = 0u64;
+    let mut last: Option<Record> = None;
+    let mut found_at = None;
+    let mut line = Vec::new();
+    let report = loop {
+        line.clear();
+        let limit = MAX_RECORD_BYTES as u64 + 1;
+        if (&mut reader).take(limit).read_until(b'\n', &mut line)? == 0 {
+            break None;
+        }
+        if line.pop() != Some(b'\n') {
+            let why = if line.len() >= MAX_RECORD_BYTES {
+                format!(
+                    "record {n} runs past {} without a newline, far longer than any record: this is not an audit log (or it is corrupt)",
+                    format_bytes(MAX_RECORD_BYTES as u128)
+                )
+            } else {
+                format!(
+                    "record {n} is not terminated by a newline (cut off or appended to by hand)"
+                )
+            };
+            break Some(bad(n, n, why, Some(prev.clone())));
+        }
+        if let Err(why) = check_line(&line, n, &prev, last.as_ref()) {
+            break Some(bad(n, n, format!("record {n}: {why}"), Some(prev.clone())));
+        }
+        // check_line parsed it; parse again to keep it (cheap, records are small).
+        last = serde_json::from_slice(&line).ok();
+        prev = sha256_hex(&line);
+        if anchor.is_some_and(|a| a.head.eq_ignore_ascii_case(&prev)) {
+            found_at = Some(n);
+        }
+        n += 1;
+    };
+    let mut r = report.unwrap_or_else(|| chain_verdict(n, last.as_ref(), prev));
+    if let Some(a) = anchor {
+        check_anchor(&mut r, a, found_at);
+    }
+    Ok(r)
+}
+
+/// The verdict on a chain of `n` records that all verified, `last` the
+/// final one and `head` its line's hash.
+fn chain_verdict(n: u64, last: Option<&Record>, head: String) -> VerifyReport {
+    if n == 0 {
+        let mut r = bad(
             0,
             0,
             "the file is empty: no records, not even the 'open' record".into(),
             None,
         );
+        r.empty = true;
+        return r;
     }
-    let mut prev = GENESIS.to_string();
-    let mut n = 0u64;
-    let mut last: Option<Record> = None;
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let Some(end) = rest.iter().position(|&b| b == b'\n') else {
-            return bad(
-                n,
-                n,
-                format!(
-                    "record {n} is not terminated by a newline (cut off or appended to by hand)"
-                ),
-                Some(prev),
-            );
-        };
-        let line = &rest[..end];
-        rest = &rest[end + 1..];
-        if let Err(why) = check_line(line, n, &prev, last.as_ref()) {
-            return bad(n, n, format!("record {n}: {why}"), Some(prev));
-        }
-        // check_line parsed it; parse again to keep it (cheap, logs are small).
-        last = serde_json::from_slice(line).ok();
-        prev = sha256_hex(line);
-        n += 1;
-    }
-    let sealed = last.as_ref().is_some_and(|r| r.event == "seal");
-    if !sealed {
+    if !last.is_some_and(|r| r.event == "seal") {
         let mut r = bad(
             n,
             n,
             format!(
                 "the log is not sealed: its {n} records chain correctly but the final 'seal' record is missing — the writer is still running or crashed, or the tail was cut off"
             ),
-            Some(prev),
+            Some(head),
         );
         r.sealed_prefix_ok = Some(true);
         return r;
@@ -411,9 +578,47 @@ pub fn verify_bytes(bytes: &[u8]) -> VerifyReport {
         first_bad: None,
         reason: None,
         sealed: true,
-        head: Some(prev.clone()),
-        last_line_hash: Some(prev),
+        head: Some(head.clone()),
+        anchor: None,
+        last_line_hash: Some(head),
         sealed_prefix_ok: Some(true),
+        empty: false,
+    }
+}
+
+/// Compare a verified (or failed) chain with its anchor: it must end at the
+/// anchored head, with the anchored number of records.
+fn check_anchor(r: &mut VerifyReport, a: &Anchor, found_at: Option<u64>) {
+    let ends_there = r.ok
+        && found_at.is_some_and(|k| k + 1 == r.records)
+        && a.records.is_none_or(|n| n == r.records);
+    r.anchor = Some(AnchorCheck {
+        head: a.head.to_ascii_lowercase(),
+        records: a.records,
+        ok: ends_there,
+        found_at,
+    });
+    if ends_there || !r.ok {
+        // Intact and at the anchor; or already broken (that reason stays first).
+        return;
+    }
+    r.ok = false;
+    match found_at {
+        Some(k) => {
+            r.first_bad = Some(k + 1);
+            r.reason = Some(format!(
+                "the log goes on after the anchored head (record {k}): records {} to {} are not covered by the anchor — a later session appended them (check the log against that session's anchor) or they were forged",
+                k + 1,
+                r.records - 1
+            ));
+        }
+        None => {
+            r.first_bad = None;
+            r.reason = Some(format!(
+                "the anchored head {} is not the hash of any record of this log: the log was rewritten (its hashes recomputed) or the anchor belongs to another log",
+                a.head
+            ));
+        }
     }
 }
 
@@ -644,6 +849,102 @@ mod tests {
         let mut t = b.clone();
         t.extend_from_slice(b"{}\n");
         assert!(!verify_bytes(&t).ok);
+        std::fs::remove_file(p).unwrap();
+    }
+
+    /// A line longer than any record ends the verification at once, in
+    /// memory and on a device that never ends.
+    #[test]
+    fn an_overlong_line_is_not_read_to_its_end() {
+        let long = vec![b'x'; MAX_RECORD_BYTES + 10];
+        let r = verify_bytes(&long);
+        assert!(!r.ok);
+        assert!(r.reason.unwrap().contains("runs past 1.0 MiB"));
+        if cfg!(target_os = "linux") {
+            let r = verify_file("/dev/zero", None).unwrap();
+            assert!(!r.ok && r.reason.unwrap().contains("not an audit log"));
+            let e = AuditLog::open("/dev/zero").unwrap_err().to_string();
+            assert!(e.contains("does not verify"), "{e}");
+        }
+        // The writer keeps to the same limit.
+        let p = tmp("overlong");
+        let mut log = AuditLog::open_with(&p, Some("t"), false).unwrap();
+        let big = serde_json::json!({ "x": "y".repeat(MAX_RECORD_BYTES) });
+        let e = log.append(None, None, "note", big).unwrap_err().to_string();
+        assert!(e.contains("more than the 1.0 MiB a record may have"), "{e}");
+        log.close().unwrap();
+        assert!(verify(&p).ok, "a refused record leaves the log intact");
+        std::fs::remove_file(p).unwrap();
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_naming_the_path_once() {
+        let e = verify_file("/nonexistent/neorl/audit.jsonl", None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e.matches("/nonexistent/neorl/audit.jsonl").count(), 1, "{e}");
+    }
+
+    /// The attack of issue 17: a forged, correctly chained `open` … `seal`
+    /// session appended to a sealed log verifies on its own; against the
+    /// anchor of the real seal it does not.
+    #[test]
+    fn the_anchor_catches_an_appended_session_and_a_rewrite() {
+        let (p, b) = small_log("anchor", 2);
+        let r = verify(&p);
+        let anchor = Anchor {
+            records: Some(r.records),
+            head: r.head.clone().unwrap(),
+        };
+        let a_path = tmp("anchor-file");
+        anchor.write(&a_path).unwrap();
+        let anchor = Anchor::read(&a_path).unwrap();
+        assert!(verify_file(&p, Some(&anchor)).unwrap().ok);
+        assert!(verify_file(&p, Some(&Anchor::head(&anchor.head).unwrap())).unwrap().ok);
+
+        // The forger appends a session of their own, correctly chained.
+        let mut forged = AuditLog::open_with(&p, Some("forger"), false).unwrap();
+        forged
+            .append(None, None, "note", serde_json::json!({"all": "fine"}))
+            .unwrap();
+        forged.close().unwrap();
+        assert!(verify(&p).ok, "without an anchor the chain alone passes");
+        let r = verify_file(&p, Some(&anchor)).unwrap();
+        assert!(!r.ok);
+        assert_eq!(r.first_bad, Some(anchor.records.unwrap()));
+        assert!(r.reason.unwrap().contains("goes on after the anchored head"));
+        assert_eq!(r.anchor.unwrap().found_at, Some(anchor.records.unwrap() - 1));
+
+        // A rewrite from scratch (every hash recomputed) loses the head.
+        std::fs::remove_file(&p).unwrap();
+        let mut log = AuditLog::open_with(&p, Some("test-run"), false).unwrap();
+        log.append(Some(0), Some(0), "intervention", serde_json::json!({}))
+            .unwrap();
+        log.close().unwrap();
+        let r = verify_file(&p, Some(&anchor)).unwrap();
+        assert!(!r.ok && r.first_bad.is_none());
+        assert!(r.reason.unwrap().contains("is not the hash of any record"));
+        // JSON keeps its fields, and shows the anchor only when asked.
+        let v = serde_json::to_value(verify(&p)).unwrap();
+        assert!(v.get("anchor").is_none());
+        assert!(b.len() > 10);
+        std::fs::remove_file(p).unwrap();
+        std::fs::remove_file(a_path).unwrap();
+    }
+
+    #[test]
+    fn anchors_that_are_not_anchors_are_refused() {
+        assert!(Anchor::head("abc").is_err());
+        assert!(Anchor::head(&"g".repeat(64)).is_err());
+        assert_eq!(Anchor::head(&"AB".repeat(32)).unwrap().head, "ab".repeat(32));
+        let p = tmp("bad-anchor");
+        std::fs::write(&p, "{\"head\": 3}").unwrap();
+        let e = Anchor::read(&p).unwrap_err().to_string();
+        assert!(e.contains("not an anchor"), "{e}");
+        if cfg!(target_os = "linux") {
+            let e = Anchor::read("/dev/zero").unwrap_err().to_string();
+            assert!(e.contains("longer than"), "{e}");
+        }
         std::fs::remove_file(p).unwrap();
     }
 }

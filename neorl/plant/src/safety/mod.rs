@@ -109,7 +109,7 @@ pub mod shield;
 pub mod supervisor;
 
 pub use adversary::Adversary;
-pub use audit::{AuditLog, VerifyReport, verify};
+pub use audit::{Anchor, AnchorCheck, AuditLog, VerifyReport, verify, verify_file};
 pub use constraints::{CheckSummary, ConstraintHierarchy, Level, Preferences};
 pub use estop::{EStopState, EmergencyStop, TripCause};
 pub use human_override::{ControlMode, HumanOverride, OverrideSource};
