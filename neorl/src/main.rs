@@ -63,14 +63,17 @@ enum Command {
 /// failed. Errors are printed as one line (with their causes), and with
 /// `--json` also as `{"error": …}` on stdout so scripts always get one JSON
 /// object.
+///
+/// Arguments are OS strings (paths need not be UTF-8); clap reports an
+/// argument it cannot use with its own message and exit code 2.
 fn main() -> ExitCode {
     restore_sigpipe();
-    let json = std::env::args().any(|a| a == "--json");
-    match run(Cli::parse().command) {
+    let json = std::env::args_os().any(|a| a == "--json");
+    match run(Cli::parse_from(std::env::args_os()).command) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::FAILURE,
         Err(e) => {
-            let msg = format!("{e:#}");
+            let msg = one_line(&e);
             if json {
                 println!("{}", json!({ "error": msg }));
             }
@@ -78,6 +81,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line (`context: error: cause`), each
+/// said once: a library error that shows its cause in its own message
+/// (`/data.h5: No such file or directory (os error 2)`) is not followed by
+/// that cause again.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
 }
 
 /// Rust ignores SIGPIPE, so `neorl … | head` would panic with "failed printing

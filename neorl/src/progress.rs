@@ -46,11 +46,11 @@ fn choose(
     };
     let sink = if in_evcxr { Sink::Stdout } else { Sink::Stderr };
     let default = if in_evcxr { 5.0 } else { 2.0 };
-    let secs = every
+    let every = every
         .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .unwrap_or(default);
-    (mode, sink, Duration::from_secs_f64(secs))
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .unwrap_or(Duration::from_secs_f64(default));
+    (mode, sink, every)
 }
 
 fn mode() -> Mode {
@@ -207,6 +207,9 @@ mod tests {
             Duration::from_millis(500)
         );
         assert_eq!(choose(None, Some("soon"), false, false).2, s2);
+        assert_eq!(choose(None, Some("-1"), false, false).2, s2);
+        assert_eq!(choose(None, Some("NaN"), false, false).2, s2);
+        assert_eq!(choose(None, Some("1e300"), false, false).2, s2);
     }
 
     #[test]

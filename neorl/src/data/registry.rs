@@ -140,7 +140,7 @@ impl Registry {
 
     /// Read a registry file.
     pub fn from_path(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::limits::read_text_at_most(path, 16 << 20, "a dataset registry")?;
         Self::parse(&text, &path.display().to_string())
     }
 

@@ -55,19 +55,22 @@ pub fn git_commit() -> Option<(String, bool)> {
     Some((commit, dirty))
 }
 
-/// The command line that started this process (`neorl train --algo iql …`).
+/// The command line that started this process (`neorl train --algo iql …`;
+/// an argument that is not UTF-8 shows its bytes lossily).
 pub fn source_name() -> String {
-    let mut args = std::env::args();
+    let mut args = std::env::args_os();
     let prog = args
         .next()
         .map(|p| {
-            std::path::Path::new(&p)
-                .file_name()
-                .map_or(p.clone(), |n| n.to_string_lossy().to_string())
+            let path = std::path::Path::new(&p);
+            path.file_name()
+                .unwrap_or(path.as_os_str())
+                .to_string_lossy()
+                .into_owned()
         })
         .unwrap_or_else(|| "neorl".into());
     std::iter::once(prog)
-        .chain(args)
+        .chain(args.map(|a| a.to_string_lossy().into_owned()))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -227,8 +227,8 @@ impl Tracker {
         let end_timeout = std::env::var("NEORL_TRACKING_TIMEOUT")
             .ok()
             .and_then(|s| s.parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map_or(Duration::from_secs(10), Duration::from_secs_f64);
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .unwrap_or(Duration::from_secs(10));
         Ok(Tracker {
             target,
             experiment: experiment.to_string(),
