@@ -40,6 +40,9 @@ fn random_actions(id: &str, rows: usize) -> Result<Vec<f32>> {
 
 /// Benchmark every environment in `ids`.
 pub fn run(ids: &[&str], batch: usize, min_time: Duration) -> Result<Vec<EnvBench>> {
+    for id in ids {
+        VecEnv::check_fits(model(id, EnvOptions::default())?.as_ref(), batch)?;
+    }
     ids.iter()
         .map(|id| bench_one(id, batch, min_time))
         .collect()

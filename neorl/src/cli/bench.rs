@@ -2,12 +2,12 @@
 //! one JSON object.
 
 use super::print_json;
+use super::sizes;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use neorl::env::{EnvOptions, ids};
 use neorl::safety::ShieldConfig;
 use serde_json::json;
-use std::time::Duration;
 
 #[derive(Subcommand)]
 pub enum BenchCmd {
@@ -93,11 +93,11 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
         } => {
             let device = neorl::agents::Device::parse(&device)?;
             let r =
-                neorl::bench::agents::train(&algo, env.as_deref(), &device, duration(seconds)?)?;
+                neorl::bench::agents::train(&algo, env.as_deref(), &device, sizes::seconds("--seconds", seconds)?)?;
             print_pretty(&serde_json::to_value(&r)?, json)
         }
         BenchCmd::Inference { env, seconds, json } => {
-            let r = neorl::bench::agents::inference(env.as_deref(), duration(seconds)?)?;
+            let r = neorl::bench::agents::inference(env.as_deref(), sizes::seconds("--seconds", seconds)?)?;
             print_pretty(&serde_json::to_value(&r)?, json)
         }
         BenchCmd::Envs {
@@ -124,7 +124,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
 
 fn envs(batch: usize, seconds: f64, only: Option<&str>, json: bool) -> Result<()> {
     let chosen = chosen_envs(only)?;
-    let rows = neorl::bench::envs::run(&chosen, batch, duration(seconds)?)?;
+    let rows = neorl::bench::envs::run(&chosen, batch, sizes::seconds("--seconds", seconds)?)?;
     if json {
         return print_json(&json!({ "envs": rows }));
     }
@@ -146,6 +146,9 @@ fn envs(batch: usize, seconds: f64, only: Option<&str>, json: bool) -> Result<()
 }
 
 fn datasets(env: Option<&str>, transitions: usize, io: usize, json: bool) -> Result<()> {
+    let id = chosen_envs(env)?[0];
+    sizes::dataset("--transitions", id, transitions)?;
+    sizes::dataset("--io-transitions", id, io)?;
     let dir = std::env::temp_dir();
     let b = neorl::bench::datasets::run(env, transitions, io, &dir)?;
     if json {
@@ -173,7 +176,7 @@ fn safety(
     scenarios: usize,
     json: bool,
 ) -> Result<()> {
-    let min_time = duration(seconds)?;
+    let min_time = sizes::seconds("--seconds", seconds)?;
     let chosen = chosen_envs(only)?;
     let config = ShieldConfig {
         horizon,
@@ -209,14 +212,6 @@ fn safety(
         );
     }
     Ok(())
-}
-
-/// `--seconds` as a duration: a positive, finite number.
-fn duration(seconds: f64) -> Result<Duration> {
-    if !(seconds > 0.0 && seconds.is_finite()) {
-        anyhow::bail!("--seconds must be a positive number, got {seconds}");
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// The environments to measure: the registered id `--env` names (any

@@ -1,6 +1,6 @@
 //! `neorl datasets …`: parse, call the library, print.
 
-use super::{Outcome, print_json};
+use super::{Outcome, print_json, sizes};
 use anyhow::Result;
 use clap::Subcommand;
 use neorl::data::{self, Registry, Store};
@@ -81,6 +81,9 @@ pub fn run(what: DatasetsCmd) -> Result<Outcome> {
                     if neorl::env::model(&e.env, Default::default()).is_err() {
                         continue;
                     }
+                    if let Some(n) = size {
+                        sizes::dataset("--size", &e.env, n)?;
+                    }
                     let g = store.generate(&e.id, size, None)?;
                     if !json {
                         println!(
@@ -98,6 +101,9 @@ pub fn run(what: DatasetsCmd) -> Result<Outcome> {
                 }
             } else {
                 let id = id.unwrap_or_default();
+                if let Some(n) = size {
+                    sizes::dataset("--size", &store.registry.get(&id)?.env, n)?;
+                }
                 let g = store.generate(&id, size, out.as_deref())?;
                 if json {
                     print_json(&json!({

@@ -11,6 +11,7 @@ pub mod eval;
 pub mod quickstart;
 pub mod rollout;
 pub mod scores;
+pub mod sizes;
 pub mod track;
 pub mod train;
 

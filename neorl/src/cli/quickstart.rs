@@ -1,7 +1,7 @@
 //! `neorl quickstart`: the main job end to end (`neorl::quickstart`),
 //! recorded in MLflow.
 
-use super::print_json;
+use super::{print_json, sizes};
 use super::track::{TrackArgs, finish_quickstart, start_quickstart};
 use anyhow::Result;
 use clap::Args;
@@ -42,6 +42,10 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
         dataset_size: a.dataset_size,
         eval_points: a.eval_points,
     };
+    if cfg.train_steps > 0 {
+        let env = neorl::bench::agents::resolve_env(None)?;
+        sizes::dataset("--dataset-size", &env, cfg.dataset_size)?;
+    }
     let run = start_quickstart(&a.track, &cfg)?;
     let report = neorl::quickstart::run(&cfg)?;
     let mlflow = finish_quickstart(run, &report)?;

@@ -1,7 +1,7 @@
 //! `neorl scores`: the score table (algorithms × environments × seeds).
 
 use super::track::TrackArgs;
-use super::{parse_settings, print_json};
+use super::{parse_settings, print_json, sizes};
 use anyhow::Result;
 use clap::Args;
 use neorl::env::ids;
@@ -76,6 +76,12 @@ pub fn run(a: ScoresArgs) -> Result<()> {
         settings: parse_settings(&a.settings)?,
         ..defaults
     };
+    for env in &cfg.envs {
+        if let Some(n) = cfg.dataset_size {
+            sizes::dataset("--size", env, n)?;
+        }
+        sizes::agent(env, cfg.hidden.as_deref(), &cfg.settings)?;
+    }
     let table = score_table(&cfg)?;
     let files = table.write(&a.out)?;
     if a.json {

@@ -101,7 +101,13 @@ pub fn run(cmd: TrackCmd) -> Result<()> {
                     "`neorl track sync` sends spooled runs to a tracking server; set MLFLOW_TRACKING_URI or --tracking-uri to its http(s):// URL"
                 );
             };
-            let left = t.sync(std::time::Duration::from_secs_f64(timeout.max(0.0)));
+            // Zero or less: one attempt, no waiting (NaN is refused).
+            let wait = if timeout <= 0.0 {
+                std::time::Duration::ZERO
+            } else {
+                super::sizes::seconds("--timeout", timeout)?
+            };
+            let left = t.sync(wait);
             let v = json!({"tracking_uri": uri, "spool": t.spool_dir(), "runs": left});
             if json {
                 return print_json(&v);

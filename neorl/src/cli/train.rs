@@ -2,12 +2,14 @@
 //! continues from when it holds one: `neorl::agents::resume_or_build`).
 
 use super::track::{TrackArgs, finish_train, start_train};
-use super::{parse_settings, print_json};
-use anyhow::{Context, Result};
+use super::{parse_settings, print_json, sizes};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use neorl::agents::{self, BatchSource, Device, NewAgent, resume_or_build};
 use serde_json::json;
-use std::path::PathBuf;
+use neorl::data::{Dataset, Registry};
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -18,7 +20,7 @@ pub struct TrainArgs {
     /// first use, checked against its SHA-256 and cached) or an HDF5 file
     /// (neorl, D4RL or Minari layout).
     #[arg(long, value_name = "ID|FILE")]
-    dataset: String,
+    dataset: OsString,
     /// Transitions of a registry dataset (default: the registry's size).
     #[arg(long)]
     size: Option<usize>,
@@ -52,10 +54,11 @@ pub struct TrainArgs {
 pub fn run(a: TrainArgs) -> Result<()> {
     let device = Device::parse(&a.device)?;
     let algo = agents::algo_name(&a.algo)?;
-    let mut data = neorl::data::open(&a.dataset, a.size)
-        .with_context(|| format!("--dataset {}", a.dataset))?;
+    let settings = parse_settings(&a.settings)?;
+    let mut data = open_dataset(&a.dataset, a.size)?;
     let recorded_env = data.metadata().env_id.clone();
     let spec = neorl::data::resolve_env(&mut data, a.env.as_deref())?;
+    sizes::agent(&spec.id, a.hidden.as_deref(), &settings)?;
     if !recorded_env.is_empty() && !recorded_env.eq_ignore_ascii_case(&spec.id) {
         eprintln!(
             "note: the dataset says {recorded_env}; training for {} as --env asks",
@@ -71,7 +74,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         algo,
         seed: a.seed,
         hidden: a.hidden.clone(),
-        settings: parse_settings(&a.settings)?,
+        settings,
     };
     let resumed = resume_or_build(&out, &spec, Some(&source), &new, &device)?;
     let mut agent = resumed.agent;
@@ -85,7 +88,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let mut run = start_train(
         &a.track,
         &new.algo,
-        &a.dataset,
+        &a.dataset.to_string_lossy(),
         a.seed,
         &device.name(),
         a.steps,
@@ -117,4 +120,30 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
+}
+
+/// `--dataset`: a registry id, its `--size` checked against memory first,
+/// or a file. A path that is not UTF-8 cannot be a registry id, so it is
+/// read as a file here (`neorl::data::open` takes text).
+fn open_dataset(source: &OsStr, size: Option<usize>) -> Result<Dataset> {
+    let Some(text) = source.to_str() else {
+        let path = Path::new(source);
+        if size.is_some() {
+            bail!(
+                "--size applies to registry datasets only; {} is a file",
+                path.display()
+            );
+        }
+        let mut d = neorl::data::read(path).context("--dataset")?;
+        if d.metadata().dataset_id.is_empty() {
+            d.metadata_mut().dataset_id = source.to_string_lossy().into_owned();
+        }
+        return Ok(d);
+    };
+    if let Some(n) = size
+        && let Ok(entry) = Registry::load()?.get(text)
+    {
+        sizes::dataset("--size", &entry.env, n)?;
+    }
+    Ok(neorl::data::open(text, size).context("--dataset")?)
 }

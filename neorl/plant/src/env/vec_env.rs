@@ -53,23 +53,7 @@ impl VecEnv {
                 "a VecEnv needs at least one environment".into(),
             ));
         }
-        let spec = model.spec();
-        let (sd, od, nc, ad) = (
-            model.state_dim(),
-            spec.obs_dim(),
-            spec.n_constraints(),
-            spec.act_dim(),
-        );
-        // States and action scratch in f64, observations (now and final) in
-        // f32, constraint values in f64, plus the lane and its outcome.
-        let per_lane = 8 * (sd + ad + nc) + 4 * 2 * od
-            + std::mem::size_of::<Lane>()
-            + std::mem::size_of::<StepOutcome>();
-        check_memory(
-            &format!("a batch of {n} {} environments", spec.id),
-            bytes_for(n as u128, per_lane as u128),
-            "use a smaller batch",
-        )?;
+        Self::check_fits(model.as_ref(), n)?;
         let threads = threads.max(1);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -77,6 +61,13 @@ impl VecEnv {
             .map_err(|e| {
                 Error::InvalidArgument(format!("could not start {threads} threads: {e}"))
             })?;
+        let spec = model.spec();
+        let (sd, od, nc, ad) = (
+            model.state_dim(),
+            spec.obs_dim(),
+            spec.n_constraints(),
+            spec.act_dim(),
+        );
         let mut v = VecEnv {
             n,
             pool,
@@ -97,6 +88,29 @@ impl VecEnv {
         };
         v.reset_all();
         Ok(v)
+    }
+
+    /// A batch of `n` environments of `model` fits in memory (checked by
+    /// [`VecEnv::new`]; call it first to refuse a size before other work).
+    pub fn check_fits(model: &dyn Model, n: usize) -> Result<()> {
+        let spec = model.spec();
+        let (sd, od, nc, ad) = (
+            model.state_dim(),
+            spec.obs_dim(),
+            spec.n_constraints(),
+            spec.act_dim(),
+        );
+        // States and action scratch in f64, observations (now and final) in
+        // f32, constraint values in f64, plus the lane and its outcome.
+        let per_lane = 8 * (sd + ad + nc)
+            + 4 * 2 * od
+            + std::mem::size_of::<Lane>()
+            + std::mem::size_of::<StepOutcome>();
+        check_memory(
+            &format!("a batch of {n} {} environments", spec.id),
+            bytes_for(n as u128, per_lane as u128),
+            "use a smaller batch",
+        )
     }
 
     /// As [`VecEnv::new`] on as many threads as the machine has cores.
