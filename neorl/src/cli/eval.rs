@@ -1,6 +1,7 @@
 //! `neorl eval`: a checkpoint in its environment.
 
 use super::print_json;
+use super::rollout::write_anchor;
 use super::track::{TrackArgs, eval_run};
 use anyhow::Result;
 use clap::Args;
@@ -25,6 +26,9 @@ pub struct EvalArgs {
     /// Write every safety event to this hash-chained audit log.
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
+    /// After sealing the audit log, write its anchor (records and head hash) to this file (see `neorl audit verify --anchor`).
+    #[arg(long, value_name = "FILE", requires = "audit")]
+    audit_anchor: Option<PathBuf>,
     #[command(flatten)]
     track: TrackArgs,
     #[arg(long)]
@@ -42,6 +46,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         ..EvalOptions::default()
     };
     let report = evaluate(&mut agent.policy(), &mut env, opts)?;
+    write_anchor(report.audit.as_ref(), a.audit_anchor.as_deref())?;
     let dataset = agent.state().dataset.as_ref();
     let mut v = serde_json::to_value(&report)?;
     v["algo"] = json!(agent.algo());
@@ -49,6 +54,9 @@ pub fn run(a: EvalArgs) -> Result<()> {
     v["checkpoint"] = json!(a.checkpoint);
     v["dataset"] = json!(dataset.map(|d| &d.id));
     v["dataset_sha256"] = json!(dataset.map(|d| &d.sha256));
+    if let Some(p) = &a.audit_anchor {
+        v["audit"]["anchor"] = json!(p);
+    }
     v["mlflow"] = eval_run(&a.track, &a.checkpoint, agent.as_ref(), a.seed, &report, &v)?;
     if a.json {
         return print_json(&v);
@@ -60,5 +68,8 @@ pub fn run(a: EvalArgs) -> Result<()> {
         dataset.map_or(String::new(), |d| format!(" on {}", d.id))
     );
     print!("{report}");
+    if let Some(p) = &a.audit_anchor {
+        println!("anchor written to {}", p.display());
+    }
     Ok(())
 }

@@ -7,10 +7,12 @@ use clap::Args;
 use neorl::control::{PolicyKind, make_policy};
 use neorl::env::{EnvOptions, make_with};
 use neorl::eval::shielded::interventions_by_kind_text;
-use neorl::eval::{rollout, shielded_rollout_with};
+use neorl::eval::shielded::AuditSummary;
+use neorl::eval::{rollout_observed, shielded_rollout_with_observed};
+use neorl::progress::Progress;
 use neorl::safety::{SafetyConfig, ShieldConfig};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct RolloutArgs {
@@ -45,6 +47,9 @@ pub struct RolloutArgs {
     /// Write every safety event to this hash-chained audit log (JSON Lines; appended to if it exists).
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
+    /// After sealing the audit log, write its anchor (records and head hash) to this file; keep it where the log's writer cannot edit it and check with `neorl audit verify LOG --anchor FILE`.
+    #[arg(long, value_name = "FILE", requires = "audit")]
+    audit_anchor: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -61,8 +66,12 @@ pub fn run(a: RolloutArgs) -> Result<()> {
     if a.shield || a.audit.is_some() {
         return shielded(&a, kind, &mut env, policy.as_mut());
     }
-    let report = rollout(&mut env, policy.as_mut(), a.episodes, a.seed)
-        .with_context(|| format!("rolling out {kind} on {}", a.env))?;
+    let mut progress = Progress::new(format!("rollout {}", a.env), a.episodes as u64);
+    let report = rollout_observed(&mut env, policy.as_mut(), a.episodes, a.seed, &mut |_| {
+        progress.inc(1)
+    })
+    .with_context(|| format!("rolling out {kind} on {}", a.env))?;
+    progress.finish();
     if a.json {
         let mut v = serde_json::to_value(&report)?;
         v["policy"] = json!(kind.as_str());
@@ -106,10 +115,24 @@ fn shielded(
     } else {
         SafetyConfig::monitor_only()
     };
-    let report = shielded_rollout_with(env, policy, a.episodes, a.seed, config, a.audit.as_deref())
-        .with_context(|| format!("rolling out {kind} on {} through the safety layer", a.env))?;
+    let mut progress = Progress::new(format!("rollout {}", a.env), a.episodes as u64);
+    let report = shielded_rollout_with_observed(
+        env,
+        policy,
+        a.episodes,
+        a.seed,
+        config,
+        a.audit.as_deref(),
+        &mut |_| progress.inc(1),
+    )
+    .with_context(|| format!("rolling out {kind} on {} through the safety layer", a.env))?;
+    progress.finish();
+    write_anchor(report.audit.as_ref(), a.audit_anchor.as_deref())?;
     if a.json {
         let mut v = serde_json::to_value(&report)?;
+        if let Some(p) = &a.audit_anchor {
+            v["audit"]["anchor"] = json!(p);
+        }
         v["policy"] = json!(kind.as_str());
         v["policy_description"] = json!(report.rollout.policy);
         return print_json(&v);
@@ -149,6 +172,20 @@ fn shielded(
             au.records,
             au.head
         );
+    }
+    if let Some(p) = &a.audit_anchor {
+        println!("anchor written to {}", p.display());
+    }
+    Ok(())
+}
+
+/// `--audit-anchor FILE`: the sealed log's anchor, written to `FILE`.
+pub fn write_anchor(audit: Option<&AuditSummary>, to: Option<&Path>) -> Result<()> {
+    if let (Some(audit), Some(path)) = (audit, to) {
+        audit
+            .anchor()
+            .write(path)
+            .context("--audit-anchor: writing the anchor")?;
     }
     Ok(())
 }

@@ -267,6 +267,8 @@ pub fn eval_run(
     log_eval(&mut run, "", report)?;
     if let Some(audit) = &report.audit {
         run.log_artifact(&audit.path, "audit")?;
+        // An anchor outside the log (see neorl::safety::audit).
+        run.set_tag("neorl.audit_head", &audit.head)?;
     }
     for (i, e) in report.per_episode.iter().enumerate() {
         run.log_metric("episode_return", e.ret, i as i64)?;

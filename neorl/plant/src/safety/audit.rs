@@ -467,7 +467,14 @@ pub struct AnchorCheck {
 /// Verify the log at `path`. Never panics; unreadable files give a report
 /// with the reason (use [`verify_file`] to get those as errors).
 pub fn verify(path: impl AsRef<Path>) -> VerifyReport {
-    verify_file(path, None).unwrap_or_else(|e| bad(0, 0, format!("cannot read {e}"), None))
+    verify_file(path, None).unwrap_or_else(|e| VerifyReport::unreadable(&e))
+}
+
+impl VerifyReport {
+    /// The report on a log that could not be read (`e` from [`verify_file`]).
+    pub fn unreadable(e: &Error) -> Self {
+        bad(0, 0, format!("cannot read {e}"), None)
+    }
 }
 
 /// Verify the log at `path`, and that it ends at `anchor` when given.
