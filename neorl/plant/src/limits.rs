@@ -1,6 +1,7 @@
 //! What a program may take from the machine and from a file: the memory
 //! available to this process, the check that a size fits before anything is
-//! allocated, and reads of user-named files that stop at a size limit.
+//! allocated, reads of user-named files that stop at a size limit, and the
+//! check that a file about to be replaced is a file.
 //!
 //! A failed allocation aborts a Rust process (no error, no message), and a
 //! read of `/dev/zero` or a multi-gigabyte file passed by mistake never
@@ -135,6 +136,23 @@ pub fn read_text_at_most(path: &Path, max_bytes: u64, what: &str) -> Result<Stri
     })
 }
 
+/// `path` may be replaced by a new file (written next to it and renamed
+/// over it): it does not exist yet, or it is a regular file (or a link to
+/// one). A device, a pipe, a socket or a folder is refused — renaming over
+/// `/dev/null` would replace the device itself for everyone.
+pub fn check_replaceable(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (a device, pipe, socket or folder), so it is not replaced; name a file",
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +194,11 @@ mod tests {
                 .to_string();
             assert!(e.contains("/dev/zero") && e.contains("1.0 KiB"), "{e}");
         }
+        if cfg!(unix) {
+            let e = check_replaceable(Path::new("/dev/null")).unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+        assert!(check_replaceable(Path::new("/nonexistent/neorl")).is_ok());
         let e = read_at_most(Path::new("/nonexistent/neorl"), 10, "x").unwrap_err();
         assert_eq!(
             e.to_string().matches("/nonexistent/neorl").count(),

@@ -244,6 +244,7 @@ pub fn write_with(d: &Dataset, path: impl AsRef<Path>, o: &WriteOptions) -> Resu
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
+    crate::limits::check_replaceable(path)?;
     let sha = content_sha256(d);
     let tmp = partial_path(path);
     let result = write_file(d, &tmp, &sha, o).map_err(h5(path, "could not write the HDF5 file"));

@@ -79,7 +79,7 @@
 //! can edit both the log and the anchor can forge both.
 
 use crate::error::{Error, Result};
-use crate::limits::{format_bytes, read_text_at_most};
+use crate::limits::{check_replaceable, format_bytes, read_text_at_most};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
@@ -408,11 +408,15 @@ impl Anchor {
             context: "audit-log anchor".into(),
             source,
         })? + "\n";
+        check_replaceable(path)?;
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
         std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(path, e)
+        })
     }
 
     /// An anchor of a head hash alone (checked: 64 hex digits).
@@ -889,7 +893,11 @@ mod tests {
         let e = verify_file("/nonexistent/neorl/audit.jsonl", None)
             .unwrap_err()
             .to_string();
-        assert_eq!(e.matches("/nonexistent/neorl/audit.jsonl").count(), 1, "{e}");
+        assert_eq!(
+            e.matches("/nonexistent/neorl/audit.jsonl").count(),
+            1,
+            "{e}"
+        );
     }
 
     /// The attack of issue 17: a forged, correctly chained `open` … `seal`
@@ -907,7 +915,11 @@ mod tests {
         anchor.write(&a_path).unwrap();
         let anchor = Anchor::read(&a_path).unwrap();
         assert!(verify_file(&p, Some(&anchor)).unwrap().ok);
-        assert!(verify_file(&p, Some(&Anchor::head(&anchor.head).unwrap())).unwrap().ok);
+        assert!(
+            verify_file(&p, Some(&Anchor::head(&anchor.head).unwrap()))
+                .unwrap()
+                .ok
+        );
 
         // The forger appends a session of their own, correctly chained.
         let mut forged = AuditLog::open_with(&p, Some("forger"), false).unwrap();
@@ -919,8 +931,15 @@ mod tests {
         let r = verify_file(&p, Some(&anchor)).unwrap();
         assert!(!r.ok);
         assert_eq!(r.first_bad, Some(anchor.records.unwrap()));
-        assert!(r.reason.unwrap().contains("goes on after the anchored head"));
-        assert_eq!(r.anchor.unwrap().found_at, Some(anchor.records.unwrap() - 1));
+        assert!(
+            r.reason
+                .unwrap()
+                .contains("goes on after the anchored head")
+        );
+        assert_eq!(
+            r.anchor.unwrap().found_at,
+            Some(anchor.records.unwrap() - 1)
+        );
 
         // A rewrite from scratch (every hash recomputed) loses the head.
         std::fs::remove_file(&p).unwrap();
@@ -943,7 +962,10 @@ mod tests {
     fn anchors_that_are_not_anchors_are_refused() {
         assert!(Anchor::head("abc").is_err());
         assert!(Anchor::head(&"g".repeat(64)).is_err());
-        assert_eq!(Anchor::head(&"AB".repeat(32)).unwrap().head, "ab".repeat(32));
+        assert_eq!(
+            Anchor::head(&"AB".repeat(32)).unwrap().head,
+            "ab".repeat(32)
+        );
         let p = tmp("bad-anchor");
         std::fs::write(&p, "{\"head\": 3}").unwrap();
         let e = Anchor::read(&p).unwrap_err().to_string();
