@@ -206,7 +206,7 @@ pub fn agent_pipeline(cfg: &QuickstartConfig) -> Result<AgentSummary> {
         ..Default::default()
     };
     let mut agent = Td3Bc::new(&spec, tcfg, &device)?;
-    let eval_seed = cfg.seed + 10_000;
+    let eval_seed = cfg.seed.wrapping_add(10_000);
     let opts = EvalOptions::new(cfg.episodes).with_seed(eval_seed);
     let every = cfg.train_steps.div_ceil(cfg.eval_points.max(1));
     let started = std::time::Instant::now();
@@ -329,7 +329,7 @@ pub fn markdown_table(r: &QuickstartReport) -> String {
         "# neorl quickstart\n\n{} episodes per policy, seeds {}..{}. Return: mean ± std; score: D4RL normalized (random = 0, expert reference = 100); cost: constraint-violation steps per episode; hard: episodes ended by a hard-constraint breach.\n\n",
         r.episodes,
         r.seed,
-        r.seed + r.episodes as u64
+        r.seed.wrapping_add(r.episodes as u64)
     );
     s.push_str("| environment | policy | return | score | cost | hard | length | figure |\n");
     s.push_str("|---|---|---:|---:|---:|---:|---:|---|\n");

@@ -92,12 +92,19 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
             json,
         } => {
             let device = neorl::agents::Device::parse(&device)?;
-            let r =
-                neorl::bench::agents::train(&algo, env.as_deref(), &device, sizes::seconds("--seconds", seconds)?)?;
+            let r = neorl::bench::agents::train(
+                &algo,
+                env.as_deref(),
+                &device,
+                sizes::seconds("--seconds", seconds)?,
+            )?;
             print_pretty(&serde_json::to_value(&r)?, json)
         }
         BenchCmd::Inference { env, seconds, json } => {
-            let r = neorl::bench::agents::inference(env.as_deref(), sizes::seconds("--seconds", seconds)?)?;
+            let r = neorl::bench::agents::inference(
+                env.as_deref(),
+                sizes::seconds("--seconds", seconds)?,
+            )?;
             print_pretty(&serde_json::to_value(&r)?, json)
         }
         BenchCmd::Envs {

@@ -1,8 +1,8 @@
 //! `neorl quickstart`: the main job end to end (`neorl::quickstart`),
 //! recorded in MLflow.
 
-use super::{print_json, sizes};
 use super::track::{TrackArgs, finish_quickstart, start_quickstart};
+use super::{print_json, sizes};
 use anyhow::Result;
 use clap::Args;
 use neorl::quickstart::{QuickstartConfig, markdown_table};
@@ -42,6 +42,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
         dataset_size: a.dataset_size,
         eval_points: a.eval_points,
     };
+    sizes::steps("--train-steps", cfg.train_steps)?;
     if cfg.train_steps > 0 {
         let env = neorl::bench::agents::resolve_env(None)?;
         sizes::dataset("--dataset-size", &env, cfg.dataset_size)?;

@@ -76,6 +76,7 @@ pub fn run(a: ScoresArgs) -> Result<()> {
         settings: parse_settings(&a.settings)?,
         ..defaults
     };
+    sizes::steps("--steps", cfg.steps)?;
     for env in &cfg.envs {
         if let Some(n) = cfg.dataset_size {
             sizes::dataset("--size", env, n)?;

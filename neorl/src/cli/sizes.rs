@@ -14,6 +14,20 @@ use std::time::Duration;
 /// The longest duration an option in seconds takes.
 pub const MAX_SECONDS: f64 = 86_400.0;
 
+/// The most gradient steps one command trains for (months of training at
+/// a thousand steps a second; the papers' runs are 10⁵ to 10⁶).
+pub const MAX_STEPS: u64 = 1_000_000_000;
+
+/// `steps` of the option `flag` is at most [`MAX_STEPS`].
+pub fn steps(flag: &str, steps: u64) -> Result<()> {
+    if steps > MAX_STEPS {
+        bail!(
+            "{flag} {steps}: at most {MAX_STEPS} gradient steps (a run of 10^6 takes hours); train in several runs into the same --out to go on"
+        );
+    }
+    Ok(())
+}
+
 /// `value` of the option `flag`, in seconds, as a duration: a positive
 /// number of at most a day.
 pub fn seconds(flag: &str, value: f64) -> Result<Duration> {
@@ -23,7 +37,9 @@ pub fn seconds(flag: &str, value: f64) -> Result<Duration> {
         } else {
             format!("{value:e}")
         };
-        bail!("{flag} must be a positive number of seconds, at most {MAX_SECONDS} (a day), got {got}");
+        bail!(
+            "{flag} must be a positive number of seconds, at most {MAX_SECONDS} (a day), got {got}"
+        );
     }
     Ok(Duration::from_secs_f64(value))
 }
@@ -37,7 +53,10 @@ pub fn dataset(flag: &str, env: &str, transitions: usize) -> Result<()> {
     let (od, ad, nc) = (spec.obs_dim(), spec.act_dim(), spec.n_constraints());
     let per_transition = 4 * (2 * od + ad + 2 + nc) + 2 + nc;
     check_memory(
-        &format!("{flag} {transitions}: a dataset of {transitions} {} transitions", spec.id),
+        &format!(
+            "{flag} {transitions}: a dataset of {transitions} {} transitions",
+            spec.id
+        ),
         bytes_for(transitions as u128, per_transition as u128),
         &format!("pass a smaller {flag}"),
     )?;
@@ -91,7 +110,11 @@ pub fn agent(env: &str, hidden: Option<&[usize]>, settings: &Settings) -> Result
         }
     }
     check_memory(
-        &format!("an agent for {} with these sizes ({})", spec.id, s.describe()),
+        &format!(
+            "an agent for {} with these sizes ({})",
+            spec.id,
+            s.describe()
+        ),
         s.bytes(&spec),
         "use smaller --hidden widths or --set sizes",
     )?;
@@ -139,7 +162,10 @@ impl AgentSizes {
             true => 0,
             false => mlp(od + ad, &self.model_widths, od + 1).0,
         };
-        let nets = bytes_for(critic.saturating_add(model.saturating_mul(self.members)), 16);
+        let nets = bytes_for(
+            critic.saturating_add(model.saturating_mul(self.members)),
+            16,
+        );
         let batch = bytes_for(self.rows, self.per_row)
             .saturating_mul(activations)
             .saturating_mul(4);
@@ -175,5 +201,7 @@ fn widths(v: &serde_json::Value) -> Option<Vec<usize>> {
 }
 
 fn spec(env: &str) -> Result<EnvSpec> {
-    Ok(neorl::env::model(env, EnvOptions::default())?.spec().clone())
+    Ok(neorl::env::model(env, EnvOptions::default())?
+        .spec()
+        .clone())
 }

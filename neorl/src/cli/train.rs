@@ -6,8 +6,8 @@ use super::{parse_settings, print_json, sizes};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use neorl::agents::{self, BatchSource, Device, NewAgent, resume_or_build};
-use serde_json::json;
 use neorl::data::{Dataset, Registry};
+use serde_json::json;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
@@ -54,6 +54,7 @@ pub struct TrainArgs {
 pub fn run(a: TrainArgs) -> Result<()> {
     let device = Device::parse(&a.device)?;
     let algo = agents::algo_name(&a.algo)?;
+    sizes::steps("--steps", a.steps)?;
     let settings = parse_settings(&a.settings)?;
     let mut data = open_dataset(&a.dataset, a.size)?;
     let recorded_env = data.metadata().env_id.clone();

@@ -68,7 +68,7 @@ impl ScoreTable {
             c.eval_every,
             c.episodes,
             c.eval_seed,
-            c.eval_seed + c.episodes as u64 - 1,
+            c.eval_seed.wrapping_add(c.episodes as u64 - 1),
             c.quality.as_str(),
             c.dataset_size
                 .map_or(String::new(), |n| format!(" at {n} transitions")),
