@@ -9,6 +9,16 @@
 //! first, with an error that says how much was asked for and how much there
 //! is, and files named by users are read with a limit.
 
+// A reader of untrusted bytes: no panic on any input (issue 17). Unwraps,
+// panics and unchecked indexing are errors here; arithmetic on counts and
+// lengths read from a file is checked where it happens.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::Path;
@@ -89,17 +99,19 @@ pub fn bytes_for(n: u128, per_item: u128) -> u128 {
 
 /// Bytes for people: `512 B`, `1.5 KiB`, `20.0 GiB`, `3.2e6 TiB`.
 pub fn format_bytes(bytes: u128) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
+    let mut unit = "B";
+    for next in ["KiB", "MiB", "GiB", "TiB"] {
+        if v < 1024.0 {
+            break;
+        }
         v /= 1024.0;
-        unit += 1;
+        unit = next;
     }
     match unit {
-        0 => format!("{bytes} B"),
-        _ if v >= 1e5 => format!("{v:.1e} {}", UNITS[unit]),
-        _ => format!("{v:.1} {}", UNITS[unit]),
+        "B" => format!("{bytes} B"),
+        _ if v >= 1e5 => format!("{v:.1e} {unit}"),
+        _ => format!("{v:.1} {unit}"),
     }
 }
 

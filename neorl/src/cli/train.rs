@@ -146,5 +146,5 @@ fn open_dataset(source: &OsStr, size: Option<usize>) -> Result<Dataset> {
     {
         sizes::dataset("--size", &entry.env, n)?;
     }
-    Ok(neorl::data::open(text, size).context("--dataset")?)
+    neorl::data::open(text, size).context("--dataset")
 }

@@ -78,6 +78,16 @@
 //! The anchor is only as trustworthy as the place it is kept: someone who
 //! can edit both the log and the anchor can forge both.
 
+// A reader of untrusted bytes: no panic on any input (issue 17). Unwraps,
+// panics and unchecked indexing are errors here; arithmetic on counts and
+// lengths read from a file is checked where it happens.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use crate::error::{Error, Result};
 use crate::limits::{check_replaceable, format_bytes, read_text_at_most};
 use serde::{Deserialize, Serialize};
@@ -93,6 +103,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// records neorl writes are a few hundred bytes; the limit bounds what the
 /// verifier reads before it gives up on a line.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// What the verifier reads at most for one line: a record and its newline.
+const LINE_LIMIT: u64 = MAX_RECORD_BYTES as u64 + 1;
 
 const HASH_KEY: &str = ",\"hash\":\"";
 /// Bytes of `,"hash":"` + 64 hex + `"}`.
@@ -512,6 +525,7 @@ fn bad(records: u64, first_bad: u64, reason: String, head: Option<String>) -> Ve
 
 /// Verify a log read as a stream, one line (at most [`MAX_RECORD_BYTES`])
 /// at a time; I/O errors are the reader's.
+#[deny(clippy::arithmetic_side_effects)]
 pub fn verify_reader(
     mut reader: impl BufRead,
     anchor: Option<&Anchor>,
@@ -523,8 +537,11 @@ pub fn verify_reader(
     let mut line = Vec::new();
     let report = loop {
         line.clear();
-        let limit = MAX_RECORD_BYTES as u64 + 1;
-        if (&mut reader).take(limit).read_until(b'\n', &mut line)? == 0 {
+        if (&mut reader)
+            .take(LINE_LIMIT)
+            .read_until(b'\n', &mut line)?
+            == 0
+        {
             break None;
         }
         if line.pop() != Some(b'\n') {
@@ -549,7 +566,7 @@ pub fn verify_reader(
         if anchor.is_some_and(|a| a.head.eq_ignore_ascii_case(&prev)) {
             found_at = Some(n);
         }
-        n += 1;
+        n = n.saturating_add(1);
     };
     let mut r = report.unwrap_or_else(|| chain_verdict(n, last.as_ref(), prev));
     if let Some(a) = anchor {
@@ -571,7 +588,7 @@ fn chain_verdict(n: u64, last: Option<&Record>, head: String) -> VerifyReport {
         r.empty = true;
         return r;
     }
-    if !last.is_some_and(|r| r.event == "seal") {
+    if last.is_none_or(|r| r.event != "seal") {
         let mut r = bad(
             n,
             n,
@@ -599,9 +616,10 @@ fn chain_verdict(n: u64, last: Option<&Record>, head: String) -> VerifyReport {
 
 /// Compare a verified (or failed) chain with its anchor: it must end at the
 /// anchored head, with the anchored number of records.
+#[deny(clippy::arithmetic_side_effects)]
 fn check_anchor(r: &mut VerifyReport, a: &Anchor, found_at: Option<u64>) {
     let ends_there = r.ok
-        && found_at.is_some_and(|k| k + 1 == r.records)
+        && found_at.is_some_and(|k| k.checked_add(1) == Some(r.records))
         && a.records.is_none_or(|n| n == r.records);
     r.anchor = Some(AnchorCheck {
         head: a.head.to_ascii_lowercase(),
@@ -616,11 +634,11 @@ fn check_anchor(r: &mut VerifyReport, a: &Anchor, found_at: Option<u64>) {
     r.ok = false;
     match found_at {
         Some(k) => {
-            r.first_bad = Some(k + 1);
+            let next = k.saturating_add(1);
+            r.first_bad = Some(next);
             r.reason = Some(format!(
-                "the log goes on after the anchored head (record {k}): records {} to {} are not covered by the anchor — a later session appended them (check the log against that session's anchor) or they were forged",
-                k + 1,
-                r.records - 1
+                "the log goes on after the anchored head (record {k}): records {next} to {} are not covered by the anchor — a later session appended them (check the log against that session's anchor) or they were forged",
+                r.records.saturating_sub(1)
             ));
         }
         None => {
@@ -634,16 +652,17 @@ fn check_anchor(r: &mut VerifyReport, a: &Anchor, found_at: Option<u64>) {
 }
 
 /// Check one line as record number `n` following a line with hash `prev`.
+#[deny(clippy::arithmetic_side_effects)]
 fn check_line(
     line: &[u8],
     n: u64,
     prev: &str,
     last: Option<&Record>,
 ) -> std::result::Result<(), String> {
-    if line.len() < SUFFIX_LEN + 2 {
+    let cut = line.len().checked_sub(SUFFIX_LEN).filter(|&at| at >= 2);
+    let Some((body, suffix)) = cut.and_then(|at| line.split_at_checked(at)) else {
         return Err("too short to be a record".into());
-    }
-    let (body, suffix) = line.split_at(line.len() - SUFFIX_LEN);
+    };
     let Some(hex) = suffix
         .strip_prefix(HASH_KEY.as_bytes())
         .and_then(|s| s.strip_suffix(b"\"}"))
@@ -672,10 +691,10 @@ fn check_line(
     }
     if rec.event == "seal" {
         let count = rec.payload.get("records").and_then(|v| v.as_u64());
-        if count != Some(n + 1) {
+        let records = n.saturating_add(1);
+        if count != Some(records) {
             return Err(format!(
-                "the seal counts {count:?} records but it is record {}",
-                n + 1
+                "the seal counts {count:?} records but it is record {records}"
             ));
         }
     }
