@@ -61,13 +61,7 @@ impl VecEnv {
             .map_err(|e| {
                 Error::InvalidArgument(format!("could not start {threads} threads: {e}"))
             })?;
-        let spec = model.spec();
-        let (sd, od, nc, ad) = (
-            model.state_dim(),
-            spec.obs_dim(),
-            spec.n_constraints(),
-            spec.act_dim(),
-        );
+        let (sd, od, nc, ad) = lane_dims(model.as_ref());
         let mut v = VecEnv {
             n,
             pool,
@@ -93,13 +87,7 @@ impl VecEnv {
     /// A batch of `n` environments of `model` fits in memory (checked by
     /// [`VecEnv::new`]; call it first to refuse a size before other work).
     pub fn check_fits(model: &dyn Model, n: usize) -> Result<()> {
-        let spec = model.spec();
-        let (sd, od, nc, ad) = (
-            model.state_dim(),
-            spec.obs_dim(),
-            spec.n_constraints(),
-            spec.act_dim(),
-        );
+        let (sd, od, nc, ad) = lane_dims(model);
         // States and action scratch in f64, observations (now and final) in
         // f32, constraint values in f64, plus the lane and its outcome.
         let per_lane = 8 * (sd + ad + nc)
@@ -107,7 +95,7 @@ impl VecEnv {
             + std::mem::size_of::<Lane>()
             + std::mem::size_of::<StepOutcome>();
         check_memory(
-            &format!("a batch of {n} {} environments", spec.id),
+            &format!("a batch of {n} {} environments", model.spec().id),
             bytes_for(n as u128, per_lane as u128),
             "use a smaller batch",
         )
@@ -246,4 +234,15 @@ impl VecEnv {
     pub fn episode_steps(&self) -> Vec<usize> {
         self.lanes.iter().map(|l| l.t).collect()
     }
+}
+
+/// State, observation, constraint and action sizes of one lane of `model`.
+fn lane_dims(model: &dyn Model) -> (usize, usize, usize, usize) {
+    let spec = model.spec();
+    (
+        model.state_dim(),
+        spec.obs_dim(),
+        spec.n_constraints(),
+        spec.act_dim(),
+    )
 }
