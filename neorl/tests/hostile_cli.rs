@@ -315,7 +315,7 @@ fn matrix(s: &Scratch) -> Vec<Case> {
             with("eval --episodes 1 --checkpoint", &[&ck]),
             vec!["--episodes", "--seed"],
             vec![],
-            vec!["--audit"],
+            vec!["--audit", "--checkpoint"],
             vec![],
         ),
         (

@@ -1,8 +1,9 @@
 //! The standing guard of issue 17 ("no panic, no hang, no silent
 //! corruption — on any input") for the library's readers and parsers:
 //! property tests with a fixed number of cases (fast enough for CI, the
-//! same inputs on every run) over the HDF5 reader, the dataset registry,
-//! the audit verifier and the parsers of ids and names. Every input must end
+//! same inputs on every run) over the HDF5 reader, the checkpoint reader,
+//! the dataset registry, the audit verifier and the parsers of ids and
+//! names. Every input must end
 //! in a value or an error, never a panic; a corrupt dataset file must never
 //! read back as different data. The command line's argument handling is
 //! guarded in `tests/hostile_cli.rs`.
@@ -139,6 +140,43 @@ fn hdf5_reader_takes_arbitrary_bytes() {
             Ok(())
         })
         .unwrap();
+}
+
+/// The checkpoint reader on damaged checkpoints: an agent or an error,
+/// never a panic or an abort (its lengths and sizes come from the file).
+#[test]
+fn checkpoint_reader_never_panics() {
+    use neorl::agents::{Agent, Device, Td3Bc, Td3BcConfig};
+    let spec = neorl::make("SupplyChain-v0").unwrap().spec().clone();
+    let cfg = Td3BcConfig {
+        hidden: vec![8, 8],
+        batch_size: 16,
+        ..Default::default()
+    };
+    let dir = tmp("checkpoint");
+    Td3Bc::new(&spec, cfg, &Device::cpu())
+        .unwrap()
+        .save(&dir)
+        .unwrap();
+    let path = dir.join(neorl::agents::checkpoint::FILE_NAME);
+    let bytes = std::fs::read(&path).unwrap();
+    runner(64)
+        .run(&edit(), |e| {
+            std::fs::write(&path, apply(&bytes, &e)).unwrap();
+            let _ = neorl::agents::load(&dir, &Device::cpu());
+            Ok(())
+        })
+        .unwrap();
+    // Every byte of the fixed-size prefix and of the header's numbers set
+    // to its extremes.
+    for at in 8..20 {
+        for v in [0x00, 0xff] {
+            let mut b = bytes.clone();
+            b[at] = v;
+            std::fs::write(&path, &b).unwrap();
+            let _ = neorl::agents::load(&dir, &Device::cpu());
+        }
+    }
 }
 
 /// The registry parser: arbitrary text and edits of the real registry give

@@ -14,17 +14,31 @@
 //! crash never leaves a half-written checkpoint behind. Reading checks the
 //! magic, version, checksum and every shape, and says what is wrong.
 
+// A reader of untrusted bytes: no panic on any input (issue 17). Unwraps,
+// panics and unchecked indexing are errors in this file; `read` also
+// denies unchecked arithmetic, as every length it meets comes from the file.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use super::agent::{DataSource, History, Normalizer, TrainState};
 use super::device::Device;
 use super::nets::{Adam, Mlp, T3, tensor3, to_vec};
 use crate::error::{Error, Result};
+use crate::limits::check_memory;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"NEORLCK\0";
+/// The longest header a reader accepts (the header of a COMBO checkpoint
+/// with its whole metric history is well under a megabyte).
+pub const MAX_HEADER_BYTES: u64 = 64 << 20;
 /// Version of the file layout; bumped on incompatible changes.
 pub const FORMAT_VERSION: u32 = 1;
 /// File name inside a checkpoint folder.
@@ -87,6 +101,26 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+/// Read into `buf` until it is full or the file ends; the bytes read.
+fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while let Some(free) = buf.get_mut(filled..).filter(|f| !f.is_empty()) {
+        match file.read(free)? {
+            0 => break,
+            n => filled = filled.saturating_add(n),
+        }
+    }
+    Ok(filled)
+}
+
+/// Up to `n` bytes of `file` (fewer where it ends), read in pieces so that
+/// a wrong length costs only what the file holds.
+fn take_bytes(file: &mut impl Read, n: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    file.take(n).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 impl Checkpoint {
@@ -219,62 +253,86 @@ impl Checkpoint {
     }
 
     /// Read and verify `dir/agent.ckpt` (or `dir` itself if it is a file).
+    /// Every length comes from the file, so each is checked before it is
+    /// used: the header against [`MAX_HEADER_BYTES`], the tensor data
+    /// against the memory available, every offset with checked arithmetic.
+    /// A device such as `/dev/zero` ends at its first bytes (wrong magic).
+    #[deny(clippy::arithmetic_side_effects)]
     pub fn read(dir: &Path) -> Result<Self> {
         let path = if dir.is_dir() {
             dir.join(FILE_NAME)
         } else {
             dir.to_path_buf()
         };
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         let bad = |reason: String| Error::Checkpoint {
             path: path.clone(),
             reason,
         };
-        if bytes.len() < 20 || &bytes[..8] != MAGIC {
+        let mut file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut prefix = [0u8; 20];
+        let got = read_up_to(&mut file, &mut prefix).map_err(|e| Error::io(&path, e))?;
+        let (magic, rest) = prefix.split_at(8);
+        let (version, hlen) = rest.split_at(4);
+        if got < prefix.len() || magic != MAGIC {
             return Err(bad("not a neorl checkpoint (wrong magic bytes); pass the folder written by `neorl train` or `agent.save`".into()));
         }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
+        let version = u32::from_le_bytes(version.try_into().unwrap_or_default());
         if version != FORMAT_VERSION {
             return Err(bad(format!(
                 "format version {version}, this neorl reads version {FORMAT_VERSION}; use the neorl version that wrote it"
             )));
         }
-        let hlen = u64::from_le_bytes(bytes[12..20].try_into().unwrap_or_default()) as usize;
-        if bytes.len() < 20 + hlen {
+        let hlen = u64::from_le_bytes(hlen.try_into().unwrap_or_default());
+        if hlen > MAX_HEADER_BYTES {
+            return Err(bad(format!(
+                "its header length field says {hlen} bytes, more than any checkpoint header ({MAX_HEADER_BYTES} at most); the file is corrupt"
+            )));
+        }
+        let header_bytes = take_bytes(&mut file, hlen).map_err(|e| Error::io(&path, e))?;
+        if header_bytes.len() as u64 != hlen {
             return Err(bad(
                 "truncated header; the file is incomplete or corrupt".into()
             ));
         }
-        let header: Header = serde_json::from_slice(&bytes[20..20 + hlen])
+        let header: Header = serde_json::from_slice(&header_bytes)
             .map_err(|e| bad(format!("corrupt header ({e})")))?;
-        let blob = &bytes[20 + hlen..];
+        check_memory(
+            "its tensor data",
+            u128::from(header.blob_len),
+            "the header's length is corrupt, or the checkpoint was written on a machine with more memory",
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        let blob = take_bytes(&mut file, header.blob_len.saturating_add(1))
+            .map_err(|e| Error::io(&path, e))?;
         if blob.len() as u64 != header.blob_len {
+            let got = match blob.len() as u64 > header.blob_len {
+                true => "longer".to_string(),
+                false => format!("{} bytes", blob.len()),
+            };
             return Err(bad(format!(
-                "tensor data is {} bytes, the header says {}; the file is truncated or corrupt",
-                blob.len(),
+                "tensor data is {got}, the header says {}; the file is truncated or corrupt",
                 header.blob_len
             )));
         }
-        if format!("{:016x}", fnv1a(blob)) != header.blob_fnv1a {
+        if format!("{:016x}", fnv1a(&blob)) != header.blob_fnv1a {
             return Err(bad("checksum mismatch: the tensor data is corrupt".into()));
         }
-        let mut data = Vec::with_capacity(header.tensors.len());
-        let mut off = 0usize;
+        let mut data = Vec::with_capacity(header.tensors.len().min(blob.len()));
+        let mut rest = blob.as_slice();
         for t in &header.tensors {
-            let n: usize = t.shape.iter().product();
-            if off + 4 * n > blob.len() {
-                return Err(bad(format!(
-                    "tensor '{}' runs past the end of the data",
-                    t.name
-                )));
-            }
+            let bytes = t
+                .shape
+                .iter()
+                .try_fold(4usize, |n, &d| n.checked_mul(d))
+                .filter(|&n| n <= rest.len())
+                .ok_or_else(|| bad(format!("tensor '{}' runs past the end of the data", t.name)))?;
+            let (this, next) = rest.split_at(bytes);
             data.push(
-                blob[off..off + 4 * n]
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                this.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap_or_default()))
                     .collect(),
             );
-            off += 4 * n;
+            rest = next;
         }
         Ok(Checkpoint { header, data, path })
     }
@@ -341,7 +399,10 @@ impl Checkpoint {
         let steps = self.raw("history/steps")?;
         history.steps = steps
             .chunks_exact(2)
-            .map(|c| ((c[0] as u64) << 24) | c[1] as u64)
+            .filter_map(|c| match *c {
+                [hi, lo] => Some(((hi as u64) << 24) | lo as u64),
+                _ => None,
+            })
             .collect();
         for n in &h.history_names {
             history
@@ -364,11 +425,14 @@ impl Checkpoint {
         })
     }
 
-    fn index(&self, name: &str) -> Result<usize> {
+    /// The stored tensor `name`: its shape and its data.
+    fn entry(&self, name: &str) -> Result<(&[usize], &[f32])> {
         self.header
             .tensors
             .iter()
-            .position(|t| t.name == name)
+            .zip(&self.data)
+            .find(|(t, _)| t.name == name)
+            .map(|(t, d)| (t.shape.as_slice(), d.as_slice()))
             .ok_or_else(|| {
                 self.err(format!(
                     "tensor '{name}' is missing (written by another algorithm or version?)"
@@ -377,21 +441,20 @@ impl Checkpoint {
     }
 
     fn raw(&self, name: &str) -> Result<&[f32]> {
-        Ok(&self.data[self.index(name)?])
+        Ok(self.entry(name)?.1)
     }
 
     /// Host data stored with [`Checkpoint::put_vec`], checked against the
     /// `expected` shape (for agents that keep their parameters in plain
     /// vectors, such as one written in a notebook).
     pub fn get_vec(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>> {
-        let i = self.index(name)?;
-        let shape = &self.header.tensors[i].shape;
-        if shape.as_slice() != expected {
+        let (shape, data) = self.entry(name)?;
+        if shape != expected {
             return Err(self.err(format!(
                 "'{name}' has shape {shape:?}, expected {expected:?}; the checkpoint does not match this agent"
             )));
         }
-        Ok(self.data[i].clone())
+        Ok(data.to_vec())
     }
 
     /// A tensor by name, checked against the `expected` shape.
@@ -401,14 +464,13 @@ impl Checkpoint {
         expected: [usize; 3],
         device: &burn::DispatchDevice,
     ) -> Result<T3> {
-        let i = self.index(name)?;
-        let shape = &self.header.tensors[i].shape;
-        if shape.as_slice() != expected {
+        let (shape, data) = self.entry(name)?;
+        if shape != expected {
             return Err(self.err(format!(
                 "tensor '{name}' has shape {shape:?} but the config implies {expected:?}; the checkpoint does not match this config"
             )));
         }
-        Ok(tensor3(self.data[i].clone(), expected, device))
+        Ok(tensor3(data.to_vec(), expected, device))
     }
 
     /// Load parameters into `net` (whose shapes come from the config).
@@ -452,10 +514,10 @@ impl Checkpoint {
     /// come from the config).
     pub fn load_adam(&self, name: &str, opt: &mut Adam, device: &Device) -> Result<()> {
         opt.t = self.counter(&format!("{name}/t"))?;
-        for i in 0..opt.m.len() {
-            let dims = opt.m[i].dims();
-            opt.m[i] = self.tensor(&format!("{name}/m/{i}"), dims, device.base())?;
-            opt.v[i] = self.tensor(&format!("{name}/v/{i}"), dims, device.base())?;
+        for (i, (m, v)) in opt.m.iter_mut().zip(opt.v.iter_mut()).enumerate() {
+            let dims = m.dims();
+            *m = self.tensor(&format!("{name}/m/{i}"), dims, device.base())?;
+            *v = self.tensor(&format!("{name}/v/{i}"), dims, device.base())?;
         }
         Ok(())
     }

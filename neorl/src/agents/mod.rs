@@ -3,13 +3,14 @@
 //! selection, networks and Adam ([`nets`]), the losses several algorithms
 //! share ([`losses`]), the SAC learner under CQL and COMBO ([`sac`]), the
 //! [`Agent`] trait and training loop, each agent's list of parts that
-//! checkpoints walk ([`parts`]), checkpoints and the deployable
-//! [`AgentPolicy`].
+//! checkpoints walk ([`parts`]), checkpoints, the memory check of a
+//! config's sizes ([`memory`]) and the deployable [`AgentPolicy`].
 //!
 //! The modules import each other in one direction only, without a cycle:
 //! `device` ← `nets` ← `agent` ← `checkpoint` ← `parts` ← `sac` ← the
-//! algorithms, with `losses` on `nets` and `device` only; the transition
-//! types come from [`crate::data`].
+//! algorithms, with `losses` on `nets` and `device` only and `memory` (the
+//! check that a config's sizes fit, before anything is built) on `agent`;
+//! the transition types come from [`crate::data`].
 //!
 //! ```no_run
 //! use neorl::agents::*;
@@ -31,6 +32,7 @@ pub mod cql;
 pub mod device;
 pub mod iql;
 pub mod losses;
+pub mod memory;
 pub mod nets;
 pub mod parts;
 mod resume;

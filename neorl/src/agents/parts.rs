@@ -21,8 +21,9 @@
 use super::agent::{Agent, TrainState};
 use super::checkpoint::Checkpoint;
 use super::device::Device;
+use super::memory;
 use super::nets::{Adam, Mlp, T3, to_vec};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -141,11 +142,16 @@ pub fn load<A, C>(
 ) -> Result<A>
 where
     A: Agent + Parts,
-    C: DeserializeOwned,
+    C: DeserializeOwned + Serialize,
 {
     let ck = Checkpoint::read(dir)?;
     let config: C = ck.config(algo)?;
     let state = ck.train_state()?;
+    // The header's sizes are the file's word: check them before building.
+    memory::check(algo, &state, &config).map_err(|e| Error::Checkpoint {
+        path: dir.to_path_buf(),
+        reason: format!("{e} (the checkpoint asks for this: it is corrupt, or was written on a machine with more memory)"),
+    })?;
     let mut agent = build(state.clone(), config, device);
     *agent.state_mut() = state;
     get_parts(&ck, &mut agent, device)?;
@@ -209,6 +215,7 @@ macro_rules! agent_constructors {
                 config.seed,
                 normalize_reward,
             );
+            $crate::agents::memory::check(ALGO, &state, &config)?;
             Ok(Self::build(state, config, device))
         }
 

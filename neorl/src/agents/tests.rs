@@ -225,6 +225,94 @@ fn corrupt_or_mismatched_checkpoints_give_clear_errors() {
     std::fs::remove_dir_all(&dir2).ok();
 }
 
+/// Lengths that come from the file are checked before they are used (issue
+/// 17: a header length of u64::MAX made `20 + hlen` wrap and panic), and
+/// sizes in its header or config are checked before anything is built.
+#[test]
+fn checkpoint_lengths_and_sizes_from_the_file_are_checked() {
+    let dir = std::env::temp_dir().join(format!("neorl-ck-lengths-{}", std::process::id()));
+    small_td3bc(1).save(&dir).unwrap();
+    let path = dir.join(checkpoint::FILE_NAME);
+    let bytes = std::fs::read(&path).unwrap();
+    let load = |b: &[u8]| {
+        std::fs::write(&path, b).unwrap();
+        Td3Bc::load(&dir, &cpu()).unwrap_err().to_string()
+    };
+    // The header length field.
+    for hlen in [u64::MAX, u64::MAX - 19, 1 << 40, bytes.len() as u64] {
+        let mut b = bytes.clone();
+        b[12..20].copy_from_slice(&hlen.to_le_bytes());
+        let e = load(&b);
+        assert!(e.contains("header"), "hlen {hlen}: {e}");
+    }
+    // The blob length and a tensor shape whose size overflows.
+    let edit = |from: &str, to: &str| {
+        let at = bytes
+            .windows(from.len())
+            .position(|w| w == from.as_bytes())
+            .unwrap();
+        let mut header = bytes[20..].to_vec();
+        header.splice(at - 20..at - 20 + from.len(), to.bytes());
+        let hlen = u64::from_le_bytes(bytes[12..20].try_into().unwrap());
+        let new_hlen = hlen as usize + to.len() - from.len();
+        let mut b = bytes[..20].to_vec();
+        b[12..20].copy_from_slice(&(new_hlen as u64).to_le_bytes());
+        b.extend(header);
+        b
+    };
+    let blob_len = format!(
+        "\"blob_len\":{}",
+        bytes.len() - 20 - u64::from_le_bytes(bytes[12..20].try_into().unwrap()) as usize
+    );
+    let e = load(&edit(&blob_len, "\"blob_len\":18446744073709551615"));
+    assert!(e.contains("memory"), "{e}");
+    let e = load(&edit(
+        "\"shape\":[1,3,16]",
+        "\"shape\":[18446744073709551615,3,16]",
+    ));
+    assert!(e.contains("runs past the end"), "{e}");
+    // Sizes in the header and the config: refused before any network is built.
+    let e = load(&edit("\"hidden\":[16,16]", "\"hidden\":[16,100000000000]"));
+    assert!(e.contains("memory") && e.contains("corrupt"), "{e}");
+    let e = load(&edit("\"hidden\":[16,16]", "\"hidden\":[16,0]"));
+    assert!(e.contains("at least 1"), "{e}");
+    let e = load(&edit("\"obs_dim\":3", "\"obs_dim\":100000000000000"));
+    assert!(e.contains("memory"), "{e}");
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(Td3Bc::load(&dir, &cpu()).is_ok());
+    if cfg!(target_os = "linux") {
+        let e = Td3Bc::load("/dev/zero", &cpu()).unwrap_err().to_string();
+        assert!(e.contains("not a neorl checkpoint"), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A config whose sizes cannot be built is refused with a clear error
+/// (a width of 0 panicked in the network, a huge one aborted).
+#[test]
+fn configs_that_cannot_be_built_are_refused() {
+    let with = |hidden: Vec<usize>, batch_size: usize| {
+        let cfg = Td3BcConfig {
+            hidden,
+            batch_size,
+            ..Default::default()
+        };
+        Td3Bc::new(&toy_spec(), cfg, &cpu()).map(|_| ())
+    };
+    let e = with(vec![16, 0], 32).unwrap_err().to_string();
+    assert!(e.contains("at least 1"), "{e}");
+    let e = with(vec![16], 0).unwrap_err().to_string();
+    assert!(e.contains("batch_size"), "{e}");
+    let e = with(vec![1_000_000_000], 32).unwrap_err().to_string();
+    assert!(
+        e.contains("needs at least") && e.contains("--hidden"),
+        "{e}"
+    );
+    let e = with(vec![16], 1 << 50).unwrap_err().to_string();
+    assert!(e.contains("needs at least"), "{e}");
+    assert!(with(vec![16, 16], 32).is_ok());
+}
+
 /// BC recovers a known linear controller to within a few hundredths.
 #[test]
 fn bc_recovers_a_linear_controller() {

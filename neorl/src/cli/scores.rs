@@ -77,11 +77,10 @@ pub fn run(a: ScoresArgs) -> Result<()> {
         ..defaults
     };
     sizes::steps("--steps", cfg.steps)?;
-    for env in &cfg.envs {
-        if let Some(n) = cfg.dataset_size {
+    if let Some(n) = cfg.dataset_size {
+        for env in &cfg.envs {
             sizes::dataset("--size", env, n)?;
         }
-        sizes::agent(env, cfg.hidden.as_deref(), &cfg.settings)?;
     }
     let table = score_table(&cfg)?;
     let files = table.write(&a.out)?;

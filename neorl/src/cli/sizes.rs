@@ -1,12 +1,13 @@
 //! The sizes and durations the command line accepts, checked before
-//! anything is allocated or started: a dataset size or an agent's widths
-//! and batch against the memory this machine has (`neorl::limits`), and
-//! durations in seconds against a day. A size past them is refused with
-//! what it would need and what there is, instead of an abort on a failed
-//! allocation; a duration past them instead of a panic or a silent hang.
+//! anything is allocated or started: a dataset size against the memory
+//! this machine has (`neorl::limits`; an agent's widths and batch are
+//! checked by the library, `neorl::agents::memory`, before anything is
+//! generated for it), gradient steps against 10⁹, and durations in seconds
+//! against a day. A size past them is refused with what it would need and
+//! what there is, instead of an abort on a failed allocation; a duration
+//! past them instead of a panic or a silent hang.
 
 use anyhow::{Result, bail};
-use neorl::agents::Settings;
 use neorl::env::{EnvOptions, EnvSpec};
 use neorl::limits::{bytes_for, check_memory};
 use std::time::Duration;
@@ -61,143 +62,6 @@ pub fn dataset(flag: &str, env: &str, transitions: usize) -> Result<()> {
         &format!("pass a smaller {flag}"),
     )?;
     Ok(())
-}
-
-/// The sizes of an agent for `env`, from `--hidden` and the `--set`
-/// settings (keys `KEY` or `ALGO.KEY`): widths and batches of at least 1,
-/// and a lower bound of the memory they need within what there is. The
-/// bound counts the largest network once (weights, gradients and two Adam
-/// moments: 16 bytes a parameter), one minibatch through it (4 bytes a
-/// value; CQL's and COMBO's `n_actions` sampled actions per row), COMBO's
-/// dynamics ensemble and its model buffer.
-pub fn agent(env: &str, hidden: Option<&[usize]>, settings: &Settings) -> Result<()> {
-    let spec = spec(env)?;
-    let mut s = AgentSizes {
-        widths: hidden.map(<[usize]>::to_vec).unwrap_or_default(),
-        ..AgentSizes::default()
-    };
-    if let Some(h) = hidden
-        && h.contains(&0)
-    {
-        bail!("--hidden: every hidden-layer width must be at least 1, got {h:?}");
-    }
-    for (key, value) in settings {
-        let name = key.rsplit('.').next().unwrap_or(key);
-        let number = || value.as_u64().map(|n| n as u128);
-        match name {
-            "hidden" | "model_hidden" => {
-                let Some(w) = widths(value) else { continue };
-                if w.contains(&0) {
-                    bail!("--set {key}: every hidden-layer width must be at least 1, got {value}");
-                }
-                if name == "hidden" {
-                    s.widths = w;
-                } else {
-                    s.model_widths = w;
-                }
-            }
-            "batch_size" | "rollout_batch" => {
-                let Some(n) = number() else { continue };
-                if n == 0 {
-                    bail!("--set {key}: a batch needs at least 1 row, got 0");
-                }
-                s.rows = s.rows.max(n);
-            }
-            "n_actions" => s.per_row = number().unwrap_or(1).max(1),
-            "model_members" => s.members = number().unwrap_or(1).max(1),
-            "model_buffer" => s.buffer = number().unwrap_or(0),
-            _ => {}
-        }
-    }
-    check_memory(
-        &format!(
-            "an agent for {} with these sizes ({})",
-            spec.id,
-            s.describe()
-        ),
-        s.bytes(&spec),
-        "use smaller --hidden widths or --set sizes",
-    )?;
-    Ok(())
-}
-
-/// The sizes [`agent`] reads from the options.
-#[derive(Debug)]
-struct AgentSizes {
-    /// Hidden-layer widths of the actor and critics.
-    widths: Vec<usize>,
-    /// Hidden-layer widths of COMBO's dynamics model.
-    model_widths: Vec<usize>,
-    /// Rows of the largest minibatch.
-    rows: u128,
-    /// Evaluations per row (sampled actions).
-    per_row: u128,
-    /// Networks of the dynamics ensemble.
-    members: u128,
-    /// Transitions of COMBO's model buffer.
-    buffer: u128,
-}
-
-impl Default for AgentSizes {
-    fn default() -> Self {
-        AgentSizes {
-            widths: vec![],
-            model_widths: vec![],
-            rows: 256,
-            per_row: 1,
-            members: 1,
-            buffer: 0,
-        }
-    }
-}
-
-impl AgentSizes {
-    fn bytes(&self, spec: &EnvSpec) -> u128 {
-        let (od, ad) = (spec.obs_dim() as u128, spec.act_dim() as u128);
-        // A critic: state and action in, one value out.
-        let (critic, activations) = mlp(od + ad, &self.widths, 1);
-        // The dynamics model (when its widths are given): state and action
-        // in, next state and reward out.
-        let model = match self.model_widths.is_empty() {
-            true => 0,
-            false => mlp(od + ad, &self.model_widths, od + 1).0,
-        };
-        let nets = bytes_for(
-            critic.saturating_add(model.saturating_mul(self.members)),
-            16,
-        );
-        let batch = bytes_for(self.rows, self.per_row)
-            .saturating_mul(activations)
-            .saturating_mul(4);
-        let buffer = bytes_for(self.buffer, 4 * (2 * od + ad + 1));
-        nets.saturating_add(batch).saturating_add(buffer)
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "hidden {:?}, model hidden {:?}, batch {} × {}, {} ensemble members, model buffer {}",
-            self.widths, self.model_widths, self.rows, self.per_row, self.members, self.buffer
-        )
-    }
-}
-
-/// Parameters and values per row of an MLP `input → widths → output`.
-fn mlp(input: u128, widths: &[usize], output: u128) -> (u128, u128) {
-    let (mut params, mut values, mut fan_in) = (0u128, input, input);
-    for w in widths.iter().map(|&w| w as u128).chain([output]) {
-        params = params.saturating_add(bytes_for(fan_in + 1, w));
-        values = values.saturating_add(w);
-        fan_in = w;
-    }
-    (params, values)
-}
-
-/// Widths from a JSON array of non-negative integers.
-fn widths(v: &serde_json::Value) -> Option<Vec<usize>> {
-    v.as_array()?
-        .iter()
-        .map(|x| x.as_u64().and_then(|n| usize::try_from(n).ok()))
-        .collect()
 }
 
 fn spec(env: &str) -> Result<EnvSpec> {

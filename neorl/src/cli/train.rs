@@ -59,7 +59,6 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let mut data = open_dataset(&a.dataset, a.size)?;
     let recorded_env = data.metadata().env_id.clone();
     let spec = neorl::data::resolve_env(&mut data, a.env.as_deref())?;
-    sizes::agent(&spec.id, a.hidden.as_deref(), &settings)?;
     if !recorded_env.is_empty() && !recorded_env.eq_ignore_ascii_case(&spec.id) {
         eprintln!(
             "note: the dataset says {recorded_env}; training for {} as --env asks",
