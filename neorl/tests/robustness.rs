@@ -34,20 +34,22 @@ fn tmp(name: &str) -> PathBuf {
     d.join(name)
 }
 
-/// A small valid dataset file and its bytes (written once per process).
+/// A small valid dataset file as read back, and its bytes (written once
+/// per process).
 fn good_file() -> &'static (data::Dataset, Vec<u8>) {
     static GOOD: OnceLock<(data::Dataset, Vec<u8>)> = OnceLock::new();
     GOOD.get_or_init(|| {
-        let d = generate(&GenerateConfig::new(
+        let mut d = generate(&GenerateConfig::new(
             "SupplyChain-v0",
             Quality::Medium,
             300,
             2,
         ))
         .unwrap();
+        d.metadata_mut().dataset_id = "SupplyChain-medium-v0".into();
         let p = tmp("good.h5");
         write(&d, &p).unwrap();
-        (d, std::fs::read(&p).unwrap())
+        (read(&p).unwrap(), std::fs::read(&p).unwrap())
     })
 }
 
@@ -92,8 +94,9 @@ fn apply(bytes: &[u8], e: &Edit) -> Vec<u8> {
 }
 
 /// A damaged HDF5 file reads as an error naming the file, or as exactly the
-/// data that was written (the content SHA-256 covers every array); `info`
-/// and `validate` never panic on it either.
+/// data and metadata that were written (the content SHA-256 covers every
+/// array, the metadata SHA-256 the attributes); `info` and `validate` never
+/// panic on it either.
 #[test]
 fn hdf5_reader_never_panics_and_never_returns_other_data() {
     let (d, bytes) = good_file();
@@ -103,7 +106,10 @@ fn hdf5_reader_never_panics_and_never_returns_other_data() {
         .run(&edit(), |e| {
             std::fs::write(&p, apply(bytes, &e)).unwrap();
             match read(&p) {
-                Ok(back) => prop_assert_eq!(back.columns(), d.columns(), "{:?}", e),
+                Ok(back) => {
+                    prop_assert_eq!(back.columns(), d.columns(), "{:?}", e);
+                    prop_assert_eq!(back.metadata(), d.metadata(), "{:?}", e);
+                }
                 Err(err) => {
                     let msg = err.to_string();
                     prop_assert!(msg.contains(&p.display().to_string()), "{}", msg);
@@ -116,6 +122,55 @@ fn hdf5_reader_never_panics_and_never_returns_other_data() {
         })
         .unwrap();
     assert!(errors.get() > 0, "no damage was detected at all");
+}
+
+/// Issue 17: a flipped byte in `dataset_id` or in `observation_names`
+/// passed `validate` and `train` recorded the garbled id. Now the metadata
+/// SHA-256 catches every such edit, and `validate` says it is the metadata.
+#[test]
+fn edited_attributes_are_caught_and_named() {
+    let (d, bytes) = good_file();
+    let p = tmp("attributes.h5");
+    let mut edits = 0;
+    let names = [
+        d.metadata().dataset_id.clone(),
+        d.metadata().observation_names[0].clone(),
+    ];
+    for name in &names {
+        let needle = name.as_bytes();
+        let hits: Vec<usize> = bytes
+            .windows(needle.len())
+            .enumerate()
+            .filter(|(_, w)| *w == needle)
+            .map(|(i, _)| i)
+            .collect();
+        assert!(!hits.is_empty(), "'{name}' is not in the file's bytes");
+        for at in hits {
+            let mut b = bytes.clone();
+            b[at] ^= 0x01; // 'S' → 'R', 'i' → 'h': still a valid string
+            std::fs::write(&p, &b).unwrap();
+            let Ok(back) = data::read_with(&p, false) else {
+                continue; // the edit broke the file's structure: an error anyway
+            };
+            if back.metadata() == d.metadata() {
+                continue; // an unused copy of the string
+            }
+            edits += 1;
+            let e = read(&p).unwrap_err().to_string();
+            assert!(e.contains("metadata_sha256"), "{e}");
+            let r = validate_file(&p);
+            let c = r.checks.iter().find(|c| c.name == "checksum").unwrap();
+            assert!(
+                !r.ok && !c.ok && c.detail.contains("root attributes"),
+                "{r:?}"
+            );
+            assert!(
+                c.detail.contains("content SHA-256") && c.detail.contains("matches"),
+                "{c:?}"
+            );
+        }
+    }
+    assert!(edits >= 2, "no edit reached the metadata ({edits})");
 }
 
 /// Any bytes at all, as a dataset file.

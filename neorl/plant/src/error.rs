@@ -108,6 +108,17 @@ pub enum Error {
         fix: String,
     },
 
+    /// A dataset file whose metadata (root attributes: ids, names,
+    /// reference scores, recipe) does not hash to its `metadata_sha256`.
+    #[error(
+        "dataset file {path}: its metadata (dataset_id, env_id, observation_names and the other root attributes) hashes to {actual} but its metadata_sha256 attribute says {expected}: the attributes were modified or are corrupt; delete the file and generate it again (`neorl datasets generate ID`)"
+    )]
+    MetadataChecksum {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
     /// A dataset id that is not in the registry.
     #[error(
         "unknown dataset '{id}'; known datasets: {known} (run `neorl datasets list` to list them)"

@@ -43,6 +43,9 @@ pub struct Metadata {
     pub layout: String,
     /// The content SHA-256 recorded in the file (see [`crate::data::checksum`]).
     pub sha256: Option<String>,
+    /// The SHA-256 of the fields above recorded in the file (see
+    /// [`crate::data::checksum::metadata_sha256`]); `None` for files without it.
+    pub metadata_sha256: Option<String>,
 }
 
 /// One constraint's per-step signal and violation flags.

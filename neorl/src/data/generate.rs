@@ -275,6 +275,7 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Dataset> {
         action_names: spec.actions.iter().map(|d| d.name.clone()).collect(),
         layout: "neorl".into(),
         sha256: None,
+        metadata_sha256: None,
     };
     let mut d = Dataset::new(meta, out)?;
     d.metadata_mut().sha256 = Some(super::checksum::content_sha256(&d));

@@ -11,7 +11,7 @@
 //! `terminals` and `timeouts` flags) in memory and reads any row range,
 //! chunk or episode on demand, so files larger than memory can be streamed.
 
-use super::checksum::content_sha256;
+use super::checksum::{content_sha256, metadata_sha256};
 use super::dataset::{Columns, ConstraintColumn, Dataset, Metadata, episode_starts};
 use crate::error::{Error, Result};
 use hdf5::types::{TypeDescriptor, VarLenUnicode};
@@ -317,6 +317,9 @@ fn write_file(d: &Dataset, path: &Path, sha: &str, o: &WriteOptions) -> hdf5::Re
         set_num(&file, "transitions", n as u64)?;
         set_num(&file, "episodes", d.num_episodes() as u64)?;
         set_str(&file, "sha256", sha)?;
+        // Hashed as read back, so the digest is of exactly what readers see.
+        let written = metadata_sha256(&read_metadata(&file, "neorl"), &cn);
+        set_str(&file, "metadata_sha256", &written)?;
     }
     file.close()
 }
@@ -774,6 +777,16 @@ impl Reader {
                 });
             }
         }
+        if let Some(expected) = &self.meta.metadata_sha256 {
+            let actual = metadata_sha256(&self.meta, &self.constraint_names);
+            if &actual != expected {
+                return Err(Error::MetadataChecksum {
+                    path: self.path.clone(),
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
+        }
         Ok(d)
     }
 
@@ -820,5 +833,6 @@ pub(crate) fn read_metadata(file: &hdf5::File, layout: &str) -> Metadata {
         action_names: get_strs(file, "action_names"),
         layout: layout.to_string(),
         sha256: get_str(file, "sha256"),
+        metadata_sha256: get_str(file, "metadata_sha256"),
     }
 }

@@ -32,8 +32,10 @@
 //! `ref_min_score` and `ref_max_score` (float64: the environment's random
 //! and expert reference returns, D4RL's names), `sensor_noise`,
 //! `disturbances` (bool), `observation_names`, `action_names`,
-//! `constraint_names` (string arrays), `transitions`, `episodes` (uint64)
-//! and `sha256` (the content checksum of [`checksum`]). Booleans are
+//! `constraint_names` (string arrays), `transitions`, `episodes` (uint64),
+//! `sha256` (the content checksum of [`checksum`]) and `metadata_sha256`
+//! (the checksum of the attributes training and evaluation use, also in
+//! [`checksum`]; [`read`] and `neorl datasets validate` check both). Booleans are
 //! HDF5's enum-of-int8 booleans, which h5py reads as `numpy.bool_`.
 //!
 //! An episode ends at a row with `terminals` or `timeouts` set. D4RL and
@@ -61,7 +63,7 @@ pub mod registry;
 pub mod validate;
 
 pub use batch::{Batch, BatchSource, DataSource};
-pub use checksum::content_sha256;
+pub use checksum::{content_sha256, metadata_sha256};
 pub use dataset::{Columns, ConstraintColumn, Dataset, Metadata, Normalization};
 pub use episodes::{EpisodeRow, EpisodesTable};
 pub use formats::{read, read_with};
@@ -229,6 +231,7 @@ impl Store {
                     source_of_expected,
                     fix: fix.clone(),
                 },
+                e @ Error::MetadataChecksum { .. } => e,
                 other => Error::data_file(&path, format!("{other}; {fix}")),
             })?;
             if d.len() != size || !d.metadata().dataset_id.eq_ignore_ascii_case(&e.id) {

@@ -12,11 +12,12 @@
 //! episode longer than the horizon), `constraint_flags` (violation flags
 //! recomputed from `infos/<c>` and the environment's limits, costs equal to
 //! the number of violated constraints, every hard violation terminal) and
-//! `checksum` (content SHA-256 equals the recorded one). Checks that need
+//! `checksum` (content SHA-256 and metadata SHA-256 equal the recorded
+//! ones; the detail says which part failed). Checks that need
 //! the environment's spec are skipped (and pass, saying so) when the file
 //! names no registered environment.
 
-use super::checksum::content_sha256;
+use super::checksum::{content_sha256, metadata_sha256};
 use super::dataset::Dataset;
 use super::formats;
 use crate::env::{ConstraintKind, EnvOptions, EnvSpec, model};
@@ -498,25 +499,44 @@ fn constraint_flags(d: &Dataset, spec: Option<&EnvSpec>, no_spec: &str) -> Check
     }
 }
 
+/// Both digests: the content (arrays) and the metadata (root attributes);
+/// the detail says which part failed.
 fn checksum(d: &Dataset) -> Check {
     let actual = content_sha256(d);
-    match &d.metadata().sha256 {
-        None => Check::new(
-            "checksum",
+    let (content_ok, content) = match &d.metadata().sha256 {
+        None => (
             true,
             format!("no sha256 attribute to compare; content SHA-256 is {actual}"),
         ),
-        Some(s) if *s == actual => Check::new(
-            "checksum",
+        Some(s) if *s == actual => (
             true,
             format!("content SHA-256 {actual} matches the sha256 attribute"),
         ),
-        Some(s) => Check::new(
-            "checksum",
+        Some(s) => (
             false,
             format!(
-                "content SHA-256 is {actual} but the sha256 attribute says {s}: the file was modified or is corrupt"
+                "content SHA-256 is {actual} but the sha256 attribute says {s}: the arrays were modified or are corrupt"
             ),
         ),
-    }
+    };
+    let names: Vec<String> = d.constraints().iter().map(|c| c.name.clone()).collect();
+    let actual = metadata_sha256(d.metadata(), &names);
+    let (metadata_ok, metadata) = match &d.metadata().metadata_sha256 {
+        None => (true, "no metadata_sha256 attribute to compare".to_string()),
+        Some(s) if *s == actual => (
+            true,
+            "metadata SHA-256 matches the metadata_sha256 attribute".to_string(),
+        ),
+        Some(s) => (
+            false,
+            format!(
+                "metadata SHA-256 is {actual} but the metadata_sha256 attribute says {s}: the root attributes (dataset_id, env_id, observation_names, …) were modified or are corrupt"
+            ),
+        ),
+    };
+    Check::new(
+        "checksum",
+        content_ok && metadata_ok,
+        format!("{content}; {metadata}"),
+    )
 }
