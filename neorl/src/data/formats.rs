@@ -21,6 +21,15 @@
 //! string dtype, lengths that disagree — is an error naming the file, the
 //! key and the problem.
 
+// A reader of untrusted files: no panic on any input (issue 17). Unwraps,
+// panics and unchecked indexing are errors here.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use super::dataset::{Columns, Dataset};
 use super::h5::{self, Layout, Reader};
 use crate::error::{Error, Result};
@@ -118,8 +127,15 @@ fn read_minari(path: &Path, file: &hdf5::File) -> Result<Dataset> {
             ));
         }
         let obs = h5::read_f32(path, &obs_ds, &k("observations"), None)?;
-        c.observations.extend_from_slice(&obs[..t * od]);
-        c.next_observations.extend_from_slice(&obs[od..]);
+        // T + 1 rows (checked above): rows 0..T are the observations, 1..=T the next ones.
+        let (Some(before), Some(after)) = (obs.get(..t * od), obs.get(od..)) else {
+            return Err(Error::data_file(
+                path,
+                format!("'{name}/observations' holds fewer values than its shape says"),
+            ));
+        };
+        c.observations.extend_from_slice(before);
+        c.next_observations.extend_from_slice(after);
         c.actions
             .extend(h5::read_f32(path, &act_ds, &k("actions"), None)?);
         c.rewards
@@ -128,8 +144,8 @@ fn read_minari(path: &Path, file: &hdf5::File) -> Result<Dataset> {
         let mut trunc = h5::read_flags(path, &trunc_ds, &k("truncations"), None)?;
         // An episode always ends here; if the file marks neither, call it a
         // time-out (the recording stopped).
-        if t > 0 && !term[t - 1] && !trunc[t - 1] {
-            trunc[t - 1] = true;
+        if let (Some(false), Some(last)) = (term.last().copied(), trunc.last_mut()) {
+            *last = true;
         }
         // Flags before the last step would split the episode: keep them as recorded.
         c.terminals.append(&mut term);

@@ -11,6 +11,15 @@
 //! `terminals` and `timeouts` flags) in memory and reads any row range,
 //! chunk or episode on demand, so files larger than memory can be streamed.
 
+// A reader of untrusted files: no panic on any input (issue 17). Unwraps,
+// panics and unchecked indexing are errors here.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use super::checksum::{content_sha256, metadata_sha256};
 use super::dataset::{Columns, ConstraintColumn, Dataset, Metadata, episode_starts};
 use crate::error::{Error, Result};
@@ -586,7 +595,18 @@ impl Reader {
             let ds = require(path, &file, key, ctx)?;
             shapes.push((key, rows_and_width(path, &ds, key)?));
         }
-        let n = shapes[0].1.0;
+        // REQUIRED_KEYS starts with observations, actions, rewards,
+        // next_observations: their (rows, width).
+        let &[
+            (_, (n, obs_dim)),
+            (_, (_, act_dim)),
+            _,
+            (_, (_, next_width)),
+            ..,
+        ] = shapes.as_slice()
+        else {
+            return Err(Error::data_file(path, format!("missing keys{ctx}")));
+        };
         for &(key, (rows, width)) in &shapes {
             if rows != n {
                 return Err(Error::data_file(
@@ -603,14 +623,11 @@ impl Reader {
                 ));
             }
         }
-        let obs_dim = shapes[0].1.1;
-        let act_dim = shapes[1].1.1;
-        if shapes[3].1.1 != obs_dim {
+        if next_width != obs_dim {
             return Err(Error::data_file(
                 path,
                 format!(
-                    "'next_observations' has {} columns but 'observations' has {obs_dim}",
-                    shapes[3].1.1
+                    "'next_observations' has {next_width} columns but 'observations' has {obs_dim}"
                 ),
             ));
         }
@@ -702,9 +719,15 @@ impl Reader {
     pub fn num_episodes(&self) -> usize {
         self.starts.len().saturating_sub(1)
     }
-    /// Rows of episode `e`.
+    /// Rows of episode `e` (empty for an episode the file does not have).
     pub fn episode_range(&self, e: usize) -> Range<usize> {
-        self.starts[e]..self.starts[e + 1]
+        match (
+            self.starts.get(e),
+            e.checked_add(1).and_then(|n| self.starts.get(n)),
+        ) {
+            (Some(&start), Some(&end)) => start..end,
+            _ => 0..0,
+        }
     }
 
     fn ds(&self, key: &str) -> Result<hdf5::Dataset> {

@@ -8,6 +8,15 @@
 //! reference returns for normalized scores. `neorl datasets pin` regenerates
 //! every dataset of the registered environments and rewrites the file.
 
+// A reader of untrusted files: no panic on any input (issue 17). Unwraps,
+// panics and unchecked indexing are errors here.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use super::generate::{GENERATOR, Quality};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
