@@ -1,6 +1,6 @@
 //! The sizes and durations the command line accepts, checked before
 //! anything is allocated or started: a dataset size against the memory
-//! this machine has (`neorl::limits`; an agent's widths and batch are
+//! this machine has (`neorl::data::check_fits`; an agent's widths and batch are
 //! checked by the library, `neorl::agents::memory`, before anything is
 //! generated for it), gradient steps against 10⁹, and durations in seconds
 //! against a day. A size past them is refused with what it would need and
@@ -8,8 +8,8 @@
 //! past them instead of a panic or a silent hang.
 
 use anyhow::{Result, bail};
+use neorl::data::check_fits;
 use neorl::env::{EnvOptions, EnvSpec};
-use neorl::limits::{bytes_for, check_memory};
 use std::time::Duration;
 
 /// The longest duration an option in seconds takes.
@@ -46,19 +46,17 @@ pub fn seconds(flag: &str, value: f64) -> Result<Duration> {
 }
 
 /// A dataset of `transitions` transitions of environment `env` (the value
-/// of the option `flag`) fits in memory: its columns (observations and
-/// next observations, actions, reward, cost and every constraint's value
-/// in f32; the terminal, timeout and violation flags in one byte each).
+/// of the option `flag`) fits in memory ([`neorl::data::check_fits`], which
+/// generation checks too; here before anything else is started).
 pub fn dataset(flag: &str, env: &str, transitions: usize) -> Result<()> {
     let spec = spec(env)?;
-    let (od, ad, nc) = (spec.obs_dim(), spec.act_dim(), spec.n_constraints());
-    let per_transition = 4 * (2 * od + ad + 2 + nc) + 2 + nc;
-    check_memory(
+    check_fits(
+        &spec,
+        transitions,
         &format!(
             "{flag} {transitions}: a dataset of {transitions} {} transitions",
             spec.id
         ),
-        bytes_for(transitions as u128, per_transition as u128),
         &format!("pass a smaller {flag}"),
     )?;
     Ok(())

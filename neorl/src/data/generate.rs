@@ -34,8 +34,9 @@
 
 use super::dataset::{Columns, Dataset, Metadata};
 use crate::control::{PolicyKind, make_policy};
-use crate::env::{EnvOptions, VecEnv, model};
+use crate::env::{EnvOptions, EnvSpec, VecEnv, model};
 use crate::error::{Error, Result};
+use crate::limits::{bytes_for, check_memory};
 use crate::policy::Policy;
 use crate::progress::Progress;
 use serde::{Deserialize, Serialize};
@@ -169,6 +170,12 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Dataset> {
     let options = EnvOptions::default();
     let m = model(&cfg.env_id, options)?;
     let spec = m.spec().clone();
+    check_fits(
+        &spec,
+        n,
+        &format!("a dataset of {n} {} transitions", spec.id),
+        "generate a smaller dataset (a smaller size)",
+    )?;
     let (od, ad, nc) = (spec.obs_dim(), spec.act_dim(), spec.n_constraints());
     let lanes = lanes_for(n, spec.horizon);
     let mut venv = VecEnv::new(m, lanes, cfg.seed, cfg.threads)?;
@@ -370,6 +377,22 @@ impl Dataset {
     }
 }
 
+/// Refuse, before anything is allocated, a dataset of `transitions`
+/// transitions of `spec` that would not fit in this machine's memory: its
+/// columns (observations and next observations, actions, reward, cost and
+/// every constraint's value in f32; the terminal, timeout and violation
+/// flags in one byte each). `what` names the request in the error, `fix`
+/// says what to do instead.
+pub fn check_fits(spec: &EnvSpec, transitions: usize, what: &str, fix: &str) -> Result<()> {
+    let (od, ad, nc) = (spec.obs_dim(), spec.act_dim(), spec.n_constraints());
+    let per_transition = 4 * (2 * od + ad + 2 + nc) + 2 + nc;
+    check_memory(
+        what,
+        bytes_for(transitions as u128, per_transition as u128),
+        fix,
+    )
+}
+
 /// The behaviour policy as the controllers name themselves.
 fn describe_behavior(q: Quality, policies: &[Box<dyn Policy>]) -> String {
     match q {
@@ -386,6 +409,22 @@ fn describe_behavior(q: Quality, policies: &[Box<dyn Policy>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A size no machine holds is refused by the library before anything is
+    /// allocated (a notebook's `load_sized(id, 10^15)` used to abort).
+    #[test]
+    fn an_absurd_size_is_refused_before_allocating() {
+        for n in [usize::MAX, 1 << 50] {
+            let cfg = GenerateConfig::new("ChemicalReactor-v0", Quality::Medium, n, 0);
+            match generate(&cfg) {
+                Err(Error::TooLarge { what, fix, .. }) => {
+                    assert!(what.contains(&n.to_string()), "{what}");
+                    assert!(fix.contains("smaller"), "{fix}");
+                }
+                other => panic!("expected TooLarge, got {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn lanes_and_seeds() {

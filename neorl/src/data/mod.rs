@@ -70,7 +70,7 @@ pub use formats::{read, read_with};
 pub use frame::{ColumnSummary, Summary};
 #[cfg(feature = "frames")]
 pub use frame::{Frame, FrameExt, write_parquet};
-pub use generate::{GENERATOR, GenerateConfig, Quality, generate};
+pub use generate::{GENERATOR, GenerateConfig, Quality, check_fits, generate};
 pub use h5::{Reader, WriteOptions, write, write_with};
 pub use info::{FileInfo, info};
 pub use registry::{DatasetEntry, Registry};
