@@ -194,8 +194,8 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Open `path` for appending (created if missing) and write an `open`
-    /// record. An existing log is verified first and continued; a broken one
+    /// Open `path` for appending (created if missing, with its folder) and
+    /// write an `open` record. An existing log is verified first and continued; a broken one
     /// is refused (it is evidence: move it away, never repair it in place).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, None, false)
@@ -230,6 +230,11 @@ impl AuditLog {
                 )
             }
         };
+        // A new log in a folder that does not exist yet (`runs/audit.jsonl`
+        // in a fresh directory) gets its folder, as checkpoints do.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -728,6 +733,19 @@ mod tests {
         log.close().unwrap();
         let b = std::fs::read(&p).unwrap();
         (p, b)
+    }
+
+    /// `AuditLog::open("runs/audit.jsonl")` in a fresh directory: the
+    /// folders are made, and the log verifies.
+    #[test]
+    fn a_new_log_gets_its_folders() {
+        let dir = std::env::temp_dir().join(format!("neorl-audit-dirs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let p = dir.join("runs").join("nested").join("audit.jsonl");
+        let log = AuditLog::open(&p).unwrap();
+        log.close().unwrap();
+        assert!(verify(&p).ok);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn lines(b: &[u8]) -> Vec<Vec<u8>> {
