@@ -37,6 +37,7 @@ LAYERS = {
         "error": 0,
         "display": 0,
         "limits": 0,
+        "paths": 0,
         "policy": 1,
         "env": 2,
         "control": 3,
@@ -52,6 +53,7 @@ LAYERS = {
         "control": 0,
         "safety": 0,
         "limits": 0,
+        "paths": 0,
         "progress": 1,
         "viz": 1,
         "track": 2,
@@ -68,7 +70,7 @@ LAYERS = {
     },
 }
 # Modules of the `neorl` crate that are the plant crate's.
-PLANT_REEXPORTS = {"error", "limits", "policy", "env", "control", "safety"}
+PLANT_REEXPORTS = {"error", "limits", "paths", "policy", "env", "control", "safety"}
 
 
 def strip_comments_and_strings(text):

@@ -75,11 +75,14 @@ pub struct EnvSummary {
 /// What a quickstart run produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct QuickstartReport {
+    #[serde(serialize_with = "crate::paths::serialize")]
     pub out: PathBuf,
     pub episodes: usize,
     pub seed: u64,
     pub envs: Vec<EnvSummary>,
+    #[serde(serialize_with = "crate::paths::serialize")]
     pub summary_markdown: PathBuf,
+    #[serde(serialize_with = "crate::paths::serialize")]
     pub summary_json: PathBuf,
     /// The TD3+BC run, when `train_steps > 0`.
     pub agent: Option<AgentSummary>,

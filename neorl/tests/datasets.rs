@@ -160,6 +160,36 @@ fn round_trip_whole_and_lazy() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Any bytes are a legal Unix path: a dataset is written to, read from and
+/// validated at a folder and a file whose names are not UTF-8 (the HDF5
+/// library itself takes UTF-8 names only).
+#[cfg(target_os = "linux")]
+#[test]
+fn paths_that_are_not_utf8_work() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let _serial = serial();
+    let dir = tmp("non-utf8");
+    let odd = dir.join(OsStr::from_bytes(b"plant \xff\xfe data"));
+    let path = odd.join(OsStr::from_bytes(b"reactor-\xe9.h5"));
+    assert!(path.to_str().is_none());
+    let d = small(Quality::Medium, 800, 2);
+    let sha = write(&d, &path).unwrap();
+    let back = read(&path).unwrap();
+    assert_same_content(&d, &back);
+    assert_eq!(back.metadata().sha256.as_deref(), Some(sha.as_str()));
+    assert_eq!(Reader::open(&path).unwrap().len(), d.len());
+    let report = validate_file(&path);
+    assert!(report.ok, "{report:?}");
+    // Nothing but the file is left in the folder (no partial file).
+    let names: Vec<_> = std::fs::read_dir(&odd)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![path.file_name().unwrap().to_os_string()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn generation_semantics() {
     let _serial = serial();

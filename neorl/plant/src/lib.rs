@@ -32,6 +32,7 @@ pub mod display;
 pub mod env;
 pub mod error;
 pub mod limits;
+pub mod paths;
 pub mod policy;
 pub mod report;
 pub mod rollout;

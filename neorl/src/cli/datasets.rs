@@ -107,7 +107,7 @@ pub fn run(what: DatasetsCmd) -> Result<Outcome> {
                 let g = store.generate(&id, size, out.as_deref())?;
                 if json {
                     print_json(&json!({
-                        "id": g.id, "path": g.path, "transitions": g.transitions,
+                        "id": g.id, "path": g.path.to_string_lossy(), "transitions": g.transitions,
                         "episodes": g.episodes, "sha256": g.sha256,
                     }))?;
                 } else {
@@ -193,7 +193,9 @@ pub fn run(what: DatasetsCmd) -> Result<Outcome> {
             };
             data::write_parquet(&mut df, &out)?;
             if json {
-                print_json(&json!({"path": out, "rows": df.height(), "columns": df.width()}))?;
+                print_json(
+                    &json!({"path": out.to_string_lossy(), "rows": df.height(), "columns": df.width()}),
+                )?;
             } else {
                 println!(
                     "{} rows × {} columns written to {}",
@@ -207,7 +209,7 @@ pub fn run(what: DatasetsCmd) -> Result<Outcome> {
             let path = registry.unwrap_or_else(data::registry::source_path);
             let rows = data::pin(&path)?;
             if json {
-                print_json(&json!({"registry": path, "datasets": rows}))?;
+                print_json(&json!({"registry": path.to_string_lossy(), "datasets": rows}))?;
             } else {
                 for r in &rows {
                     let what = match (r.generated, r.changed) {

@@ -51,11 +51,11 @@ pub fn run(a: EvalArgs) -> Result<()> {
     let mut v = serde_json::to_value(&report)?;
     v["algo"] = json!(agent.algo());
     v["steps"] = json!(agent.steps_done());
-    v["checkpoint"] = json!(a.checkpoint);
+    v["checkpoint"] = json!(a.checkpoint.to_string_lossy());
     v["dataset"] = json!(dataset.map(|d| &d.id));
     v["dataset_sha256"] = json!(dataset.map(|d| &d.sha256));
     if let Some(p) = &a.audit_anchor {
-        v["audit"]["anchor"] = json!(p);
+        v["audit"]["anchor"] = json!(p.to_string_lossy());
     }
     v["mlflow"] = eval_run(&a.track, &a.checkpoint, agent.as_ref(), a.seed, &report, &v)?;
     if a.json {

@@ -131,7 +131,7 @@ fn shielded(
     if a.json {
         let mut v = serde_json::to_value(&report)?;
         if let Some(p) = &a.audit_anchor {
-            v["audit"]["anchor"] = json!(p);
+            v["audit"]["anchor"] = json!(p.to_string_lossy());
         }
         v["policy"] = json!(kind.as_str());
         v["policy_description"] = json!(report.rollout.policy);

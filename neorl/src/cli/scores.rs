@@ -86,7 +86,12 @@ pub fn run(a: ScoresArgs) -> Result<()> {
     let files = table.write(&a.out)?;
     if a.json {
         let mut v = serde_json::to_value(&table)?;
-        v["files"] = json!(files);
+        v["files"] = json!(
+            files
+                .iter()
+                .map(|f| f.to_string_lossy())
+                .collect::<Vec<_>>()
+        );
         return print_json(&v);
     }
     print!("{table}");

@@ -108,7 +108,7 @@ pub fn run(cmd: TrackCmd) -> Result<()> {
                 super::sizes::seconds("--timeout", timeout)?
             };
             let left = t.sync(wait);
-            let v = json!({"tracking_uri": uri, "spool": t.spool_dir(), "runs": left});
+            let v = json!({"tracking_uri": uri, "spool": t.spool_dir().to_string_lossy(), "runs": left});
             if json {
                 return print_json(&v);
             }

@@ -110,7 +110,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         "steps": agent.steps_done(),
         "seed": a.seed,
         "device": device.name(),
-        "checkpoint": out,
+        "checkpoint": out.to_string_lossy(),
         "seconds": summary.seconds,
         "final_metrics": summary.final_metrics,
         "mlflow": mlflow,

@@ -273,7 +273,9 @@ pub(crate) fn partial_path(path: &Path) -> PathBuf {
 }
 
 fn write_file(d: &Dataset, path: &Path, sha: &str, o: &WriteOptions) -> hdf5::Result<()> {
-    let file = hdf5::File::create(path)?;
+    let created = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let name = Utf8Name::of(path, &created).map_err(|e| e.to_string())?;
+    let file = hdf5::File::create(name.path())?;
     {
         let m = d.metadata();
         let (n, od, ad) = (d.len(), d.obs_dim(), d.act_dim());
@@ -354,6 +356,39 @@ fn has_hdf5_signature(path: &Path) -> std::io::Result<bool> {
     Ok(false)
 }
 
+/// The name the HDF5 library is given for `path`. It takes file names as
+/// UTF-8 text, while a Unix path may be any bytes (`neorl datasets generate
+/// … --out $'\xff.h5'`): such a path is reached through this process's own
+/// descriptor of the file, `/proc/self/fd/N` (Linux), which names the same
+/// file in ASCII. `file` must be open on `path` (and stay open) while the
+/// HDF5 library opens the name.
+struct Utf8Name(PathBuf);
+
+impl Utf8Name {
+    fn of(path: &Path, file: &std::fs::File) -> std::io::Result<Self> {
+        if path.to_str().is_some() {
+            return Ok(Utf8Name(path.to_path_buf()));
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let alias = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+            if alias.exists() {
+                return Ok(Utf8Name(alias));
+            }
+        }
+        let _ = file;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the HDF5 library takes UTF-8 file names only, and this path is not UTF-8 (on Linux neorl goes through /proc/self/fd, which is not mounted here); rename the file or its folder",
+        ))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
 /// Open an HDF5 file for reading, with an error that says what is wrong.
 pub(crate) fn open_file(path: &Path) -> Result<hdf5::File> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -373,7 +408,9 @@ pub(crate) fn open_file(path: &Path) -> Result<hdf5::File> {
         Err(e) => return Err(Error::io(path, e)),
         Ok(true) => {}
     }
-    hdf5::File::open(path).map_err(|e| {
+    let opened = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let name = Utf8Name::of(path, &opened).map_err(|e| Error::io(path, e))?;
+    hdf5::File::open(name.path()).map_err(|e| {
         let msg = e.to_string();
         if msg.contains("unable to lock file") {
             Error::data_file(

@@ -167,6 +167,7 @@ pub struct Store {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Generated {
     pub id: String,
+    #[serde(serialize_with = "crate::paths::serialize")]
     pub path: PathBuf,
     pub transitions: usize,
     pub episodes: usize,

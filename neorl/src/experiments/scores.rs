@@ -65,6 +65,7 @@ pub struct ScoreConfig {
     /// Runs trained at the same time (each on its own thread).
     pub jobs: usize,
     /// Dataset cache (default: [`crate::data::data_dir`]).
+    #[serde(serialize_with = "crate::paths::serialize_opt")]
     pub data_dir: Option<PathBuf>,
     /// Hyper-parameters over the defaults ([`agents::Settings`]:
     /// `"combo.model_steps"` → 1000).

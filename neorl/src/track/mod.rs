@@ -751,9 +751,31 @@ impl Run {
                     dest: dest.to_string(),
                 }
             }
-            _ => Record::Artifact {
-                file: file.to_string_lossy().to_string(),
-                dest: dest.to_string(),
+            _ => match file.to_str() {
+                Some(f) => Record::Artifact {
+                    file: f.to_string(),
+                    dest: dest.to_string(),
+                },
+                // Records name their file as text; a path that is not UTF-8
+                // is copied to one that is, which the store then copies.
+                None => {
+                    let dir =
+                        std::env::temp_dir().join(format!("neorl-artifact-{}", random_hex(8)));
+                    if dir.to_str().is_none() {
+                        return Err(Error::Tracking(format!(
+                            "cannot log {} as an artifact: its path is not UTF-8, and neither is the temporary folder {}; set TMPDIR to a UTF-8 path",
+                            file.display(),
+                            dir.display()
+                        )));
+                    }
+                    filestore::mkdir(&dir)?;
+                    let tmp = dir.join(dest.rsplit('/').next().unwrap_or("artifact"));
+                    let r = std::fs::copy(file, &tmp)
+                        .map_err(|e| Error::io(file, e))
+                        .and_then(|_| self.log_artifact_as(&tmp, dest));
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return r;
+                }
             },
         };
         self.write(vec![rec])

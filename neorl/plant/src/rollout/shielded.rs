@@ -44,6 +44,7 @@ pub struct ShieldedReport {
 /// The audit log a rollout wrote.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditSummary {
+    #[serde(serialize_with = "crate::paths::serialize")]
     pub path: PathBuf,
     pub records: u64,
     /// SHA-256 of the last line (the seal): anchor it elsewhere.
