@@ -759,22 +759,11 @@ impl Run {
                 // Records name their file as text; a path that is not UTF-8
                 // is copied to one that is, which the store then copies.
                 None => {
-                    let dir =
-                        std::env::temp_dir().join(format!("neorl-artifact-{}", random_hex(8)));
-                    if dir.to_str().is_none() {
-                        return Err(Error::Tracking(format!(
-                            "cannot log {} as an artifact: its path is not UTF-8, and neither is the temporary folder {}; set TMPDIR to a UTF-8 path",
-                            file.display(),
-                            dir.display()
-                        )));
-                    }
-                    filestore::mkdir(&dir)?;
-                    let tmp = dir.join(dest.rsplit('/').next().unwrap_or("artifact"));
-                    let r = std::fs::copy(file, &tmp)
-                        .map_err(|e| Error::io(file, e))
-                        .and_then(|_| self.log_artifact_as(&tmp, dest));
-                    let _ = std::fs::remove_dir_all(&dir);
-                    return r;
+                    return self.log_through_temp(dest, |tmp| {
+                        std::fs::copy(file, tmp)
+                            .map(|_| ())
+                            .map_err(|e| Error::io(file, e))
+                    });
                 }
             },
         };
@@ -786,12 +775,30 @@ impl Run {
         if !self.is_enabled() {
             return Ok(());
         }
+        self.log_through_temp(dest, |tmp| {
+            std::fs::write(tmp, text).map_err(|e| Error::io(tmp, e))
+        })
+    }
+
+    /// Store as the artifact `dest` a file that `fill` writes at the given
+    /// path in a fresh temporary folder, removed afterwards (a local store
+    /// copied the file; a server run copied it into its spool). The folder
+    /// must be UTF-8: records name their files as text.
+    fn log_through_temp(
+        &mut self,
+        dest: &str,
+        fill: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<()> {
         let dir = std::env::temp_dir().join(format!("neorl-artifact-{}", random_hex(8)));
+        if dir.to_str().is_none() {
+            return Err(Error::Tracking(format!(
+                "cannot store the artifact {dest}: the temporary folder {} is not UTF-8, and artifact records name their files as text; set TMPDIR to a UTF-8 path",
+                dir.display()
+            )));
+        }
         filestore::mkdir(&dir)?;
         let tmp = dir.join(dest.rsplit('/').next().unwrap_or("artifact"));
-        std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-        let r = self.log_artifact_as(&tmp, dest);
-        // A local store copied it; a server run copied it into its spool.
+        let r = fill(&tmp).and_then(|()| self.log_artifact_as(&tmp, dest));
         let _ = std::fs::remove_dir_all(&dir);
         r
     }
