@@ -206,8 +206,8 @@ impl ShieldedReport {
             (
                 "emergency stops".into(),
                 format!(
-                    "{} ({} steps under emergency stop)",
-                    self.emergency_stops, self.estop_steps
+                    "{} ({} steps under emergency stop, {} shutdowns)",
+                    self.emergency_stops, self.estop_steps, self.shutdowns
                 ),
             ),
             (

@@ -158,12 +158,13 @@ fn shielded(
     );
     let kinds = interventions_by_kind_text(&report.interventions_by_kind);
     println!(
-        "interventions {} ({:.2}% of steps{}{}), emergency stops {}",
+        "interventions {} ({:.2}% of steps{}{}), emergency stops {}, shutdowns {}",
         report.interventions,
         100.0 * report.intervention_rate,
         if kinds.is_empty() { "" } else { ": " },
         kinds,
-        report.emergency_stops
+        report.emergency_stops,
+        report.shutdowns
     );
     if let Some(au) = &report.audit {
         println!(

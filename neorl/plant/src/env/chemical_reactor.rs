@@ -106,12 +106,51 @@
 //!   state the reactor runs away to when cooling is insufficient, so an
 //!   ignition is always caught on its way up; around this temperature an
 //!   aqueous reaction mass approaches boiling at the vessel's design
-//!   pressure. Crossing it dumps the feed and ends the episode.
+//!   pressure. Crossing it ends the episode as a breach. The emergency
+//!   shutdown below is what keeps it from being crossed when the brine
+//!   valve alone cannot.
 //! * **soft** `|C_A − C_A,sp| ≤ 0.05 mol/L` — the product specification band
 //!   (±10 % of the nominal product concentration).
 //! * **soft** `|F_c(t) − F_c(t−1)| ≤ 4 L/min` per 3 s interval — 10 % of
 //!   the valve range per interval; faster moves wear the valve and upset the
 //!   plant's brine header, which other consumers share.
+//!
+//! ## Emergency shutdown: feed cut-off and quench
+//!
+//! Near the ignition boundary no brine flow can stop a runaway that the
+//! unmeasured feed drift has already decided: at full cooling the reactor's
+//! peak temperature swings by tens of kelvin with a fraction of a kelvin
+//! of feed temperature (see `safety`). A real reactor of this kind has a
+//! safety instrumented function beyond the control valve for that case —
+//! interrupt the feed and quench the reaction mass (Stoessel, 2008;
+//! CCPS, 1995) — and so does this model ([`Model::shutdown`]). It is not
+//! part of the policy's action space (the `-v0` datasets are unchanged);
+//! the emergency stop fires it, the shield as its last resort.
+//!
+//! When tripped, the reactant feed valve closes (fail-closed), the quench
+//! valve opens (fail-open: `q_q = 200 L/min` of process water at
+//! `T_q = 293 K`, two reactor volumes per minute through the overflow, a
+//! DN 50 line at about 1.7 m/s) and the brine valve opens fully:
+//!
+//! ```text
+//!   dC_A/dt = −(q_q/V) C_A − k(T) C_A
+//!   dT/dt   = (q_q/V)(T_q − T) + (−ΔH)/(ρ c_p) k(T) C_A + UA/(ρ c_p V) (T_j − T)
+//!   dT_j/dt = F_c,max/V_j (T_ci − T_j) + UA/(ρ_c c_pc V_j) (T − T_j)
+//! ```
+//!
+//! (the water's heat capacity taken as the reaction mass's). The valves
+//! act at the boundary of the control interval of the trip: the SIF's
+//! response time (sensor, logic solver, a valve stroke of 1–2 s) is taken
+//! as within one 3-s interval (IEC 61511-1 asks that it be within the
+//! process safety time, here the ≈ 16-s e-folding of the runaway). With
+//! the feed cut off, the feed drift no longer enters, so the transient is
+//! a function of the state alone and the shield predicts it exactly. From
+//! every state of an ignition below 372 K the quench's peak stays below
+//! the 375 K limit (tested), and after the simulated 2 min (40 intervals)
+//! the reactor is below 300 K with `C_A < 0.01 mol/L`. Tripping it ends
+//! production: the episode terminates, the step of the trip and every
+//! step left are charged `−2` (two specification bands: nothing on-spec is
+//! made), and the trip counts one unit of cost.
 //!
 //! ## Reward
 //!
@@ -187,7 +226,7 @@
 //!   runaway scenarios and temperature trips.
 
 use super::math::{normal_pair, rk4_substeps, uniform_in};
-use super::model::{EnvOptions, EnvRng, Model, Transition};
+use super::model::{EnvOptions, EnvRng, Model, Shutdown, Transition};
 use super::spec::{ConstraintSpec, Dim, EnvSpec};
 use std::sync::Arc;
 
@@ -220,6 +259,12 @@ pub const DISTURBANCE_TAU_MIN: f64 = 5.0;
 pub const TF_SIGMA: f64 = 2.0;
 /// Stationary standard deviation of the feed concentration, mol/L.
 pub const CAF_SIGMA: f64 = 0.03;
+/// Quench-water flow of the emergency shutdown, L/min.
+pub const QUENCH_FLOW: f64 = 200.0;
+/// Quench-water temperature, K (process water at 20 °C).
+pub const QUENCH_T: f64 = 293.0;
+/// Control intervals of the shutdown transient simulated after a trip (2 min).
+pub const SHUTDOWN_STEPS: usize = 40;
 /// Sensor noise standard deviations: C_A (mol/L), T, T_j, T_f (K).
 pub const NOISE_CA: f64 = 0.003;
 pub const NOISE_T: f64 = 0.05;
@@ -346,6 +391,7 @@ pub struct ChemicalReactor {
     // Exact OU discretisation: x' = a x + s ξ.
     ou_a: f64,
     ou_s: f64,
+    shutdown: Shutdown,
 }
 
 impl ChemicalReactor {
@@ -368,6 +414,7 @@ impl ChemicalReactor {
             inv_vj: 1.0 / p.jacket_volume,
             ou_a,
             ou_s: (1.0 - ou_a * ou_a).sqrt(),
+            shutdown: make_shutdown(),
             p,
         }
     }
@@ -387,11 +434,53 @@ impl ChemicalReactor {
             fc * self.inv_vj * (self.p.coolant_inlet_t - x[2]) + self.wall_jacket * (x[1] - x[2]);
     }
 
+    /// Right-hand side during the emergency shutdown: no feed of A, quench
+    /// water at `QUENCH_FLOW` and `QUENCH_T` through the overflow, brine
+    /// valve fully open.
+    #[inline]
+    fn rhs_quench(&self, x: &[f64; 3], d: &mut [f64; 3]) {
+        let r = self.p.rate_constant(x[1]) * x[0];
+        let flush = QUENCH_FLOW / self.p.volume;
+        d[0] = -flush * x[0] - r;
+        d[1] = flush * (QUENCH_T - x[1]) + self.heat_gain * r + self.wall_reactor * (x[2] - x[1]);
+        d[2] = self.p.coolant_flow_max * self.inv_vj * (self.p.coolant_inlet_t - x[2])
+            + self.wall_jacket * (x[1] - x[2]);
+    }
+
     /// Set-point in force after `step` steps.
     #[inline]
     fn setpoint(state: &[f64], step: f64) -> f64 {
         let seg = ((step as usize) / SEGMENT_STEPS).min(N_SEGMENTS - 1);
         state[S_SP0 + seg]
+    }
+}
+
+fn make_shutdown() -> Shutdown {
+    Shutdown {
+        name: "feed cut-off and quench".into(),
+        description: format!(
+            "Safety instrumented function of the reactor: the reactant feed valve closes \
+             (fail-closed), the quench-water valve opens (fail-open: {QUENCH_FLOW} L/min of \
+             process water at {QUENCH_T} K through the overflow) and the brine valve opens fully. \
+             It acts at the boundary of the control interval of the trip; the transient is \
+             simulated for {SHUTDOWN_STEPS} intervals (2 min) and must stay below the 375 K \
+             limit. It ends production: the step of the trip and every step left are charged \
+             -{QUALITY_CAP} (two specification bands: nothing on-spec is made)."
+        ),
+        steps: SHUTDOWN_STEPS,
+        reward_per_step: -QUALITY_CAP,
+        sources: vec![
+            "F. Stoessel, Thermal Safety of Chemical Processes, Wiley-VCH, 2008 (emergency \
+             measures against runaway: feed interruption, emergency cooling, quenching)"
+                .into(),
+            "CCPS, Guidelines for Safe Storage and Handling of Reactive Materials, AIChE, 1995 \
+             (quench and drown-out systems)"
+                .into(),
+            "IEC 61511-1:2016, Functional safety - Safety instrumented systems for the process \
+             industry sector (safety instrumented functions, response within the process \
+             safety time)"
+                .into(),
+        ],
     }
 }
 
@@ -548,9 +637,26 @@ impl Model for ChemicalReactor {
     }
 
     fn safe_action(&self, _state: &[f64], action: &mut [f64]) {
-        // Emergency cooling: brine valve fully open (the feed is dumped by the
-        // interlock itself, outside this model's action space).
+        // Emergency cooling: brine valve fully open. The feed cut-off and the
+        // quench are the shutdown's (`shutdown_step`), outside the policy's
+        // action space.
         action[0] = self.p.coolant_flow_max;
+    }
+
+    fn shutdown(&self) -> Option<&Shutdown> {
+        Some(&self.shutdown)
+    }
+
+    fn shutdown_step(&self, state: &mut [f64], _k: usize, _rng: &mut EnvRng) {
+        let fc = self.p.coolant_flow_max;
+        let mut x = [state[S_CA], state[S_T], state[S_TJ]];
+        rk4_substeps(&mut x, DT_MIN, self.substeps, |x, d| self.rhs_quench(x, d));
+        state[S_CA] = x[0].max(0.0);
+        state[S_T] = x[1].clamp(200.0, 1000.0);
+        state[S_TJ] = x[2].clamp(200.0, 1000.0);
+        state[S_DFC] = fc - state[S_FC];
+        state[S_FC] = fc;
+        state[S_STEP] += 1.0;
     }
 }
 
@@ -997,6 +1103,75 @@ mod tests {
         println!("libm::exp: {ns3:.1} ns/call [{x}]");
         println!(
             "ChemicalReactor: {ns:.0} ns/step (noise + disturbances), {ns2:.0} ns/step (deterministic) [{acc}]"
+        );
+    }
+
+    /// The shutdown stops a runaway: along ignitions at several constant
+    /// brine flows (the valve shut, and flows too small to hold the
+    /// unstable point), from every state below 372 K the quench's peak
+    /// stays below the 375 K limit, and after its 2 min the reactor is
+    /// cold and flushed of reactant.
+    #[test]
+    fn quench_stops_a_runaway_from_below_372_k() {
+        let p = Params::default();
+        let m = reactor(p, 2);
+        let mut rng = rng();
+        let mut checked = 0;
+        for f in [0.0, 4.0, 8.0, 12.0, 14.0] {
+            let mut s = state_with(&p, 0.5, 351.0, 300.0, 16.07);
+            for _ in 0..400 {
+                if s[S_T] >= 372.0 {
+                    break;
+                }
+                let mut q = s;
+                let mut peak = q[S_T];
+                for k in 0..SHUTDOWN_STEPS {
+                    m.shutdown_step(&mut q, k, &mut rng);
+                    peak = peak.max(q[S_T]);
+                }
+                assert!(
+                    peak < T_TRIP,
+                    "F_c={f}: from T={:.2} the quench peaks at {peak:.2} K",
+                    s[S_T]
+                );
+                assert!(
+                    q[S_T] < 300.0 && q[S_CA] < 0.01,
+                    "F_c={f}: not flushed: {q:?}"
+                );
+                checked += 1;
+                m.step(&mut s, &[f], &mut rng);
+            }
+            assert!(s[S_T] >= 372.0, "F_c={f} did not ignite the reactor");
+        }
+        assert!(checked > 30);
+    }
+
+    /// The shutdown's transient is a function of the state alone (the
+    /// shield predicts it exactly): it draws nothing, and the feed drift
+    /// does not enter it.
+    #[test]
+    fn shutdown_is_deterministic_and_ignores_the_feed() {
+        let p = Params::default();
+        let m = ChemicalReactor::new(EnvOptions::default());
+        let mut a = state_with(&p, 0.45, 365.0, 310.0, 10.0);
+        let mut b = a;
+        b[S_TF] = 355.0;
+        b[S_CAF] = 1.05;
+        let (mut r1, mut r2) = (EnvRng::seed_from_u64(1), EnvRng::seed_from_u64(2));
+        for k in 0..SHUTDOWN_STEPS {
+            m.shutdown_step(&mut a, k, &mut r1);
+            m.shutdown_step(&mut b, k, &mut r2);
+            assert_eq!(a[..S_TF], b[..S_TF]);
+        }
+        assert_eq!(
+            r1,
+            EnvRng::seed_from_u64(1),
+            "the shutdown drew from the RNG"
+        );
+        let sd = m.shutdown().expect("the reactor has a shutdown");
+        assert_eq!(
+            (sd.steps, sd.reward_per_step),
+            (SHUTDOWN_STEPS, -QUALITY_CAP)
         );
     }
 }

@@ -23,6 +23,9 @@ pub struct StepOutcome {
     pub hard_violation: bool,
     /// Some action component was outside its bounds and was clipped.
     pub clipped: bool,
+    /// The plant's emergency shutdown ([`super::Model::shutdown`]) was
+    /// tripped on this step; the episode is over.
+    pub shutdown: bool,
 }
 
 /// Check length and finiteness of `action`. Errors leave everything unchanged.
@@ -114,5 +117,71 @@ pub fn advance(
         truncated: !terminated && *t >= spec.horizon,
         hard_violation: hard,
         clipped: false,
+        shutdown: false,
     }
+}
+
+/// Trip the plant's emergency shutdown ([`super::Model::shutdown`]) instead
+/// of a step: simulate its transient, checking the hard limits on every
+/// interval, and end the episode.
+///
+/// `constraint_values` receives the most adverse value of each constraint
+/// over the transient (the peak temperature of a quench, say), so the
+/// monitor and the audit log see what the shutdown went through; the
+/// observation is the plant's at the end. `t` advances by one: the trip
+/// takes the step it replaces. Reward: `reward_per_step` for this step and
+/// every step left (lost production), or the breach penalty if a hard
+/// limit was crossed. Cost: one for the trip, plus one per hard limit
+/// crossed. Returns `None` for a model without a shutdown.
+#[allow(clippy::too_many_arguments)]
+pub fn shut_down(
+    model: &dyn Model,
+    spec: &EnvSpec,
+    state: &mut [f64],
+    t: &mut usize,
+    rng: &mut EnvRng,
+    constraint_values: &mut [f64],
+    peak: &mut [f64],
+    obs: &mut [f32],
+) -> Option<StepOutcome> {
+    let sd = model.shutdown()?;
+    model.constraints(state, peak);
+    for k in 0..sd.steps {
+        model.shutdown_step(state, k, rng);
+        model.constraints(state, constraint_values);
+        for ((p, &v), c) in peak
+            .iter_mut()
+            .zip(constraint_values.iter())
+            .zip(&spec.constraints)
+        {
+            if c.margin(v) < c.margin(*p) || v.is_nan() {
+                *p = v;
+            }
+        }
+    }
+    let left = spec.horizon.saturating_sub(*t) as f64;
+    *t += 1;
+    constraint_values.copy_from_slice(peak);
+    let mut crossed = 0.0;
+    for (c, &v) in spec.constraints.iter().zip(peak.iter()) {
+        if c.kind == ConstraintKind::Hard && c.violated(v) {
+            crossed += 1.0;
+        }
+    }
+    model.observe(state, obs, rng);
+    let hard = crossed > 0.0;
+    let per_step = if hard {
+        spec.reward_range.0
+    } else {
+        sd.reward_per_step
+    };
+    Some(StepOutcome {
+        reward: per_step * left.max(1.0),
+        cost: 1.0 + crossed,
+        terminated: true,
+        truncated: false,
+        hard_violation: hard,
+        clipped: false,
+        shutdown: true,
+    })
 }

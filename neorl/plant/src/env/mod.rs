@@ -23,7 +23,7 @@ pub mod wrapper;
 pub(crate) mod testing;
 
 pub use self::core::StepOutcome;
-pub use model::{EnvOptions, EnvRng, Model, Transition};
+pub use model::{EnvOptions, EnvRng, Model, Shutdown, Transition};
 pub use registry::{ids, make, make_with, model};
 pub use spec::{ConstraintKind, ConstraintSpec, Dim, EnvSpec, Sense};
 pub use vec_env::VecEnv;

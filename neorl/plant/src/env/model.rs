@@ -85,7 +85,58 @@ pub trait Model: Send + Sync + Debug {
     /// every step.
     fn constraints(&self, state: &[f64], out: &mut [f64]);
 
+    /// The constraint values the safety shield's look-ahead checks
+    /// (`crate::safety::shield`): by default [`Model::constraints`]; a
+    /// model whose constraint signal jumps with arbitrarily small changes of
+    /// the state (a contact force at first touch) writes a bound that
+    /// covers both sides of the jump. Never smaller than `constraints` on
+    /// the unsafe side.
+    fn shield_constraints(&self, state: &[f64], out: &mut [f64]) {
+        self.constraints(state, out);
+    }
+
     /// The action that brings the plant to its safe state (emergency
     /// shutdown: coolant full open, burners off, arm braked, ...).
     fn safe_action(&self, state: &[f64], action: &mut [f64]);
+
+    /// The plant's emergency shutdown beyond the policy's actuators — its
+    /// safety instrumented function (SIF) — for a process whose real
+    /// counterpart has one because its manipulated variables cannot always
+    /// make it safe (a reactor dumps its feed and quenches). `None` (the
+    /// default): the emergency stop applies [`Model::safe_action`].
+    fn shutdown(&self) -> Option<&Shutdown> {
+        None
+    }
+
+    /// Interval `k` (0 = the first) of the shutdown transient after a trip:
+    /// the SIF's actuators override the policy's, in place. Called only
+    /// when [`Model::shutdown`] is `Some`; must be deterministic given the
+    /// state (no draw from `rng` may change it), so that the shield's
+    /// prediction of the shutdown is exact.
+    fn shutdown_step(&self, state: &mut [f64], k: usize, rng: &mut EnvRng) {
+        let _ = (state, k, rng);
+    }
+}
+
+/// The description of a plant's emergency shutdown ([`Model::shutdown`]).
+///
+/// Tripping it ends production: the episode terminates on the step of the
+/// trip, which is charged `reward_per_step` for itself and for every step
+/// left in the horizon (lost production), and one unit of cost. The
+/// transient that follows (`steps` control intervals) is simulated at once
+/// and checked against the hard limits: a shutdown that cannot keep them
+/// is a hard breach like any other.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Shutdown {
+    /// Short name, e.g. `"feed cut-off and quench"`.
+    pub name: String,
+    /// What the SIF does, its dynamics and its assumptions.
+    pub description: String,
+    /// Control intervals of the transient simulated after a trip (until
+    /// the plant is at rest in its safe state).
+    pub steps: usize,
+    /// Reward of the step of the trip and of every step left after it.
+    pub reward_per_step: f64,
+    /// Where the action and its dynamics come from.
+    pub sources: Vec<String>,
 }

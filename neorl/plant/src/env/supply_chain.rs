@@ -126,6 +126,24 @@
 //! * **soft** `customer_backorders` `B_R ≤ 0 case`: every day with customers
 //!   waiting is a stock-out day (service-level KPI).
 //!
+//! ## Emergency shutdown: overflow diversion
+//!
+//! Goods already on the road or in production cannot be recalled, so no
+//! setting of the three order quantities can keep a store from
+//! overflowing once too much is under way and demand falls short. A real
+//! logistics operation has a contingency for that: inbound loads that
+//! would not fit are diverted to overflow storage (a third-party
+//! warehouse or a rented trailer yard; Silver et al., 2017, ch. 11;
+//! Chopra & Meindl, 2016, ch. 13). That is this plant's emergency
+//! shutdown ([`Model::shutdown`]), tripped by the emergency stop: all
+//! orders and the line stop, every day's receipt is accepted only up to
+//! the store's capacity and the rest is diverted, and the retailer keeps
+//! selling at the seasonal mean demand (the transient draws nothing),
+//! for `L_W` days, until every pipeline is empty. It ends the episode (the
+//! plan has failed) at the reward floor of −20 k$/d for the day of the
+//! trip and every day left, as a breach would, but no delivery is turned
+//! away.
+//!
 //! ## Reward (k$/d)
 //!
 //! Daily contribution margin
@@ -182,10 +200,13 @@
 //!   empirical analysis", *Management Science* 54(4):627–641.
 
 use super::math::{normal_pair, uniform, uniform_in};
-use super::model::{EnvOptions, EnvRng, Model, Transition};
+use super::model::{EnvOptions, EnvRng, Model, Shutdown, Transition};
 use super::spec::{ConstraintSpec, Dim, EnvSpec};
 use std::f64::consts::TAU;
 use std::sync::Arc;
+
+/// Days of the shutdown transient: until the longest pipeline is empty.
+pub const SHUTDOWN_STEPS: usize = L_W;
 
 /// Transport lead time warehouse → retailer, d.
 pub const L_R: usize = 2;
@@ -352,6 +373,7 @@ pub struct SupplyChain {
     doy_cos: [f64; 365],
     dow_sin: [f64; 7],
     dow_cos: [f64; 7],
+    shutdown: Shutdown,
 }
 
 /// Build the registered `SupplyChain-v0`.
@@ -393,6 +415,28 @@ impl SupplyChain {
             doy_cos,
             dow_sin,
             dow_cos,
+            shutdown: Shutdown {
+                name: "overflow diversion".into(),
+                description: format!(
+                    "Contingency of the logistics operation: all orders and the production line \
+                     stop; each day's inbound loads are accepted up to the store's capacity and the \
+                     rest is diverted to overflow storage, for {SHUTDOWN_STEPS} days until every \
+                     pipeline is empty; the retailer keeps selling at the seasonal mean demand. \
+                     Ends the episode at the reward floor ({} k$/d) for the day of the trip and \
+                     every day left.",
+                    REWARD_RANGE.0
+                ),
+                steps: SHUTDOWN_STEPS,
+                reward_per_step: REWARD_RANGE.0,
+                sources: vec![
+                    "E. A. Silver, D. F. Pyke, D. J. Thomas, Inventory and Production Management \
+                     in Supply Chains, 4th ed., CRC Press, 2017, ch. 11 (storage capacity)"
+                        .into(),
+                    "S. Chopra, P. Meindl, Supply Chain Management: Strategy, Planning, and \
+                     Operation, 6th ed., Pearson, 2016 (third-party and overflow warehousing)"
+                        .into(),
+                ],
+            },
         }
     }
 
@@ -703,6 +747,37 @@ impl Model for SupplyChain {
         action[0] = 0.0;
         action[1] = 0.0;
         action[2] = 0.0;
+    }
+
+    fn shutdown(&self) -> Option<&Shutdown> {
+        Some(&self.shutdown)
+    }
+
+    fn shutdown_step(&self, s: &mut [f64], _k: usize, _rng: &mut EnvRng) {
+        // Receipts up to each store's capacity; the rest is diverted.
+        for (inv, peak, pipe, lead, cap) in [
+            (state::INV_R, state::PEAK_R, state::PIPE_R, L_R, CAP_R),
+            (state::INV_W, state::PEAK_W, state::PIPE_W, L_W, CAP_W),
+            (state::INV_F, state::PEAK_F, state::PIPE_F, L_F, CAP_F),
+        ] {
+            let arriving = s[pipe];
+            for k in 0..lead - 1 {
+                s[pipe + k] = s[pipe + k + 1];
+            }
+            s[pipe + lead - 1] = 0.0;
+            s[inv] = (s[inv] + arriving).min(cap.max(s[inv]));
+            s[peak] = s[inv];
+        }
+        // Nothing ships, nothing is made; customers buy at the mean demand.
+        let t = s[state::T] as usize;
+        let demand = self.mean_demand_on(s, t);
+        let due = s[state::BO_R] + demand;
+        let sold = s[state::INV_R].min(due);
+        s[state::INV_R] -= sold;
+        s[state::BO_R] = due - sold;
+        s[state::HIST + t % 7] = demand;
+        s[state::LAST_D] = demand;
+        s[state::T] = (t + 1) as f64;
     }
 }
 

@@ -63,6 +63,7 @@ pub struct Env {
     phase: Phase,
     obs: Vec<f32>,
     constraint_values: Vec<f64>,
+    peak: Vec<f64>,
     action: Vec<f64>,
 }
 
@@ -81,6 +82,7 @@ impl Env {
             phase: Phase::NotReset,
             obs: vec![0.0; od],
             constraint_values: vec![0.0; nc],
+            peak: vec![0.0; nc],
             action: vec![0.0; ad],
         }
     }
@@ -178,6 +180,46 @@ impl Env {
         if out.terminated || out.truncated {
             self.phase = Phase::Done;
         }
+        Ok(out)
+    }
+
+    /// Trip the plant's emergency shutdown ([`Model::shutdown`]) in place
+    /// of a step: its transient is simulated and checked against the hard
+    /// limits, and the episode ends (see [`core::shut_down`] for the reward,
+    /// the cost and the constraint values reported). An error for a plant
+    /// without one, or outside an episode.
+    pub fn shut_down(&mut self) -> Result<StepOutcome> {
+        let spec = self.model.spec();
+        match self.phase {
+            Phase::NotReset => {
+                return Err(Error::NotReset {
+                    env: spec.id.clone(),
+                });
+            }
+            Phase::Done => {
+                return Err(Error::EpisodeOver {
+                    env: spec.id.clone(),
+                });
+            }
+            Phase::Running => {}
+        }
+        let out = core::shut_down(
+            self.model.as_ref(),
+            spec,
+            &mut self.state,
+            &mut self.t,
+            &mut self.rng,
+            &mut self.constraint_values,
+            &mut self.peak,
+            &mut self.obs,
+        )
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{} has no emergency shutdown beyond its actuators; its emergency stop applies the safe action (Model::safe_action)",
+                spec.id
+            ))
+        })?;
+        self.phase = Phase::Done;
         Ok(out)
     }
 

@@ -33,6 +33,9 @@ pub struct ShieldedReport {
     pub emergency_stops: u64,
     /// Steps on which the emergency stop drove the plant.
     pub estop_steps: u64,
+    /// Trips that fired the plant's emergency shutdown and ended the
+    /// episode (ChemicalReactor-v0's feed cut-off and quench).
+    pub shutdowns: u64,
     /// Steps after which a hard constraint was crossed.
     pub hard_violation_steps: u64,
     /// Where the audit log was written, and its head hash.
@@ -159,6 +162,7 @@ pub fn shielded_rollout_observed(
         intervention_rate: interventions as f64 / steps as f64,
         emergency_stops: t.emergency_stops - before.emergency_stops,
         estop_steps: t.estop_steps - before.estop_steps,
+        shutdowns: t.shutdowns - before.shutdowns,
         hard_violation_steps: t.hard_violations - before.hard_violations,
         audit: None,
         totals: t,

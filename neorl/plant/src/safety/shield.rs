@@ -200,7 +200,10 @@ pub enum InterventionKind {
     Hold,
     /// The model's safe (shutdown) action was applied; it was verified safe.
     SafeAction,
-    /// No action was verified safe; the safe action was applied anyway.
+    /// No action was verified safe: the emergency stop trips (under a
+    /// [`super::Supervisor`]), which fires the plant's emergency shutdown
+    /// where it has one ([`Model::shutdown`]); the safe action is the
+    /// applied action otherwise.
     Emergency,
 }
 
@@ -436,7 +439,7 @@ impl Shield {
         for _ in 0..8 {
             model.reset(&mut state, &mut rng);
             for t in 0..60 {
-                model.constraints(&state, &mut self.values);
+                model.shield_constraints(&state, &mut self.values);
                 if crossed(self.hierarchy.min_hard_margin(&self.values, &[]).0) {
                     break;
                 }
@@ -589,7 +592,7 @@ impl Shield {
                 }
                 model.step(&mut self.sim, &self.step_action, rng)
             };
-            model.constraints(&self.sim, &mut self.values);
+            model.shield_constraints(&self.sim, &mut self.values);
             let (m, c) = self.hierarchy.min_hard_margin(&self.values, &self.tighten);
             if m < worst.0 || worst.1.is_none() {
                 worst = (m, c);
@@ -602,7 +605,8 @@ impl Shield {
     }
 
     /// Verify the candidate: the nominal prediction, then (if configured)
-    /// every disturbance scenario; the worst margin of them all.
+    /// every disturbance scenario, then (for a plant with one) the
+    /// shutdown after it; the worst margin of them all.
     fn verify(&mut self, state: &[f64], hold: bool) -> (f64, Option<usize>) {
         let mut worst = self.simulate(state, self.config.horizon, hold, None);
         if self.stochastic.is_some() {
@@ -613,6 +617,68 @@ impl Shield {
                 let r = self.simulate(state, self.config.horizon, hold, Some(j));
                 if r.0 < worst.0 {
                     worst = r;
+                }
+            }
+        }
+        if !crossed(worst.0) {
+            worst = self.with_shutdown(state, worst);
+        }
+        worst
+    }
+
+    /// The shutdown's reach, for a plant with an emergency shutdown
+    /// ([`Model::shutdown`]): the candidate for one step — nominal, and
+    /// under every disturbance scenario — then the shutdown's transient,
+    /// against the real limits (no back-off: the transient is
+    /// deterministic given the state). The smaller of `so_far` and the
+    /// worst margin of these; `so_far` for a plant without a shutdown.
+    ///
+    /// A candidate is verified only if the plant could still be shut down
+    /// safely after it, so the state on every step keeps that property,
+    /// and when nothing verifies the trip from there is safe.
+    fn with_shutdown(
+        &mut self,
+        state: &[f64],
+        so_far: (f64, Option<usize>),
+    ) -> (f64, Option<usize>) {
+        let Some(steps) = self.nominal.shutdown().map(|s| s.steps) else {
+            return so_far;
+        };
+        let mut worst = so_far;
+        let scenarios = if self.stochastic.is_some() {
+            self.config.scenarios as u64
+        } else {
+            0
+        };
+        for scenario in std::iter::once(None).chain((0..scenarios).map(Some)) {
+            self.stats.lookaheads += 1;
+            self.sim.copy_from_slice(state);
+            let (model, rng): (&dyn Model, &mut EnvRng) = match (scenario, &self.stochastic) {
+                (Some(j), Some(m)) => {
+                    self.scenario_rng = EnvRng::seed_from_u64(
+                        self.decision_seed
+                            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                            .wrapping_add(j),
+                    );
+                    (m.as_ref(), &mut self.scenario_rng)
+                }
+                _ => (self.nominal.as_ref(), &mut self.rng),
+            };
+            model.step(&mut self.sim, &self.candidate, rng);
+            for k in 0..=steps {
+                if k > 0 {
+                    self.nominal
+                        .shutdown_step(&mut self.sim, k - 1, &mut self.rng);
+                }
+                self.nominal.shield_constraints(&self.sim, &mut self.values);
+                let (m, c) = self
+                    .hierarchy
+                    .min_hard_margin(&self.values, &self.untightened);
+                if m < worst.0 {
+                    worst = (m, c);
+                }
+                if crossed(m) {
+                    return worst;
                 }
             }
         }
@@ -715,8 +781,12 @@ impl Shield {
                 if backup == Backup::Safe {
                     // 4. Nothing verified with the back-off. Without it?
                     std::mem::swap(&mut self.tighten, &mut self.untightened);
-                    let (um, _) = self.simulate(state, self.config.horizon, hold, None);
+                    let mut u = self.simulate(state, self.config.horizon, hold, None);
                     std::mem::swap(&mut self.tighten, &mut self.untightened);
+                    if !crossed(u.0) {
+                        u = self.with_shutdown(state, u);
+                    }
+                    let um = u.0;
                     decision.lookaheads += 1;
                     if um >= 0.0 {
                         // Inside the back-off band but recoverable.

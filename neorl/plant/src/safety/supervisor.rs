@@ -4,9 +4,11 @@
 //!
 //! Priority on every step, highest first:
 //!
-//! 1. **Emergency stop** (tripped): the model's safe action, nothing else
-//!    (recomputed every step, or latched at the trip when the shield's
-//!    backup law is [`BackupLaw::Latch`]).
+//! 1. **Emergency stop** (tripped): the plant's emergency shutdown where it
+//!    has one ([`crate::env::Model::shutdown`]: the reactor's feed cut-off
+//!    and quench), which ends the episode; else the model's safe action,
+//!    nothing else (recomputed every step, or latched at the trip when the
+//!    shield's backup law is [`BackupLaw::Latch`]).
 //! 2. **Operator** (manual mode): the operator's action, through the shield
 //!    unless `shield_operator` is off.
 //! 3. **Policy**: the policy's action, through the shield.
@@ -103,6 +105,9 @@ pub struct SafetyTotals {
     pub interventions_by_kind: [u64; 6],
     /// Emergency-stop trips.
     pub emergency_stops: u64,
+    /// Trips that fired the plant's emergency shutdown
+    /// ([`crate::env::Model::shutdown`]) and ended the episode.
+    pub shutdowns: u64,
     /// Steps on which the emergency stop drove the plant.
     pub estop_steps: u64,
     /// Steps after which a hard constraint was crossed (real breaches).
@@ -357,8 +362,36 @@ impl Supervisor {
         } else {
             self.applied.copy_from_slice(&self.proposed);
         }
-        let outcome = env.step_in_place(&self.applied)?;
+        // A tripped stop on a plant with an emergency shutdown fires it: its
+        // transient replaces the step and ends the episode.
+        let shutdown = self.estop.is_tripped() && self.model.shutdown().is_some();
+        let outcome = if shutdown {
+            source = ActionSource::EmergencyStop;
+            env.shut_down()?
+        } else {
+            env.step_in_place(&self.applied)?
+        };
         self.step += 1;
+        if shutdown {
+            self.totals.shutdowns += 1;
+            if self.audit.is_some() {
+                let spec = env.spec();
+                let peak: Vec<_> = spec
+                    .constraints
+                    .iter()
+                    .zip(env.constraint_values())
+                    .filter(|(c, _)| c.kind == crate::env::ConstraintKind::Hard)
+                    .map(
+                        |(c, v)| json!({"constraint": c.name, "most_adverse": v, "limit": c.limit}),
+                    )
+                    .collect();
+                let name = self.model.shutdown().map(|s| s.name.clone());
+                self.log(
+                    "shutdown",
+                    json!({"shutdown": name, "hard_limits": peak, "hard_violation": outcome.hard_violation, "reward": outcome.reward}),
+                )?;
+            }
+        }
         self.totals.steps += 1;
         self.episode_return += outcome.reward;
         self.episode_cost += outcome.cost;

@@ -163,6 +163,7 @@ struct Counts {
     interventions: u64,
     emergency: u64,
     estops: u64,
+    shutdowns: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -211,6 +212,7 @@ fn run_supervisor(
             .is_some_and(|d| d.intervention == Some(InterventionKind::Emergency))
             as u64;
         c.estops += st.tripped as u64;
+        c.shutdowns += st.outcome.shutdown as u64;
     });
     c
 }
@@ -982,12 +984,14 @@ fn residual_table() {
                 };
                 let c = run_registered_with(id, options, backoff, attack, 21, steps);
                 row += &format!(
-                    " | {:?}: {}/{} ep, {:.1}% int, {} em",
+                    " | {:?}: {}/{} ep breached, {} steps, {:.1}% int, {} em, {} shutdowns",
                     backoff,
                     c.violations,
                     c.episodes,
+                    c.steps,
                     100.0 * c.interventions as f64 / c.steps as f64,
-                    c.emergency
+                    c.emergency,
+                    c.shutdowns
                 );
             }
             eprintln!("{row}");
@@ -1042,4 +1046,90 @@ fn reactor_prediction_near_ignition() {
             break;
         }
     }
+}
+
+fn sup_values(sup: &Supervisor) -> Vec<f64> {
+    sup.monitor().margins().to_vec()
+}
+
+/// Diagnostic: where shielded runs with disturbances on breach.
+/// `RESIDUAL_ENV=… cargo test -p neorl-plant --release --lib residual_breaches -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn residual_breaches() {
+    let id = std::env::var("RESIDUAL_ENV").unwrap_or_else(|_| "RobotAssembly-v0".into());
+    let episodes: u64 = std::env::var("RESIDUAL_EPISODES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let attack = if std::env::var("RESIDUAL_ADVERSARIAL").is_ok() {
+        Attack::Adversarial
+    } else {
+        Attack::Random
+    };
+    let (mut env, nominal) = registered(&id, EnvOptions::default());
+    let mut sup = Supervisor::new(&env, SafetyConfig::default()).unwrap();
+    let spec = nominal.spec().clone();
+    let mut last: Vec<String> = vec![];
+    drive(
+        &mut env,
+        &mut sup,
+        nominal,
+        attack,
+        21,
+        episodes,
+        |before, st, sup| {
+            last.push(format!(
+                "  {:?} applied {:?} margin {:?}",
+                st.decision
+                    .map(|d| (d.intervention, d.proposed_margin, d.applied_margin)),
+                sup.applied(),
+                st.level
+            ));
+            if last.len() > 4 {
+                last.remove(0);
+            }
+            if st.outcome.hard_violation {
+                let crossed: Vec<_> = spec
+                    .constraints
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.kind == crate::env::ConstraintKind::Hard)
+                    .map(|(i, c)| format!("{} margin {:.4}", c.name, sup.monitor().margins()[i]))
+                    .collect();
+                eprintln!(
+                    "BREACH {id} {attack:?} {crossed:?} values {:?}\n{}\nstate before {before:?}",
+                    sup_values(sup),
+                    last.join("\n")
+                );
+                let applied: Vec<f64> = sup.applied().iter().map(|&a| a as f64).collect();
+                let stochastic = crate::env::model(
+                    &id,
+                    EnvOptions {
+                        sensor_noise: false,
+                        disturbances: true,
+                    },
+                )
+                .unwrap();
+                let det = crate::env::model(&id, EnvOptions::deterministic()).unwrap();
+                let mut v = vec![0.0; spec.constraints.len()];
+                for (name, m) in [("nominal", &det), ("stochastic", &stochastic)] {
+                    let mut forces = vec![];
+                    for seed in 0..2000u64 {
+                        let mut x = before.to_vec();
+                        let mut rng = <EnvRng as rand::SeedableRng>::seed_from_u64(seed);
+                        m.step(&mut x, &applied, &mut rng);
+                        m.constraints(&x, &mut v);
+                        forces.push(v[6]);
+                    }
+                    forces.sort_by(f64::total_cmp);
+                    let over = forces.iter().filter(|f| **f > 80.0).count();
+                    eprintln!(
+                        "   replay {name}: quantiles 0 {:.1} 50 {:.1} 90 {:.1} 99 {:.1} max {:.1}; over 80 N: {over}/2000",
+                        forces[0], forces[1000], forces[1800], forces[1980], forces[1999]
+                    );
+                }
+            }
+        },
+    );
 }
