@@ -95,10 +95,44 @@ fn rollout_shield_json_reports_interventions_and_emergency_stops() {
         assert_eq!(v["shielded"], true);
         assert_eq!(v["policy"], "random");
         assert!(v["interventions"].as_u64().is_some());
-        assert!(v["hard_violations"].as_u64().unwrap() <= 1);
+        assert!(
+            v["shutdowns"].as_u64().is_some(),
+            "{id}: shutdowns missing in {v}"
+        );
+        assert_eq!(v["hard_violations"], 0, "{id}: {v}");
         let (_, again, _) = neorl(&args);
         assert_eq!(v, json_of(&again), "{id}: same seed, same shielded report");
     }
+}
+
+/// Issue 18's report, as a new user ran it: the reactor with its
+/// disturbances on, a random policy through the shield. It had one
+/// episode end in runaway; the shield now takes the reactor's emergency
+/// shutdown (feed cut-off and quench) when no brine flow is safe.
+#[test]
+fn shielded_random_reactor_never_runs_away() {
+    let args = [
+        "rollout",
+        "--env",
+        "ChemicalReactor-v0",
+        "--policy",
+        "random",
+        "--episodes",
+        "20",
+        "--seed",
+        "3",
+        "--shield",
+        "--json",
+    ];
+    let (code, out, err) = neorl(&args);
+    assert_eq!(code, 0, "{err}");
+    let v = json_of(&out);
+    assert_eq!(v["hard_violations"], 0, "{v}");
+    assert_eq!(v["hard_violation_steps"], 0, "{v}");
+    assert_eq!(
+        v["shutdowns"], v["emergency_stops"],
+        "every trip of the reactor's emergency stop fires its shutdown: {v}"
+    );
 }
 
 #[test]

@@ -319,6 +319,7 @@ fn log_eval(run: &mut Run, prefix: &str, r: &EvalReport) -> Result<()> {
             ("interventions", r.interventions as f64),
             ("intervention_rate", r.intervention_rate),
             ("emergency_stops", r.emergency_stops as f64),
+            ("shutdowns", r.shutdowns as f64),
         ],
     )
 }

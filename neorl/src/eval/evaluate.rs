@@ -125,6 +125,9 @@ pub struct EvalReport {
     pub interventions_by_kind: BTreeMap<&'static str, u64>,
     /// Emergency-stop trips (with the shield or an audit log).
     pub emergency_stops: u64,
+    /// Trips that fired the plant's emergency shutdown and ended the
+    /// episode (see [`crate::env::Model::shutdown`]).
+    pub shutdowns: u64,
     /// Whether all episodes were stepped at once (see the module docs).
     pub batched: bool,
     /// The audit log written, if any.
@@ -156,6 +159,7 @@ pub fn evaluate(policy: &mut dyn Policy, env: &mut Env, opts: EvalOptions) -> Re
         report.intervention_rate = r.intervention_rate;
         report.interventions_by_kind = r.interventions_by_kind;
         report.emergency_stops = r.emergency_stops;
+        report.shutdowns = r.shutdowns;
         report.audit = r.audit;
         return Ok(report);
     }
@@ -231,6 +235,7 @@ impl EvalReport {
             intervention_rate: 0.0,
             interventions_by_kind: BTreeMap::new(),
             emergency_stops: 0,
+            shutdowns: 0,
             batched,
             audit: None,
             per_episode: r.per_episode,
@@ -320,6 +325,7 @@ mod tests {
             "episodes",
             "interventions",
             "emergency_stops",
+            "shutdowns",
             "shielded",
         ] {
             assert!(!json[k].is_null(), "{k} in {json}");
@@ -327,7 +333,8 @@ mod tests {
     }
 
     /// The shield keeps a policy that drives the reactor into runaway out of
-    /// trouble more often than not, and says what it did.
+    /// trouble (with the reactor's emergency shutdown as its last resort),
+    /// and says what it did.
     #[test]
     fn the_shield_is_applied_and_counted() {
         let mut env = crate::make("ChemicalReactor-v0").unwrap();
@@ -351,10 +358,8 @@ mod tests {
             "stateful policies run one episode at a time"
         );
         assert!(safe.shielded && safe.interventions > 0, "{safe}");
-        assert!(
-            safe.hard_violations <= plain.hard_violations,
-            "{plain}\n{safe}"
-        );
+        assert!(plain.hard_violations > 0, "{plain}");
+        assert_eq!(safe.hard_violations, 0, "{plain}\n{safe}");
         let text = safe.to_string();
         assert!(text.contains("through the safety shield") && text.contains("interventions"));
         assert!(evaluate(&mut hot, &mut env, EvalOptions::new(0)).is_err());

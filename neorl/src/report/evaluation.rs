@@ -58,6 +58,7 @@ impl EvalReport {
                 ),
             ));
             rows.push(("emergency stops", self.emergency_stops.to_string()));
+            rows.push(("shutdowns", self.shutdowns.to_string()));
         }
         if let Some(a) = &self.audit {
             rows.push(("audit log", a.to_string()));

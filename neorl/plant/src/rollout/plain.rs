@@ -16,6 +16,8 @@ pub struct EpisodeStats {
     pub length: usize,
     /// Whether the episode ended on a hard-constraint breach.
     pub hard_violation: bool,
+    /// Whether the episode ended in the plant's emergency shutdown.
+    pub shutdown: bool,
     pub terminated: bool,
     pub truncated: bool,
     /// Steps on which the action had to be clipped to its bounds.
@@ -74,6 +76,7 @@ impl EpisodeStats {
             cost: 0.0,
             length: 0,
             hard_violation: false,
+            shutdown: false,
             terminated: false,
             truncated: false,
             clipped_steps: 0,
@@ -89,6 +92,7 @@ impl EpisodeStats {
         let done = out.terminated || out.truncated;
         if done {
             self.hard_violation = out.hard_violation;
+            self.shutdown = out.shutdown;
             self.terminated = out.terminated;
             self.truncated = out.truncated;
         }

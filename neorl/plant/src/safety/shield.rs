@@ -29,9 +29,37 @@
 //!    a verified action.
 //! 4. **Emergency.** If not even the safe action is verified, it is checked
 //!    once more without the back-off (nominal model): if it respects the real
-//!    limits it is applied as `SafeAction`; otherwise it is applied anyway,
-//!    the decision is `Emergency` and the [`super::Supervisor`] trips the
-//!    emergency stop.
+//!    limits it is applied as `SafeAction`; otherwise the decision is
+//!    `Emergency` and the [`super::Supervisor`] trips the emergency stop,
+//!    which fires the plant's emergency shutdown where it has one
+//!    ([`Model::shutdown`]) and applies the safe action otherwise.
+//!
+//! ## The shutdown as the last resort
+//!
+//! For a plant with an emergency shutdown (a safety instrumented function
+//! beyond the policy's actuators: the reactor's feed cut-off and quench),
+//! every check above also asks that the shutdown would still be safe
+//! *after* the candidate: the candidate for one step (nominal, and under
+//! every disturbance scenario), then the shutdown's whole transient,
+//! against the real limits. So every state the shielded plant reaches can
+//! still be shut down safely, and when no action verifies, tripping from
+//! there is safe — not only under the sampled scenarios: the shutdown's
+//! transient is a function of the state alone (the reactor's feed, whose
+//! drift is the unknown disturbance, is cut off), so its prediction is
+//! exact, and the step before it is exact too where the disturbance
+//! enters after the step (the reactor's drift does). Tripping ends
+//! production, so the shield takes this path only when nothing else
+//! verifies.
+//!
+//! ## Signals that jump
+//!
+//! The look-ahead checks [`Model::shield_constraints`], which is the
+//! plant's constraint signal except where that jumps with arbitrarily
+//! small changes of the state: RobotAssembly-v0's contact force jumps by
+//! the contact damping times the approach speed at first touch, and a
+//! torque disturbance of a fraction of a newton-metre decides on which
+//! side of the jump a grazing peg ends a step. There the model writes a
+//! bound over both sides, and the shield keeps that bound below the limit.
 //!
 //! ## The backup law
 //!
@@ -85,11 +113,14 @@
 //!
 //! With disturbances the nominal model does not know, no filter can
 //! guarantee anything once a disturbance exceeds the control authority left
-//! in the worst case. `backoff` (a fraction of each limit's nominal
-//! clearance) and `tighten` (absolute) buy robustness against bounded
-//! disturbances, `scenarios` against the plant's own disturbance
-//! distribution, at the price of more interventions and look-aheads. The
-//! residual breach rates are measured per environment in [`super`].
+//! in the worst case — unless the plant has a shutdown whose reach does
+//! not depend on the disturbance (above). `backoff` (a fraction of each
+//! limit's nominal clearance) and `tighten` (absolute) buy robustness
+//! against bounded disturbances, `scenarios` against the plant's own
+//! disturbance distribution, at the price of more interventions and
+//! look-aheads. The residual breach rates are measured per environment in
+//! [`super`]: zero in every process over 10^5 shielded steps with
+//! disturbances and noise on.
 
 use super::constraints::{ConstraintHierarchy, crossed};
 use crate::control::{PolicyKind, make_policy};

@@ -166,6 +166,18 @@ struct Counts {
     shutdowns: u64,
 }
 
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.episodes += o.episodes;
+        self.steps += o.steps;
+        self.violations += o.violations;
+        self.interventions += o.interventions;
+        self.emergency += o.emergency;
+        self.estops += o.estops;
+        self.shutdowns += o.shutdowns;
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Attack {
     Random,
@@ -786,7 +798,8 @@ proptest! {
     })]
 
     /// With the shield on and the plant equal to the nominal model, random
-    /// and adversarial policies never cross a hard limit.
+    /// and adversarial policies never cross a hard limit, and a verified
+    /// action always exists (no emergency).
     #[test]
     fn shielded_registered_envs_never_breach(seed in any::<u64>()) {
         for id in crate::env::ids() {
@@ -798,6 +811,35 @@ proptest! {
                 prop_assert_eq!(c.violations, 0, "{} {:?} seed {}: {:?}", id, attack, seed, c);
                 // Recursive feasibility: a verified action always exists.
                 prop_assert_eq!(c.emergency, 0, "{} {:?} seed {}: {:?}", id, attack, seed, c);
+            }
+        }
+    }
+}
+
+proptest! {
+    // Fixed case seeds: CI must be reproducible. Fewer cases than above:
+    // with disturbances on, every candidate is also checked under the 8
+    // disturbance scenarios (9 look-aheads instead of 1).
+    #![proptest_config(ProptestConfig {
+        cases: 4,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0xD157_0A8E),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// With the documented disturbances and sensor noise on (which the
+    /// nominal model does not know), random and adversarial policies
+    /// through the shield never cross a hard limit in any registered
+    /// environment. Emergencies may happen here (the disturbance left no
+    /// verified action); they fire the plant's emergency shutdown where it
+    /// has one, and that must stay safe too. The residual table in the
+    /// module docs measures the same over 10^5 steps per row.
+    #[test]
+    fn shielded_registered_envs_never_breach_with_disturbances(seed in any::<u64>()) {
+        for id in crate::env::ids() {
+            for attack in [Attack::Random, Attack::Adversarial] {
+                let c = run_registered(id, EnvOptions::default(), true, attack, seed, 1500);
+                prop_assert_eq!(c.violations, 0, "{} {:?} with disturbances, seed {}: {:?}", id, attack, seed, c);
             }
         }
     }
@@ -935,9 +977,9 @@ fn residual_rates_with_disturbances_are_reported() {
                 sh.steps,
                 sh.emergency
             );
-            assert!(
-                sh.violations <= un.violations.max(1),
-                "{id} {attack:?}: the shield made it worse"
+            assert_eq!(
+                sh.violations, 0,
+                "{id} {attack:?}: a shielded run with disturbances breached"
             );
         }
     }
@@ -982,7 +1024,22 @@ fn residual_table() {
                 } else {
                     EnvOptions::default()
                 };
-                let c = run_registered_with(id, options, backoff, attack, 21, steps);
+                // Whole episodes until at least `steps` steps (episodes that
+                // end early in a breach or a shutdown are shorter).
+                let mut c = Counts::default();
+                let mut chunk = 0u64;
+                while c.steps < steps as u64 {
+                    let more = run_registered_with(
+                        id,
+                        options,
+                        backoff,
+                        attack,
+                        21 + 7919 * chunk,
+                        steps - c.steps as usize,
+                    );
+                    c.add(&more);
+                    chunk += 1;
+                }
                 row += &format!(
                     " | {:?}: {}/{} ep breached, {} steps, {:.1}% int, {} em, {} shutdowns",
                     backoff,
@@ -996,6 +1053,50 @@ fn residual_table() {
             }
             eprintln!("{row}");
         }
+    }
+}
+
+/// The expert controller through the shield against the expert alone, with
+/// disturbances and noise on: normalized score, hard breaches, shield
+/// interventions and shutdowns (the module docs' table).
+/// `RESIDUAL_EPISODES=50 cargo test -p neorl-plant --release --lib expert_through_the_shield -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn expert_through_the_shield() {
+    let episodes: usize = std::env::var("RESIDUAL_EPISODES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    for id in crate::env::ids() {
+        let mut env = crate::env::make(id).unwrap();
+        let mut expert = make_policy(env.spec(), PolicyKind::Expert).unwrap();
+        let plain = crate::rollout::rollout(&mut env, expert.as_mut(), episodes, 500).unwrap();
+        let mut sup = Supervisor::new(&env, SafetyConfig::default()).unwrap();
+        let sh =
+            crate::rollout::shielded_rollout(&mut env, expert.as_mut(), episodes, 500, &mut sup)
+                .unwrap();
+        let spec = env.spec().clone();
+        let se = |r: &crate::rollout::RolloutReport| {
+            let scores: Vec<f64> = r
+                .per_episode
+                .iter()
+                .map(|e| spec.normalized_score(e.ret))
+                .collect();
+            let n = scores.len() as f64;
+            let m = scores.iter().sum::<f64>() / n;
+            let sd =
+                (scores.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+            (m, sd / n.sqrt())
+        };
+        let (a, sa) = se(&plain);
+        let (b, sb) = se(&sh.rollout);
+        eprintln!(
+            "| {id} | {a:.1} ± {sa:.1} | {b:.1} ± {sb:.1} | {} / {} | {:.1} % | {} |",
+            plain.hard_violations,
+            sh.rollout.hard_violations,
+            100.0 * sh.intervention_rate,
+            sh.shutdowns
+        );
     }
 }
 
