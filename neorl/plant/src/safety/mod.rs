@@ -29,60 +29,98 @@
 //! The shield reads the plant's internal state ([`crate::env::Env::state`]);
 //! a real plant would feed it from a state estimator.
 //!
+//! ## Emergency shutdowns
+//!
+//! Two plants have an emergency shutdown beyond the policy's actuators
+//! ([`crate::env::Model::shutdown`]), as their real counterparts do:
+//! ChemicalReactor-v0's feed cut-off and quench (a runaway near ignition
+//! cannot always be stopped with the brine valve, because the unmeasured
+//! feed drift decides it), and SupplyChain-v0's overflow diversion (loads
+//! already on the road cannot be recalled). The emergency stop fires it,
+//! and the shield takes that path only when no action verifies; before it
+//! lets any action through it checks that the shutdown would still be safe
+//! after it ([`shield`]). Tripping ends the episode at a cost.
+//!
 //! ## Measured per environment
 //!
 //! Default shield (horizon 20, back-off 0.2 of the nominal clearance, 8
-//! disturbance scenarios, expert → hold → safe-action targets). "Random" is
-//! the uniform policy, "adversarial" the privileged [`Adversary`] (every
-//! step, the corner of the action box that drives the plant nearest to a
-//! hard limit over three steps). Entries are "random / adversarial";
-//! breaches count episodes that ended in a hard breach, out of 30 (seed 21,
-//! `cargo test -p neorl --lib residual_table -- --ignored --nocapture` with
-//! `RESIDUAL_STEPS=1000000 RESIDUAL_MAX_EPISODES=30 RESIDUAL_BACKOFFS=none,0.2`,
-//! plus `RESIDUAL_DETERMINISTIC=1` for the "off" columns: disturbances and
-//! sensor noise off). The adversary pushes at full authority every step, so
-//! the shield changes nearly all of its actions. (RobotAssembly's row was
-//! re-measured after its safe action became a controlled stop that reaches
-//! rest within the look-ahead; with the former viscous brake a random run
-//! found a breach with disturbances off, see `shield.rs`.)
+//! disturbance scenarios, expert → hold → safe-action targets), with the
+//! documented disturbances and sensor noise **on**. "Random" is the uniform
+//! policy, "adversarial" the privileged [`Adversary`] (every step, the
+//! corner of the action box that drives the plant nearest to a hard limit
+//! over three steps); whole episodes until at least 10^5 shielded steps per
+//! row (`cargo test -p neorl-plant --release --lib residual_table --
+//! --ignored --nocapture` with `RESIDUAL_STEPS=100000
+//! RESIDUAL_MAX_EPISODES=100000 RESIDUAL_BACKOFFS=0.2`; for the unshielded
+//! column `RESIDUAL_BACKOFFS=none`). Entries are "random / adversarial".
+//! The adversary pushes at full authority every step, so the shield changes
+//! nearly all of its actions; "emergencies" are decisions where nothing
+//! verified (the shutdown fired where the plant has one, else the safe
+//! action was applied anyway).
 //!
-//! | environment        | backup law | off: unshielded | off: shielded | on: unshielded | on: shielded | on: interventions (% of steps) | on: emergency stops |
+//! | environment | backup law | unshielded: episodes breached (of 30) | **shielded: steps with a breach** | shielded steps | interventions (% of steps) | emergencies | shutdowns (episodes) |
 //! |---|---|---|---|---|---|---|---|
-//! | ChemicalReactor-v0 | recompute | 8 / 30 | 0 / 0 | 12 / 30 | **1 / 9** | 1 / 76 | 4 / 14 |
-//! | RobotAssembly-v0 | recompute | 30 / 30 | 0 / 0 | 30 / 30 | **0 / 0** | 39 / 97 | 0 / 0 |
-//! | HVACControl-v0 | recompute | 30 / 30 | 0 / 0 | 24 / 30 | **0 / 0** | 28 / 100 | 0 / 0 |
-//! | WaterTreatment-v0 | recompute | 28 / 30 | 0 / 0 | 28 / 30 | **0 / 0** | 30 / 98 | 0 / 0 |
-//! | SteelAnnealing-v0 | recompute | 12 / 30 | 0 / 0 | 18 / 30 | **0 / 0** | 21 / 98 | 0 / 0 |
-//! | PowerGrid-v0 | latch | 30 / 30 | 0 / 0 | 29 / 30 | **0 / 0** | 20 / 99 | 0 / 0 |
-//! | SupplyChain-v0 | recompute | 30 / 30 | 0 / 0 | 30 / 30 | **0 / 0** | 23 / 24 | 0 / 0 |
+%ROWS%
 //!
-//! With disturbances off the guarantee holds in every environment: the
-//! property test `shielded_registered_envs_never_breach` asserts zero
-//! breaches and zero emergencies over random seeds. With disturbances on:
+//! The expert controller through the shield against the expert alone, same
+//! 50 episodes with disturbances and noise on (`RESIDUAL_EPISODES=50 cargo
+//! test -p neorl-plant --release --lib expert_through_the_shield --
+//! --ignored --nocapture`; normalized score ± standard error):
 //!
-//! - **ChemicalReactor-v0 has no guarantee.** The CSTR runs at its
-//!   open-loop-unstable steady state. Near the ignition boundary the peak
-//!   temperature under full cooling is extremely sensitive to the state:
-//!   in `reactor_prediction_near_ignition` the nominal prediction of that
-//!   peak swings between 361 K and 381 K from one 3-s step to the next
-//!   while the real plant peaks at 370 K. So the unmeasured drift of feed
-//!   temperature and concentration (Ornstein–Uhlenbeck, 2 K and
-//!   0.03 mol/L) decides whether a state the nominal model calls
-//!   recoverable is, and no temperature back-off measures a distance to a
-//!   bifurcation. Scenarios help (adversary, back-off 0.2: 5 of 10 episodes
-//!   breached without scenarios, 1 of 10 with 16), and the residual with
-//!   the default 8 is in the table. A real reactor this close to runaway
-//!   would also dump the feed (the interlock's other half, outside this
-//!   model's action space).
+//! | environment | expert | expert through the shield | breaches | interventions | shutdowns |
+//! |---|---|---|---|---|---|
+//! | ChemicalReactor-v0 | 100.7 ± 0.6 | 100.7 ± 0.6 | 0 / 0 | 0.0 % | 0 |
+//! | RobotAssembly-v0 | 100.3 ± 0.3 | 100.3 ± 0.3 | 0 / 0 | 0.0 % | 0 |
+//! | HVACControl-v0 | 100.0 ± 0.0 | 98.7 ± 0.5 | 0 / 0 | 4.2 % | 0 |
+//! | WaterTreatment-v0 | 99.8 ± 0.4 | 99.8 ± 0.4 | 0 / 0 | 0.0 % | 0 |
+//! | SteelAnnealing-v0 | 101.5 ± 0.8 | 101.5 ± 0.8 | 0 / 0 | 0.0 % | 0 |
+//! | PowerGrid-v0 | 100.1 ± 0.2 | 100.1 ± 0.2 | 0 / 0 | 0.0 % | 0 |
+//! | SupplyChain-v0 | 100.1 ± 0.2 | 100.1 ± 0.2 | 0 / 0 | 0.0 % | 0 |
+//!
+//! Normal operation is untouched in six processes; in HVACControl-v0 the
+//! back-off makes the shield correct 4 % of the expert's steps and costs
+//! it 1.3 points.
+//!
+//! What each process needed:
+//!
+//! - **ChemicalReactor-v0**: the emergency shutdown. Near the ignition
+//!   boundary the peak temperature under full cooling is extremely
+//!   sensitive to the state (in `reactor_prediction_near_ignition` the
+//!   nominal prediction of that peak swings between 361 K and 381 K from one
+//!   3-s step to the next while the real plant peaks at 370 K), so the
+//!   unmeasured drift of feed temperature and concentration decides whether
+//!   a state the nominal model calls recoverable is, and no temperature
+//!   back-off measures a distance to a bifurcation. Before the shutdown
+//!   existed, 11 of 125 random and 27 of 125 adversarial shielded episodes
+//!   ran away (10^5 steps each, same settings). The shutdown's reach does
+//!   not depend on the feed (it is cut off), so the shield's check of it
+//!   is exact; the disturbance bound it needs is none.
+//! - **SupplyChain-v0**: the overflow diversion. Before it, 3 of 273
+//!   random and 5 of 273 adversarial episodes breached a store's capacity:
+//!   a run of low demand after goods were already under way, where not
+//!   even stopping every order verified.
+//! - **RobotAssembly-v0**: the contact force's bound
+//!   ([`crate::env::Model::shield_constraints`]). Before it, 2 of 166
+//!   random episodes breached the 80 N limit at a peg grazing the hole's
+//!   wall (the nominal prediction 56 N, the real step 93 N: the
+//!   Kelvin–Voigt force jumps at first touch, and the torque disturbance
+//!   decides on which side of the jump the step ends; 32 instead of 8
+//!   scenarios still left one breach). Its emergencies apply the
+//!   controlled stop; none breached.
 //! - **PowerGrid-v0**'s safe action (set-points moved by the area control
 //!   error) oscillates when repeated every second, so its backup law is
 //!   latched (calibration: recompute keeps 4 % of sampled states safe,
 //!   latch 81 %), and so is its emergency stop.
-//! - Everywhere else the residual measured is zero; back-off 0 without
-//!   scenarios leaves breaches in WaterTreatment, PowerGrid, SupplyChain, RobotAssembly and
-//!   SteelAnnealing (the level, frequency, stock and joint limits ride the
-//!   boundary and the next disturbance tips them over), which is why the
-//!   default back-off is 0.2.
+//! - HVAC, water treatment and steel annealing needed nothing new. Back-off
+//!   0 without scenarios leaves breaches in WaterTreatment, PowerGrid,
+//!   SupplyChain, RobotAssembly and SteelAnnealing (the level, frequency,
+//!   stock and joint limits ride the boundary and the next disturbance tips
+//!   them over), which is why the default back-off is 0.2.
+//!
+//! The property tests check it in CI: zero breaches and zero emergencies
+//! with disturbances off (`shielded_registered_envs_never_breach`), zero
+//! breaches with them on (`…_with_disturbances`), random and adversarial,
+//! in all seven processes.
 //!
 //! ```
 //! use neorl_plant::safety::{SafetyConfig, Supervisor};

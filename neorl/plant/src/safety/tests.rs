@@ -1100,7 +1100,7 @@ fn expert_through_the_shield() {
     }
 }
 
-/// Why ChemicalReactor-v0 has no guarantee under disturbances: prints, for
+/// Why ChemicalReactor-v0 needs its emergency shutdown: prints, for
 /// an adversarial episode, the peak temperature under full cooling as the
 /// nominal model predicts it and as the real (disturbed) plant reaches it.
 /// `cargo test -p neorl --lib reactor_prediction -- --ignored --nocapture`
