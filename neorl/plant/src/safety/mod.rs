@@ -60,7 +60,13 @@
 //!
 //! | environment | backup law | unshielded: episodes breached (of 30) | **shielded: steps with a breach** | shielded steps | interventions (% of steps) | emergencies | shutdowns (episodes) |
 //! |---|---|---|---|---|---|---|---|
-%ROWS%
+//! | ChemicalReactor-v0 | recompute | 12 / 30 | **0 / 0** | 100204 / 100536 | 0.9 / 99.6 | 16 / 63 | 16 of 141 / 63 of 188 |
+//! | RobotAssembly-v0 | recompute | 30 / 30 | **0 / 0** | 100263 / 100354 | 37.3 / 97.4 | 23 / 0 | 0 of 175 / 0 of 168 |
+//! | HVACControl-v0 | recompute | 24 / 30 | **0 / 0** | 99840 / 99840 | 30.5 / 99.4 | 0 / 0 | 0 of 260 / 0 of 260 |
+//! | WaterTreatment-v0 | recompute | 28 / 30 | **0 / 0** | 99360 / 99360 | 33.0 / 97.6 | 0 / 0 | 0 of 138 / 0 of 138 |
+//! | SteelAnnealing-v0 | recompute | 18 / 30 | **0 / 0** | 99900 / 99900 | 15.9 / 98.4 | 0 / 0 | 0 of 185 / 0 of 185 |
+//! | PowerGrid-v0 | latch | 29 / 30 | **0 / 0** | 99600 / 99600 | 19.6 / 99.0 | 0 / 0 | 0 of 166 / 0 of 166 |
+//! | SupplyChain-v0 | recompute | 30 / 30 | **0 / 0** | 99139 / 98551 | 24.5 / 23.9 | 3 / 5 | 3 of 273 / 5 of 273 |
 //!
 //! The expert controller through the shield against the expert alone, same
 //! 50 episodes with disturbances and noise on (`RESIDUAL_EPISODES=50 cargo
