@@ -1,0 +1,230 @@
+//! SLURM: the job array script a plan writes (`DIR/sweep.sbatch`), and
+//! `neorl sweep submit`, which hands it to `sbatch --parsable` and records
+//! the job id. The scheduler is SLURM's own; neorl only writes its input.
+//!
+//! The script runs `neorl sweep run DIR` once per array index (the worker
+//! reads `SLURM_ARRAY_TASK_ID`), with `--cpus-per-task` = the spec's
+//! threads, `--time` the limit per task, `--signal=B:TERM@S` so that a task
+//! near its limit checkpoints and stops, `--output` under `DIR/logs/`, and
+//! the site's own options (account, partition, QoS) passed through as given.
+
+use super::manifest::Manifest;
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The script's file name inside a sweep folder.
+pub const SCRIPT: &str = "sweep.sbatch";
+/// Submissions, one JSON line each.
+pub const SUBMISSIONS: &str = "submissions.jsonl";
+
+/// Check a SLURM time limit: minutes, `MM:SS`, `HH:MM:SS`, `D-HH`,
+/// `D-HH:MM` or `D-HH:MM:SS`; gives it in minutes.
+pub fn parse_time(t: &str) -> Result<u64> {
+    let bad = || {
+        Error::InvalidArgument(format!(
+            "'{t}' is not a SLURM time limit; use minutes (\"90\"), \"HH:MM:SS\" or \"D-HH:MM:SS\""
+        ))
+    };
+    let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
+    let (days, rest) = match t.split_once('-') {
+        Some((d, r)) => (num(d)?, Some(r)),
+        None => (0, None),
+    };
+    let minutes = match rest {
+        Some(r) => {
+            let p: Vec<&str> = r.split(':').collect();
+            match p.as_slice() {
+                [h] => num(h)? * 60,
+                [h, m] => num(h)? * 60 + num(m)?,
+                [h, m, s] => num(h)? * 60 + num(m)? + num(s)?.div_ceil(60),
+                _ => return Err(bad()),
+            }
+        }
+        None => {
+            let p: Vec<&str> = t.split(':').collect();
+            match p.as_slice() {
+                [m] => num(m)?,
+                [m, s] => num(m)? + num(s)?.div_ceil(60),
+                [h, m, s] => num(h)? * 60 + num(m)? + num(s)?.div_ceil(60),
+                _ => return Err(bad()),
+            }
+        }
+    };
+    let total = days * 24 * 60 + minutes;
+    if total == 0 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+/// Quote a word for a POSIX shell.
+fn sh(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The job array script for the sweep in `dir` (absolute), run by the
+/// `neorl` binary at `neorl`, with `extra` sbatch options after the spec's.
+pub fn script(dir: &Path, m: &Manifest, neorl: &Path, extra: &[String]) -> String {
+    let n = m.tasks.len();
+    let threads = m.tasks.iter().map(|t| t.threads).max().unwrap_or(1);
+    let throttle = if m.slurm.parallel > 0 {
+        format!("%{}", m.slurm.parallel)
+    } else {
+        String::new()
+    };
+    let d = dir.display().to_string();
+    let mut s = format!(
+        "#!/bin/bash\n\
+         # neorl sweep '{name}' ({n} tasks), planned by neorl {version}; manifest {hash}.\n\
+         # Submit: neorl sweep submit {dq}   (or: sbatch {script})\n\
+         # Resubmit some tasks: sbatch --array=3,7-9 {script}\n\
+         #SBATCH --job-name=neorl-{name}\n\
+         #SBATCH --array=0-{last}{throttle}\n\
+         #SBATCH --ntasks=1\n\
+         #SBATCH --cpus-per-task={threads}\n\
+         #SBATCH --time={time}\n\
+         #SBATCH --output={logs}/%A_%a.out\n\
+         #SBATCH --signal=B:TERM@{signal}\n",
+        name = m.name,
+        version = m.neorl_version,
+        hash = m.hash,
+        dq = sh(&d),
+        script = sh(&format!("{d}/{SCRIPT}")),
+        last = n - 1,
+        time = m.slurm.time,
+        logs = dir.join("logs").display(),
+        signal = m.slurm.signal_seconds,
+    );
+    for a in m.slurm.sbatch_args.iter().chain(extra) {
+        s.push_str(&format!("#SBATCH {a}\n"));
+    }
+    s.push_str(&format!(
+        "\n# The worker takes its index from SLURM_ARRAY_TASK_ID; exec, so that\n\
+         # SLURM's SIGTERM reaches it (it checkpoints and stops).\n\
+         export NEORL_PROGRESS=off\n\
+         exec {} sweep run {}\n",
+        sh(&neorl.display().to_string()),
+        sh(&d)
+    ));
+    s
+}
+
+/// A submission, as recorded in `DIR/submissions.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Submission {
+    pub job_id: String,
+    /// The `--array` given on the command line (a resubmission), if any.
+    pub array: Option<String>,
+    pub submitted_at_ms: i64,
+}
+
+/// `sbatch --parsable [ARGS…] DIR/sweep.sbatch`; records and returns the job id.
+pub fn submit(dir: &Path, args: &[String]) -> Result<Submission> {
+    let script = dir.join(SCRIPT);
+    if !script.exists() {
+        return Err(Error::InvalidArgument(format!(
+            "{} has no {SCRIPT}; plan the sweep first: `neorl sweep plan SPEC --out {}`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let sbatch = find_sbatch().ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "`sbatch` is not on PATH: this machine is not a SLURM submit host. Submit from the cluster's login node, or run the sweep here with `neorl sweep run-local {} --jobs N`",
+            dir.display()
+        ))
+    })?;
+    std::fs::create_dir_all(dir.join("logs")).map_err(|e| Error::io(dir, e))?;
+    let out = Command::new(&sbatch)
+        .arg("--parsable")
+        .args(args)
+        .arg(&script)
+        .output()
+        .map_err(|e| Error::io(&sbatch, e))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(Error::InvalidArgument(format!(
+            "sbatch refused the job ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            stdout.trim()
+        )));
+    }
+    // `--parsable`: "jobid" or "jobid;cluster", on the first line.
+    let job_id = stdout
+        .lines()
+        .next()
+        .and_then(|l| l.split(';').next())
+        .map(str::trim)
+        .filter(|j| !j.is_empty() && j.chars().all(|c| c.is_ascii_digit()))
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!("sbatch answered '{}', not a job id", stdout.trim()))
+        })?
+        .to_string();
+    let array = args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--array=").map(str::to_string).or_else(|| {
+            (a == "--array" || a == "-a")
+                .then(|| args.get(i + 1).cloned())
+                .flatten()
+        })
+    });
+    let sub = Submission {
+        job_id,
+        array,
+        submitted_at_ms: crate::track::record::now_ms(),
+    };
+    let line = serde_json::to_string(&sub).map_err(|source| Error::Json {
+        context: "a submission".into(),
+        source,
+    })? + "\n";
+    let path = dir.join(SUBMISSIONS);
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .map_err(|e| Error::io(&path, e))?;
+    Ok(sub)
+}
+
+fn find_sbatch() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("sbatch"))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_limits() {
+        assert_eq!(parse_time("90").unwrap(), 90);
+        assert_eq!(parse_time("01:30:00").unwrap(), 90);
+        assert_eq!(parse_time("2-00:00:00").unwrap(), 2880);
+        assert_eq!(parse_time("1-2").unwrap(), 1560);
+        assert_eq!(parse_time("10:30").unwrap(), 11);
+        for bad in ["", "forever", "1:2:3:4", "0", "-5", "1h"] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shell_words_are_quoted() {
+        assert_eq!(sh("/a/b-c"), "/a/b-c");
+        assert_eq!(sh("a b"), "'a b'");
+        assert_eq!(sh("it's"), r"'it'\''s'");
+    }
+}
