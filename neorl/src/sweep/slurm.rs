@@ -152,25 +152,22 @@ pub fn submit(dir: &Path, args: &[String]) -> Result<Submission> {
         .output()
         .map_err(|e| Error::io(&sbatch, e))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        return Err(Error::InvalidArgument(format!(
-            "sbatch refused the job ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim(),
-            stdout.trim()
-        )));
-    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
     // `--parsable`: "jobid" or "jobid;cluster", on the first line.
     let job_id = stdout
         .lines()
         .next()
         .and_then(|l| l.split(';').next())
         .map(str::trim)
-        .filter(|j| !j.is_empty() && j.chars().all(|c| c.is_ascii_digit()))
-        .ok_or_else(|| {
-            Error::InvalidArgument(format!("sbatch answered '{}', not a job id", stdout.trim()))
-        })?
-        .to_string();
+        .filter(|j| !j.is_empty() && j.chars().all(|c| c.is_ascii_digit()));
+    let Some(job_id) = job_id.map(str::to_string) else {
+        return Err(Error::InvalidArgument(format!(
+            "sbatch did not take the job ({}): {} {}",
+            out.status,
+            stderr.trim(),
+            stdout.trim()
+        )));
+    };
     let array = args.iter().enumerate().find_map(|(i, a)| {
         a.strip_prefix("--array=").map(str::to_string).or_else(|| {
             (a == "--array" || a == "-a")
@@ -195,6 +192,20 @@ pub fn submit(dir: &Path, args: &[String]) -> Result<Submission> {
         .open(&path)
         .and_then(|mut f| f.write_all(line.as_bytes()))
         .map_err(|e| Error::io(&path, e))?;
+    // With --wait, sbatch returns when the job ends, failing if a task did.
+    if !out.status.success() {
+        return Err(Error::InvalidArgument(format!(
+            "job {} ended with failed or cancelled tasks (sbatch: {}{}); `neorl sweep status {}` lists them with the line that resubmits them",
+            sub.job_id,
+            out.status,
+            if stderr.trim().is_empty() {
+                String::new()
+            } else {
+                format!(", {}", stderr.trim())
+            },
+            dir.display()
+        )));
+    }
     Ok(sub)
 }
 
