@@ -29,6 +29,14 @@ command -v pkg-config >/dev/null 2>&1 || apt_missing+=(pkg-config)
 if ! pkg-config --exists hdf5 2>/dev/null && ! dpkg -s libhdf5-dev >/dev/null 2>&1; then
   apt_missing+=(libhdf5-dev)
 fi
+# Tests: a real single-node SLURM cluster (the sweep tests start munged,
+# slurmctld and slurmd in a temporary folder; Debian 12's packages). Only
+# where apt-get is there; elsewhere those tests say they are skipped.
+if command -v apt-get >/dev/null 2>&1; then
+  for p in slurmctld slurmd slurm-client munge; do
+    dpkg -s "$p" >/dev/null 2>&1 || apt_missing+=("$p")
+  done
+fi
 apt_install() {
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -37,3 +37,6 @@ pub use manifest::{Manifest, Task};
 pub use plan::{PlanOptions, Planned, plan};
 pub use spec::SweepSpec;
 pub use worker::{Outcome, run_task};
+
+#[cfg(test)]
+mod tests;

@@ -319,7 +319,18 @@ impl SweepSpec {
         }
         agents::Device::parse(&self.device).map_err(|e| bad("device", e))?;
         let settings = self.settings()?;
-        for a in &algos {
+        // Also the algorithms that `[set.ALGO]` names but the sweep does not
+        // run: a misspelt setting is caught either way.
+        let mut checked = algos.clone();
+        for (k, v) in &self.set {
+            if v.is_table() {
+                let a = agents::algo_name(k).map_err(|e| bad(&format!("set.{k}"), e))?;
+                if !checked.contains(&a) {
+                    checked.push(a);
+                }
+            }
+        }
+        for a in &checked {
             agents::build_configured(
                 a,
                 &specs[0],
