@@ -73,7 +73,6 @@ fn tracking_uri(spec: &SweepSpec, dir: &Path, opts: &PlanOptions) -> Result<Stri
 /// one that holds another is refused.
 pub fn plan(spec: &SweepSpec, dir: &Path, opts: &PlanOptions) -> Result<Planned> {
     spec.check()?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let dir = absolute(dir)?;
     let tasks = manifest::tasks(spec)?;
     let uri = tracking_uri(spec, &dir, opts)?;
@@ -84,6 +83,16 @@ pub fn plan(spec: &SweepSpec, dir: &Path, opts: &PlanOptions) -> Result<Planned>
         .or_else(|| env("MLFLOW_EXPERIMENT_NAME"))
         .unwrap_or_else(|| crate::track::DEFAULT_EXPERIMENT.into());
     let data_dir = absolute(&spec.data_dir.clone().unwrap_or_else(crate::data::data_dir))?;
+    // Both are written into the manifest and the SLURM script, as text.
+    for (what, p) in [("the sweep folder", &dir), ("the dataset cache", &data_dir)] {
+        if p.to_str().is_none() {
+            return Err(Error::InvalidArgument(format!(
+                "{what} {} is not UTF-8; the manifest and the SLURM script name it as text, so pick a UTF-8 path",
+                p.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     if dir.join(manifest::FILE_NAME).exists() {
         let m = Manifest::read(&dir)?;
         if m.spec == *spec && m.tasks == tasks && m.tracking.uri == uri && m.data_dir == data_dir {

@@ -41,7 +41,10 @@ expectile = 0.8
     // Planning the same spec again keeps the sweep and its results.
     let again = plan(&spec, &dir.join("sweep"), &opts).unwrap();
     assert!(again.existing);
-    assert_eq!(run_local(&planned.dir, 1).unwrap().already_done, [0, 1, 2, 3]);
+    assert_eq!(
+        run_local(&planned.dir, 1).unwrap().already_done,
+        [0, 1, 2, 3]
+    );
     let tables = collect(&planned.dir, &planned.manifest).unwrap();
     assert_eq!(tables.len(), 1);
     let swept = &tables[0].1;
