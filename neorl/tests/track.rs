@@ -13,7 +13,7 @@ mod support;
 use neorl::track::{Run, Status, Target, Tracker};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::mlflow::Server;
 

@@ -162,7 +162,7 @@ impl Manifest {
         self.hash = sha256_hex(text.as_bytes());
         let text = text.replacen(PLACEHOLDER, &self.hash, 1);
         let path = dir.join(FILE_NAME);
-        super::tasks::write_atomic(&path, text.as_bytes())?;
+        super::files::write_atomic(&path, text.as_bytes())?;
         Ok(path)
     }
 

@@ -11,6 +11,7 @@
 //! neorl sweep collect DIR                   # scores.md, scores.json, scores.html
 //! ```
 //!
+//! - [`files`]: files written whole (temporary file + rename);
 //! - [`spec`]: the spec file and its checks;
 //! - [`manifest`]: the planned tasks, with their hash;
 //! - [`plan`]: manifest, parent run and SLURM script;
@@ -22,6 +23,7 @@
 //! - [`collect`]: the score tables.
 
 pub mod collect;
+pub mod files;
 pub mod local;
 pub mod manifest;
 pub mod plan;

@@ -1,11 +1,11 @@
 //! `neorl sweep plan SPEC --out DIR`: the spec's tasks resolved into the
 //! manifest, the sweep's MLflow parent run, and the SLURM script.
 
+use super::files::write_atomic;
 use super::manifest::{self, Manifest, Slurm, Tracking};
 use super::result::SWEEP_ID;
 use super::slurm;
 use super::spec::SweepSpec;
-use super::tasks::write_atomic;
 use crate::error::{Error, Result};
 use crate::track::{Target, Tracker};
 use std::path::{Path, PathBuf};

@@ -19,46 +19,6 @@ pub const SCRIPT: &str = "sweep.sbatch";
 /// Submissions, one JSON line each.
 pub const SUBMISSIONS: &str = "submissions.jsonl";
 
-/// Check a SLURM time limit: minutes, `MM:SS`, `HH:MM:SS`, `D-HH`,
-/// `D-HH:MM` or `D-HH:MM:SS`; gives it in minutes.
-pub fn parse_time(t: &str) -> Result<u64> {
-    let bad = || {
-        Error::InvalidArgument(format!(
-            "'{t}' is not a SLURM time limit; use minutes (\"90\"), \"HH:MM:SS\" or \"D-HH:MM:SS\""
-        ))
-    };
-    let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
-    let (days, rest) = match t.split_once('-') {
-        Some((d, r)) => (num(d)?, Some(r)),
-        None => (0, None),
-    };
-    let minutes = match rest {
-        Some(r) => {
-            let p: Vec<&str> = r.split(':').collect();
-            match p.as_slice() {
-                [h] => num(h)? * 60,
-                [h, m] => num(h)? * 60 + num(m)?,
-                [h, m, s] => num(h)? * 60 + num(m)? + num(s)?.div_ceil(60),
-                _ => return Err(bad()),
-            }
-        }
-        None => {
-            let p: Vec<&str> = t.split(':').collect();
-            match p.as_slice() {
-                [m] => num(m)?,
-                [m, s] => num(m)? + num(s)?.div_ceil(60),
-                [h, m, s] => num(h)? * 60 + num(m)? + num(s)?.div_ceil(60),
-                _ => return Err(bad()),
-            }
-        }
-    };
-    let total = days * 24 * 60 + minutes;
-    if total == 0 {
-        return Err(bad());
-    }
-    Ok(total)
-}
-
 /// Quote a word for a POSIX shell.
 fn sh(word: &str) -> String {
     if !word.is_empty()
@@ -219,18 +179,6 @@ fn find_sbatch() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn time_limits() {
-        assert_eq!(parse_time("90").unwrap(), 90);
-        assert_eq!(parse_time("01:30:00").unwrap(), 90);
-        assert_eq!(parse_time("2-00:00:00").unwrap(), 2880);
-        assert_eq!(parse_time("1-2").unwrap(), 1560);
-        assert_eq!(parse_time("10:30").unwrap(), 11);
-        for bad in ["", "forever", "1:2:3:4", "0", "-5", "1h"] {
-            assert!(parse_time(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn shell_words_are_quoted() {

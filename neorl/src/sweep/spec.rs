@@ -341,7 +341,7 @@ impl SweepSpec {
             )
             .map_err(|e| bad("set", e))?;
         }
-        super::slurm::parse_time(&self.slurm.time).map_err(|e| bad("slurm.time", e))?;
+        parse_time(&self.slurm.time).map_err(|e| bad("slurm.time", e))?;
         for (i, a) in self.slurm.sbatch_args.iter().enumerate() {
             if !a.starts_with('-') || a.contains('\n') {
                 return Err(bad(
@@ -368,6 +368,46 @@ impl SweepSpec {
         }
         Ok(())
     }
+}
+
+/// Check a SLURM time limit: minutes, `MM:SS`, `HH:MM:SS`, `D-HH`,
+/// `D-HH:MM` or `D-HH:MM:SS`; gives it in minutes.
+pub fn parse_time(t: &str) -> Result<u64> {
+    let bad = || {
+        Error::InvalidArgument(format!(
+            "'{t}' is not a SLURM time limit; use minutes (\"90\"), \"HH:MM:SS\" or \"D-HH:MM:SS\""
+        ))
+    };
+    let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
+    let (days, rest) = match t.split_once('-') {
+        Some((d, r)) => (num(d)?, Some(r)),
+        None => (0, None),
+    };
+    let minutes = match rest {
+        Some(r) => {
+            let p: Vec<&str> = r.split(':').collect();
+            match p.as_slice() {
+                [h] => num(h)? * 60,
+                [h, m] => num(h)? * 60 + num(m)?,
+                [h, m, s] => num(h)? * 60 + num(m)? + num(s)?.div_ceil(60),
+                _ => return Err(bad()),
+            }
+        }
+        None => {
+            let p: Vec<&str> = t.split(':').collect();
+            match p.as_slice() {
+                [m] => num(m)?,
+                [m, s] => num(m)? + num(s)?.div_ceil(60),
+                [h, m, s] => num(h)? * 60 + num(m)? + num(s)?.div_ceil(60),
+                _ => return Err(bad()),
+            }
+        }
+    };
+    let total = days * 24 * 60 + minutes;
+    if total == 0 {
+        return Err(bad());
+    }
+    Ok(total)
 }
 
 /// The example `neorl sweep init` prints: every field, commented. `small`:
@@ -447,6 +487,18 @@ sbatch_args = []                # site policy, e.g. ["--account=lab", "--partiti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_limits() {
+        assert_eq!(parse_time("90").unwrap(), 90);
+        assert_eq!(parse_time("01:30:00").unwrap(), 90);
+        assert_eq!(parse_time("2-00:00:00").unwrap(), 2880);
+        assert_eq!(parse_time("1-2").unwrap(), 1560);
+        assert_eq!(parse_time("10:30").unwrap(), 11);
+        for bad in ["", "forever", "1:2:3:4", "0", "-5", "1h"] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn both_examples_are_valid_specs() {

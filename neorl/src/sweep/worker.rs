@@ -17,9 +17,10 @@
 //! be on the tracking server: a task that cannot deliver its records fails,
 //! so the scheduler shows it, and running it again sends them.
 
+use super::files::write_json;
 use super::manifest::{Manifest, Task};
 use super::result::{self, COMPLETE, PARENT, SWEEP_ID, TASK_INDEX, TaskResult};
-use super::tasks::{State, TaskDir, write_json};
+use super::tasks::{State, TaskDir};
 use crate::agents::{self, Agent, BatchSource, Device, NewAgent, resume_or_build};
 use crate::data::{Dataset, DatasetEntry, Store};
 use crate::env::EnvSpec;
