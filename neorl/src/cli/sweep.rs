@@ -110,12 +110,21 @@ pub fn run(cmd: SweepCmd) -> Result<()> {
             if jobs == 0 {
                 bail!("--jobs 0: run at least 1 task at a time");
             }
+            worker::stop_on_signals();
             let rep = sweep::run_local(&dir, jobs)?;
             let v = json!({
                 "done": rep.done, "already_done": rep.already_done, "stopped": rep.stopped,
             });
             if json {
                 return print_json(&v);
+            }
+            if worker::stop_requested() {
+                bail!(
+                    "stopped by a signal: {} tasks done now, {} stopped with a checkpoint; `neorl sweep run-local {}` again continues",
+                    rep.done.len(),
+                    rep.stopped.len(),
+                    dir.display()
+                );
             }
             println!(
                 "{} tasks run, {} already done{}; `neorl sweep collect {}` makes the table",

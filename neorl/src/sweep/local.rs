@@ -20,7 +20,8 @@ pub struct LocalReport {
     pub failed: Vec<(usize, String)>,
 }
 
-/// Run every task of the sweep in `dir` that is not done, `jobs` at a time.
+/// Run every task of the sweep in `dir` that is not done, `jobs` at a time
+/// (until a stop is requested: see [`worker::stop_on_signals`]).
 pub fn run_local(dir: &Path, jobs: usize) -> Result<LocalReport> {
     let m = Manifest::read(dir)?;
     // Each dataset once, before the tasks share it.
@@ -35,7 +36,9 @@ pub fn run_local(dir: &Path, jobs: usize) -> Result<LocalReport> {
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, m.tasks.len().max(1)) {
             scope.spawn(|| {
-                loop {
+                // After a stop request (Ctrl-C) no new task starts; running
+                // ones checkpoint and stop.
+                while !worker::stop_requested() {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= m.tasks.len() {
                         break;

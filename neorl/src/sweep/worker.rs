@@ -40,7 +40,8 @@ pub fn request_stop() {
     STOP.store(true, Ordering::SeqCst);
 }
 
-fn stop_requested() -> bool {
+/// Whether a stop was asked for (a signal, or [`request_stop`]).
+pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
