@@ -152,6 +152,10 @@ pub fn run_task(dir: &Path, m: &Manifest, index: usize) -> Result<Outcome> {
         return Ok(Outcome::AlreadyDone);
     }
     let _lock = td.take_lock(index)?;
+    // Another worker may have finished it while this one waited to start.
+    if read_done(&td)?.is_some() {
+        return Ok(Outcome::AlreadyDone);
+    }
     if let Some(st) = td.read_state()
         && st.manifest_hash != m.hash
     {
@@ -303,6 +307,16 @@ fn attempt(m: &Manifest, task: &Task, td: &TaskDir) -> Result<Attempt> {
     let mut seconds_before = 0.0;
     let mut run_error = None;
     match resume_or_build(&ck, &spec, data.source().as_ref(), &new, &device) {
+        // A checkpoint that cannot be read is the task's folder's problem,
+        // not the run's result.
+        Err(e) if has_checkpoint => {
+            return Err(Error::InvalidArgument(format!(
+                "task {}: its checkpoint {} cannot be continued ({e}); delete that folder and {} to run the task from the start",
+                task.index,
+                ck.display(),
+                td.evals().display()
+            )));
+        }
         Err(e) => run_error = Some(e.to_string()),
         Ok(r) => {
             let mut agent = r.agent;

@@ -170,7 +170,7 @@ impl Slurm {
         );
         s.spawn(
             Command::new("/usr/sbin/slurmd")
-                .args(["-D", "-f"])
+                .args(["-D", "-N", &host, "-f"])
                 .arg(&conf_path),
             "slurmd",
         );
