@@ -397,6 +397,7 @@ fn a_task_stopped_by_sigterm_continues_to_the_same_bits() {
     assert!(stderr.contains("stopped by a signal at step"), "{stderr}");
     let stopped = step_of(&a, 1);
     assert!((50..4000).contains(&stopped), "{stopped}");
+    eprintln!("task 1 stopped at step {stopped}");
     let v = ok_json(neorl(&root).args(["sweep", "run", "a", "--index", "1", "--json"]));
     assert_eq!(v["outcome"], "done");
     assert_eq!(result_tags(&a, 1), result_tags(&root.join("b"), 1));

@@ -106,7 +106,14 @@ pub fn run(a: ScoresArgs) -> Result<()> {
     };
     let dir = a.out.join("sweep");
     let planned = sweep::plan(&spec, &dir, &opts)?;
+    sweep::worker::stop_on_signals();
     sweep::run_local(&planned.dir, a.jobs)?;
+    if sweep::worker::stop_requested() {
+        bail!(
+            "stopped by a signal; the finished runs and the others' checkpoints are kept in {}: the same command again continues",
+            planned.dir.display()
+        );
+    }
     let tables = sweep::collect(&planned.dir, &planned.manifest)?;
     let files = sweep::collect::write(&a.out, &tables)?;
     let table = &tables.first().context("the sweep gave no table")?.1;

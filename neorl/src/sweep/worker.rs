@@ -8,8 +8,8 @@
 //! the scheduler continues from its last checkpoint when it runs again, and
 //! ends with the same bits as an uninterrupted run (training continues from
 //! the checkpoint's full state; evaluations depend only on the agent). On
-//! SIGTERM (SLURM's `--signal`, `scancel`) it checkpoints where it is and
-//! stops. A task whose `done.json` exists is skipped.
+//! SIGTERM (SLURM's `--signal`, `scancel`) it checkpoints after the update
+//! under way and stops. A task whose `done.json` exists is skipped.
 //!
 //! Its MLflow child run carries `mlflow.parentRunId`, `neorl.sweep_id` and
 //! `neorl.task_index`, the evaluations as metrics, and the result as exact
@@ -453,6 +453,7 @@ fn train(
         let next_ck = boundary(done, task.checkpoint_every).min(task.steps);
         let k = next_eval.min(next_ck) - done;
         let mut log_error = None;
+        let mut interrupted = false;
         let trained = agents::train_loop_observed(agent, data, k, false, &mut |step, metrics| {
             if step % log_every == 0
                 && log_error.is_none()
@@ -460,10 +461,20 @@ fn train(
             {
                 log_error = Some(e);
             }
+            // A stop request ends the piece after this update: the agent's
+            // state is whole here, so the checkpoint continues exactly.
+            if stop_requested() {
+                interrupted = true;
+                return Err(Error::InvalidArgument("stop requested".into()));
+            }
             Ok(())
         });
         if let Some(e) = log_error {
             return Err(e);
+        }
+        if interrupted {
+            checkpoint(agent, evals)?;
+            return Ok(Trained::Stopped(agent.steps_done()));
         }
         if let Err(e) = trained {
             return Ok(Trained::Failed(e.to_string()));
