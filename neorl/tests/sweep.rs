@@ -5,7 +5,9 @@
 //! resubmitted; `collect` gives the same table, bit for bit, as the same
 //! spec run locally; MLflow's own Python client sees one parent run with
 //! its children. Also without SLURM: a task stopped by SIGTERM continues to
-//! the same bits, and bad input is refused with a clear error.
+//! the same bits; a task whose tracking server is down fails and, run again
+//! once it is back, delivers its records; bad input is refused with a clear
+//! error.
 
 mod support;
 
@@ -488,5 +490,53 @@ open(p, "w").write(t.replace(h, n, 1))
         e.contains("the manifest is now") && e.contains("changed after runs started"),
         "{e}"
     );
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn a_task_that_cannot_deliver_its_records_fails_then_sends_them() {
+    let root = tmp("deliver");
+    std::fs::create_dir_all(root.join("mlflow")).unwrap();
+    let mut server = Server::start(root.join("mlflow"));
+    let url = server.url();
+    std::fs::write(
+        root.join("spec.toml"),
+        SPEC.replace("steps = 4000", "steps = 200"),
+    )
+    .unwrap();
+    ok_json(
+        neorl(&root)
+            .args(["sweep", "plan", "spec.toml", "--out", "s", "--json"])
+            .args(["--tracking-uri", &url, "--experiment", "deliver"]),
+    );
+    server.stop();
+    let e = err(neorl(&root)
+        .args(["sweep", "run", "s", "--index", "0"])
+        .env("NEORL_TRACKING_TIMEOUT", "1"));
+    assert!(
+        e.contains("could not be delivered") && e.contains("not marked done"),
+        "{e}"
+    );
+    assert!(!root.join("s/tasks/0/done.json").exists());
+    let status = ok_json(neorl(&root).args(["sweep", "status", "s", "--json"]));
+    assert_eq!(status["failed"], json!([0]), "{status}");
+    // The server is back: the task runs again, and its records arrive.
+    server.restart();
+    let v = ok_json(neorl(&root).args(["sweep", "run", "s", "--index", "0", "--json"]));
+    assert_eq!(v["outcome"], "done");
+    let tracker = neorl::track::Tracker::with_target(
+        neorl::track::Target::Server(url),
+        "deliver",
+        root.join("reader-spool"),
+    )
+    .unwrap();
+    let runs = tracker.run_list(None).unwrap();
+    assert!(
+        runs.iter().any(|r| r.status == "FINISHED"
+            && r.tags.get("neorl.task_index").map(String::as_str) == Some("0")
+            && r.tags.get("neorl.complete").map(String::as_str) == Some("true")),
+        "{runs:?}"
+    );
+    drop(server);
     std::fs::remove_dir_all(&root).ok();
 }
