@@ -173,6 +173,11 @@ fn a_sweep_runs_on_a_real_slurm_cluster_and_collects_the_local_table() {
     let with_slurm = |c: &mut Command| {
         c.env("SLURM_CONF", slurm.conf());
     };
+    let status_of = |dir: &Path| {
+        let mut c = neorl(&root);
+        with_slurm(&mut c);
+        ok_json(c.args(["sweep", "status"]).arg(dir).arg("--json"))
+    };
     let mut plan = neorl(&root);
     with_slurm(&mut plan);
     let p = ok_json(
@@ -206,6 +211,15 @@ fn a_sweep_runs_on_a_real_slurm_cluster_and_collects_the_local_table() {
         .spawn()
         .unwrap();
     wait_until("task 0 writes a checkpoint", 180, || step_of(&dir, 0) >= 50);
+    // While the array runs (2 tasks at once on 2 CPUs), nothing is to be
+    // resubmitted: every task is done, running or queued.
+    let during = status_of(&dir);
+    assert_eq!(during["scheduler"], true, "{during}");
+    assert!(
+        during["running"].as_array().unwrap().contains(&json!(0)),
+        "{during}"
+    );
+    assert_eq!(during["resubmit"], Value::Null, "{during}");
     let squeue = slurm
         .command("squeue")
         .args(["-h", "-r", "-o", "%i"])
@@ -233,12 +247,7 @@ fn a_sweep_runs_on_a_real_slurm_cluster_and_collects_the_local_table() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let status = ok_json(
-        neorl(&root)
-            .args(["sweep", "status"])
-            .arg(&dir)
-            .arg("--json"),
-    );
+    let status = status_of(&dir);
     assert_eq!(
         status["done"],
         json!([1, 2, 3]),
@@ -269,12 +278,7 @@ fn a_sweep_runs_on_a_real_slurm_cluster_and_collects_the_local_table() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(log.contains("task 0: continuing from step"), "{log}");
-    let status = ok_json(
-        neorl(&root)
-            .args(["sweep", "status"])
-            .arg(&dir)
-            .arg("--json"),
-    );
+    let status = status_of(&dir);
     assert_eq!(status["done"], json!([0, 1, 2, 3]), "{status}");
     assert_eq!(status["resubmit"], Value::Null);
     let submissions = std::fs::read_to_string(dir.join("submissions.jsonl")).unwrap();

@@ -47,7 +47,7 @@ pub enum SweepCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Each task: done, running, failed or missing, and the line that resubmits the rest.
+    /// Each task: done, running, queued, failed or missing, and the line that resubmits the failed and missing ones.
     Status {
         dir: PathBuf,
         #[arg(long)]
@@ -259,16 +259,18 @@ fn run_one(dir: &Path, index: Option<usize>, json: bool) -> Result<()> {
 
 fn show_status(dir: &Path, json: bool) -> Result<()> {
     let m = Manifest::read(dir)?;
-    let st = status(dir, &m);
+    let queue = slurm::in_queue(&m);
+    let st = status(dir, &m, &queue.clone().unwrap_or_default());
     let of = |p: Phase| {
         st.iter()
             .filter(|s| s.phase == p)
             .map(|s| s.index)
             .collect::<Vec<_>>()
     };
-    let (done, running, failed, missing) = (
+    let (done, running, queued, failed, missing) = (
         of(Phase::Done),
         of(Phase::Running),
+        of(Phase::Queued),
         of(Phase::Failed),
         of(Phase::Missing),
     );
@@ -283,18 +285,24 @@ fn show_status(dir: &Path, json: bool) -> Result<()> {
     });
     if json {
         return print_json(&json!({
-            "tasks": st, "done": done, "running": running, "failed": failed, "missing": missing,
-            "resubmit": resubmit,
+            "tasks": st, "done": done, "running": running, "queued": queued, "failed": failed,
+            "missing": missing, "resubmit": resubmit, "scheduler": queue.is_some(),
         }));
     }
     println!(
-        "sweep '{}' ({} tasks): {} done, {} running, {} failed, {} missing",
+        "sweep '{}' ({} tasks): {} done, {} running, {} queued, {} failed, {} missing{}",
         m.name,
         m.tasks.len(),
         done.len(),
         running.len(),
+        queued.len(),
         failed.len(),
-        missing.len()
+        missing.len(),
+        if queue.is_none() {
+            " (no squeue here: running means running on this machine's file locks)"
+        } else {
+            ""
+        }
     );
     for s in &st {
         if s.phase != Phase::Done {

@@ -11,6 +11,7 @@
 use super::manifest::Manifest;
 use crate::error::{Error, Result};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,6 +19,41 @@ use std::process::Command;
 pub const SCRIPT: &str = "sweep.sbatch";
 /// Submissions, one JSON line each.
 pub const SUBMISSIONS: &str = "submissions.jsonl";
+
+/// The job array's name: the sweep's name and id, so that `squeue -n`
+/// finds this sweep's jobs however they were submitted.
+pub fn job_name(m: &Manifest) -> String {
+    format!(
+        "neorl-{}-{}",
+        m.name,
+        &m.sweep_id[..m.sweep_id.len().min(8)]
+    )
+}
+
+/// The sweep's array tasks SLURM still holds, by index: `RUNNING`,
+/// `PENDING`, … (`squeue -n JOB_NAME -r`); `None` where there is no
+/// `squeue` or it does not answer.
+pub fn in_queue(m: &Manifest) -> Option<BTreeMap<usize, String>> {
+    let squeue = find_on_path("squeue")?;
+    let out = Command::new(squeue)
+        .args(["-h", "-r", "-o", "%i %T", "-n"])
+        .arg(job_name(m))
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let (id, state) = l.trim().split_once(' ')?;
+                let index = id.rsplit_once('_')?.1.parse().ok()?;
+                Some((index, state.trim().to_string()))
+            })
+            .collect(),
+    )
+}
 
 /// Quote a word for a POSIX shell.
 fn sh(word: &str) -> String {
@@ -48,7 +84,7 @@ pub fn script(dir: &Path, m: &Manifest, neorl: &Path, extra: &[String]) -> Strin
          # neorl sweep '{name}' ({n} tasks), planned by neorl {version}; manifest {hash}.\n\
          # Submit: neorl sweep submit {dq}   (or: sbatch {script})\n\
          # Resubmit some tasks: sbatch --array=3,7-9 {script}\n\
-         #SBATCH --job-name=neorl-{name}\n\
+         #SBATCH --job-name={job_name}\n\
          #SBATCH --array=0-{last}{throttle}\n\
          #SBATCH --ntasks=1\n\
          #SBATCH --cpus-per-task={threads}\n\
@@ -56,6 +92,7 @@ pub fn script(dir: &Path, m: &Manifest, neorl: &Path, extra: &[String]) -> Strin
          #SBATCH --output={logs}/%A_%a.out\n\
          #SBATCH --signal=B:TERM@{signal}\n",
         name = m.name,
+        job_name = job_name(m),
         version = m.neorl_version,
         hash = m.hash,
         dq = sh(&d),
@@ -98,7 +135,7 @@ pub fn submit(dir: &Path, args: &[String]) -> Result<Submission> {
             dir.display()
         )));
     }
-    let sbatch = find_sbatch().ok_or_else(|| {
+    let sbatch = find_on_path("sbatch").ok_or_else(|| {
         Error::InvalidArgument(format!(
             "`sbatch` is not on PATH: this machine is not a SLURM submit host. Submit from the cluster's login node, or run the sweep here with `neorl sweep run-local {} --jobs N`",
             dir.display()
@@ -169,10 +206,10 @@ pub fn submit(dir: &Path, args: &[String]) -> Result<Submission> {
     Ok(sub)
 }
 
-fn find_sbatch() -> Option<PathBuf> {
+fn find_on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .map(|d| d.join("sbatch"))
+        .map(|d| d.join(program))
         .find(|p| p.is_file())
 }
 

@@ -9,13 +9,14 @@
 //! done.json     the result; written last, atomically (temp file + rename)
 //! ```
 //!
-//! From these, [`status`] tells done / running / failed / missing without
-//! asking the scheduler.
+//! From these, and from what the scheduler still holds, [`status`] tells
+//! done / running / queued / failed / missing.
 
 use super::files::write_json;
 use super::manifest::Manifest;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
@@ -108,6 +109,8 @@ pub struct State {
 pub enum Phase {
     Done,
     Running,
+    /// Waiting in the scheduler's queue.
+    Queued,
     Failed,
     Missing,
 }
@@ -123,8 +126,10 @@ pub struct TaskStatus {
     pub error: Option<String>,
 }
 
-/// Every task's status.
-pub fn status(dir: &Path, m: &Manifest) -> Vec<TaskStatus> {
+/// Every task's status. `queue`: what the scheduler holds, by index
+/// (`RUNNING`, `PENDING`, …; see [`super::slurm::in_queue`]); a task there
+/// is running or queued even where file locks do not reach across nodes.
+pub fn status(dir: &Path, m: &Manifest, queue: &BTreeMap<usize, String>) -> Vec<TaskStatus> {
     m.tasks
         .iter()
         .map(|t| {
@@ -134,6 +139,12 @@ pub fn status(dir: &Path, m: &Manifest) -> Vec<TaskStatus> {
                 Phase::Done
             } else if td.is_locked() {
                 Phase::Running
+            } else if let Some(q) = queue.get(&t.index) {
+                if q == "RUNNING" || q == "COMPLETING" {
+                    Phase::Running
+                } else {
+                    Phase::Queued
+                }
             } else if state.is_some() {
                 // A worker started it and is gone: failed, stopped or killed.
                 Phase::Failed
