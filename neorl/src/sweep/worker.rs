@@ -172,16 +172,8 @@ pub fn run_task(dir: &Path, m: &Manifest, index: usize) -> Result<Outcome> {
     let prev_step = td.read_state().map_or(0, |s| s.step);
     td.write_state(&state("running", prev_step, None))?;
     match attempt(m, task, &td) {
-        Ok(Attempt::Stopped(step)) => {
-            td.write_state(&state(
-                "stopped",
-                step,
-                Some(format!(
-                    "stopped by a signal at step {step} (checkpoint written); run it again to continue"
-                )),
-            ))?;
-            Ok(Outcome::Stopped(step))
-        }
+        // (Its state was written before the run was ended: see `attempt`.)
+        Ok(Attempt::Stopped(step)) => Ok(Outcome::Stopped(step)),
         Ok(Attempt::Finished(result, run_id)) => {
             let mut tags: std::collections::BTreeMap<String, String> =
                 result.to_tags().into_iter().collect();
@@ -200,6 +192,18 @@ pub fn run_task(dir: &Path, m: &Manifest, index: usize) -> Result<Outcome> {
             td.write_state(&state("failed", step, Some(e.to_string())))?;
             Err(e)
         }
+    }
+}
+
+/// The state of a task that runs now.
+fn running_state(m: &Manifest, step: u64) -> State {
+    State {
+        state: "running".into(),
+        manifest_hash: m.hash.clone(),
+        step,
+        error: None,
+        host: host(),
+        job: job(),
     }
 }
 
@@ -333,6 +337,7 @@ fn attempt(m: &Manifest, task: &Task, td: &TaskDir) -> Result<Attempt> {
                 log_eval(&mut run, p)?;
             }
             match train(
+                m,
                 task,
                 agent.as_mut(),
                 &data,
@@ -343,6 +348,15 @@ fn attempt(m: &Manifest, task: &Task, td: &TaskDir) -> Result<Attempt> {
                 seconds_before,
             )? {
                 Trained::Stopped(step) => {
+                    // The state first: the scheduler may SIGKILL this
+                    // process while the run's end goes to the server.
+                    let mut st = td.read_state().unwrap_or_else(|| running_state(m, step));
+                    st.state = "stopped".into();
+                    st.step = step;
+                    st.error = Some(format!(
+                        "stopped by a signal at step {step} (checkpoint written); run it again to continue"
+                    ));
+                    td.write_state(&st)?;
                     run.end(Status::Killed)?;
                     return Ok(Attempt::Stopped(step));
                 }
@@ -412,6 +426,7 @@ enum Trained {
 /// and checkpoint boundary (see the module docs).
 #[allow(clippy::too_many_arguments)]
 fn train(
+    m: &Manifest,
     task: &Task,
     agent: &mut dyn Agent,
     data: &dyn BatchSource,
@@ -429,14 +444,7 @@ fn train(
     let checkpoint = |agent: &dyn Agent, evals: &[EvalPoint]| -> Result<()> {
         write_progress(td, evals, seconds_before + t0.elapsed().as_secs_f64())?;
         agent.save(&td.checkpoint())?;
-        let mut st = td.read_state().unwrap_or_else(|| State {
-            state: "running".into(),
-            manifest_hash: String::new(),
-            step: 0,
-            error: None,
-            host: host(),
-            job: job(),
-        });
+        let mut st = td.read_state().unwrap_or_else(|| running_state(m, 0));
         st.step = agent.steps_done();
         td.write_state(&st)
     };

@@ -146,7 +146,7 @@ impl Slurm {
              MpiDefault=none\n\
              JobAcctGatherType=jobacct_gather/none\n\
              AccountingStorageType=accounting_storage/none\n\
-             KillWait=5\n\
+             KillWait=15\n\
              MailProg=/bin/true\n\
              NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN\n\
              PartitionName=test Nodes={host} Default=YES MaxTime=INFINITE State=UP\n",
