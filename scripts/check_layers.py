@@ -64,6 +64,7 @@ LAYERS = {
         "report": 7,
         "bench": 8,
         "quickstart": 8,
+        "sweep": 8,
         # The binary: main.rs and its cli/ module tree.
         "main": 9,
         "cli": 9,

@@ -39,6 +39,11 @@ enum Command {
     Eval(cli::eval::EvalArgs),
     /// Score table: algorithms × environments × seeds on registry datasets (mean ± std, last and best).
     Scores(cli::scores::ScoresArgs),
+    /// Sweeps on a SLURM cluster or here: spec, plan, submit, run, status, collect.
+    Sweep {
+        #[command(subcommand)]
+        what: cli::sweep::SweepCmd,
+    },
     /// The safety audit log.
     Audit {
         #[command(subcommand)]
@@ -121,6 +126,7 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Train(a) => cli::train::run(a)?,
         Command::Eval(a) => cli::eval::run(a)?,
         Command::Scores(a) => cli::scores::run(a)?,
+        Command::Sweep { what } => cli::sweep::run(what)?,
         Command::Audit { what } => return cli::audit::run(what),
         Command::Bench { what } => cli::bench::run(what)?,
         Command::Track { what } => cli::track::run(what)?,

@@ -481,6 +481,58 @@ fn every_subcommand_survives_hostile_arguments() {
         s.survives(&[words("datasets export"), vec![tiny, p.clone()]].concat());
         runs += 1;
     }
+    // Sweeps: hostile spec files and sweep folders, and a small spec
+    // planned into hostile folders.
+    let spec = s.path("sweep.toml");
+    std::fs::write(
+        &spec,
+        "name = \"h\"\nalgorithms = [\"bc\"]\nenvironments = [\"ChemicalReactor-v0\"]\nsizes = [300]\nseeds = 1\nsteps = 1\nhidden = [8]\n[evaluation]\nepisodes = 1\n",
+    )
+    .unwrap();
+    for p in &inputs {
+        s.survives(&[words("sweep plan"), vec![p.clone()], words("--out sweep-h")].concat());
+        for cmd in [
+            "sweep status",
+            "sweep collect",
+            "sweep run-local",
+            "sweep submit",
+        ] {
+            s.survives(&[words(cmd), vec![p.clone()]].concat());
+        }
+        s.survives(&[words("sweep run"), vec![p.clone()], words("--index 0")].concat());
+        runs += 6;
+    }
+    for p in &outputs {
+        s.survives(
+            &[
+                words("sweep plan"),
+                vec![spec.clone(), OsString::from("--out"), p.clone()],
+            ]
+            .concat(),
+        );
+        runs += 1;
+    }
+    s.survives(
+        &[
+            words("sweep plan"),
+            vec![spec.clone()],
+            words("--out sweep-ok"),
+        ]
+        .concat(),
+    );
+    for n in NUMBERS {
+        s.survives(&with_option(
+            &words("sweep run sweep-ok --index 0"),
+            "--index",
+            n,
+        ));
+        s.survives(&with_option(
+            &words("sweep run-local sweep-ok --jobs 1"),
+            "--jobs",
+            n,
+        ));
+        runs += 2;
+    }
     // Found by hand: a seed near u64::MAX through the quickstart's training.
     s.survives(&words(
         "quickstart --seed 18446744073709551615 --train-steps 1 --dataset-size 300 --episodes 1 --eval-points 1 --out q2",

@@ -12,6 +12,7 @@ pub mod quickstart;
 pub mod rollout;
 pub mod scores;
 pub mod sizes;
+pub mod sweep;
 pub mod track;
 pub mod train;
 

@@ -1,11 +1,14 @@
-//! `neorl scores`: the score table (algorithms × environments × seeds).
+//! `neorl scores`: the score table (algorithms × environments × seeds), as
+//! a sweep run on this machine (`neorl sweep plan` + `run-local` + `collect`).
 
 use super::track::TrackArgs;
 use super::{parse_settings, print_json, sizes};
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use neorl::env::ids;
-use neorl::experiments::scores::{ScoreConfig, score_table};
+use neorl::experiments::scores::ScoreConfig;
+use neorl::sweep::spec::Evaluation;
+use neorl::sweep::{self, PlanOptions, SweepSpec};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -47,7 +50,7 @@ pub struct ScoresArgs {
     /// A hyper-parameter over the papers' defaults, e.g. --set combo.model_steps=1000 (ALGO.KEY for one algorithm, KEY for all; value in JSON; repeatable).
     #[arg(long = "set", value_name = "[ALGO.]KEY=VALUE")]
     settings: Vec<String>,
-    /// Where scores.md, scores.json and scores.html go.
+    /// Where scores.md, scores.json and scores.html go (the sweep behind them: OUT/sweep).
     #[arg(long, default_value = "neorl-out/scores")]
     out: PathBuf,
     #[command(flatten)]
@@ -56,42 +59,73 @@ pub struct ScoresArgs {
     json: bool,
 }
 
+/// `neorl scores` is a sweep planned into `OUT/sweep`, run here and
+/// collected: the same path as on a cluster. Run again with the same
+/// arguments, it continues where it stopped (finished runs are kept).
 pub fn run(a: ScoresArgs) -> Result<()> {
     let quality: neorl::data::Quality = a.quality.parse()?;
-    let defaults = ScoreConfig::default();
-    let cfg = ScoreConfig {
-        envs: a
-            .envs
-            .unwrap_or_else(|| ids().iter().map(|s| s.to_string()).collect()),
-        algos: a.algos.unwrap_or(defaults.algos),
-        seeds: a.seeds,
-        steps: a.steps,
-        eval_every: a.eval_every.unwrap_or((a.steps / 5).max(1)),
-        episodes: a.episodes,
-        quality,
-        dataset_size: a.size,
-        hidden: a.hidden,
-        device: a.device,
-        jobs: a.jobs.max(1),
-        settings: parse_settings(&a.settings)?,
-        ..defaults
-    };
-    sizes::steps("--steps", cfg.steps)?;
-    if let Some(n) = cfg.dataset_size {
-        for env in &cfg.envs {
+    sizes::steps("--steps", a.steps)?;
+    let envs = a
+        .envs
+        .unwrap_or_else(|| ids().iter().map(|s| s.to_string()).collect());
+    if let Some(n) = a.size {
+        for env in &envs {
             sizes::dataset("--size", env, n)?;
         }
     }
-    let table = score_table(&cfg)?;
-    let files = table.write(&a.out)?;
+    if a.jobs == 0 {
+        bail!("--jobs 0: train at least 1 run at a time");
+    }
+    let spec = SweepSpec {
+        name: "scores".into(),
+        algorithms: a.algos.unwrap_or_else(|| ScoreConfig::default().algos),
+        environments: envs,
+        qualities: vec![quality],
+        sizes: a.size.into_iter().collect(),
+        seeds: a.seeds,
+        steps: a.steps,
+        hidden: a.hidden,
+        device: a.device,
+        threads: 1,
+        checkpoint_every: None,
+        data_dir: None,
+        evaluation: Evaluation {
+            every: a.eval_every,
+            episodes: a.episodes,
+            ..Evaluation::default()
+        },
+        set: toml_settings(&parse_settings(&a.settings)?)?,
+        slurm: Default::default(),
+        tracking: Default::default(),
+    };
+    let opts = PlanOptions {
+        tracking_uri: a.track.tracking_uri.clone(),
+        experiment: a.track.experiment.clone(),
+        no_track: a.track.no_track,
+        ..PlanOptions::default()
+    };
+    let dir = a.out.join("sweep");
+    let planned = sweep::plan(&spec, &dir, &opts)?;
+    sweep::worker::stop_on_signals();
+    sweep::run_local(&planned.dir, a.jobs)?;
+    if sweep::worker::stop_requested() {
+        bail!(
+            "stopped by a signal; the finished runs and the others' checkpoints are kept in {}: the same command again continues",
+            planned.dir.display()
+        );
+    }
+    let tables = sweep::collect(&planned.dir, &planned.manifest)?;
+    let files = sweep::collect::write(&a.out, &tables)?;
+    let table = &tables.first().context("the sweep gave no table")?.1;
     if a.json {
-        let mut v = serde_json::to_value(&table)?;
+        let mut v = serde_json::to_value(table)?;
         v["files"] = json!(
             files
                 .iter()
                 .map(|f| f.to_string_lossy())
                 .collect::<Vec<_>>()
         );
+        v["sweep"] = json!(planned.dir.to_string_lossy());
         return print_json(&v);
     }
     print!("{table}");
@@ -104,4 +138,31 @@ pub fn run(a: ScoresArgs) -> Result<()> {
             .join(", ")
     );
     Ok(())
+}
+
+/// `--set` pairs as a spec's `[set]`: `ALGO.KEY` under `[set.ALGO]`.
+fn toml_settings(
+    settings: &neorl::agents::Settings,
+) -> Result<std::collections::BTreeMap<String, toml::Value>> {
+    let mut out = std::collections::BTreeMap::new();
+    for (k, v) in settings {
+        let value = toml::Value::try_from(v)
+            .with_context(|| format!("--set {k}={v}: not a value a spec can hold"))?;
+        match k.split_once('.') {
+            Some((algo, key)) => {
+                let t = out
+                    .entry(algo.to_string())
+                    .or_insert_with(|| toml::Value::Table(Default::default()));
+                if let toml::Value::Table(t) = t {
+                    t.insert(key.to_string(), value);
+                } else {
+                    bail!("--set {k}: {algo} is set both for all algorithms and as an algorithm");
+                }
+            }
+            None => {
+                out.insert(k.clone(), value);
+            }
+        }
+    }
+    Ok(out)
 }

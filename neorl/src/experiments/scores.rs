@@ -94,7 +94,7 @@ impl Default for ScoreConfig {
 }
 
 /// One periodic evaluation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalPoint {
     /// Gradient steps done.
     pub step: u64,
@@ -120,6 +120,31 @@ pub struct Run {
     pub error: Option<String>,
 }
 
+impl Run {
+    /// A run from its evaluations: "last" is the final one's score, "best"
+    /// the best of them (NaN when there are none).
+    pub fn of(
+        env: &str,
+        algo: &str,
+        seed: u64,
+        evals: Vec<EvalPoint>,
+        seconds: f64,
+        error: Option<String>,
+    ) -> Self {
+        let scores: Vec<f64> = evals.iter().map(|p| p.normalized_score).collect();
+        Run {
+            env: env.to_string(),
+            algo: algo.to_string(),
+            seed,
+            last: scores.last().copied().unwrap_or(f64::NAN),
+            best: scores.iter().copied().fold(f64::NAN, f64::max),
+            evals,
+            seconds,
+            error,
+        }
+    }
+}
+
 /// The data an environment's runs trained on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DatasetScore {
@@ -131,6 +156,22 @@ pub struct DatasetScore {
     pub episodes: usize,
     /// Normalized mean return of those episodes: the behaviour policy's score.
     pub behaviour_score: f64,
+}
+
+impl DatasetScore {
+    /// What a table records about dataset `data` (registry id `id`) of
+    /// environment `spec`.
+    pub fn of(data: &Dataset, spec: &EnvSpec, id: &str) -> Self {
+        let sha256 = BatchSource::source(data).map_or_else(String::new, |s| s.sha256);
+        DatasetScore {
+            env: spec.id.clone(),
+            dataset: id.to_string(),
+            sha256,
+            transitions: data.len(),
+            episodes: BatchSource::episode_returns(data).len(),
+            behaviour_score: behaviour_score(data, spec),
+        }
+    }
 }
 
 /// One line of the table: an algorithm on an environment, over seeds.
@@ -182,17 +223,23 @@ pub fn train_with_evals(
         let k = eval_every.min(steps - done);
         agents::train_loop_with(agent, data, k, false)?;
         done += k;
-        let r = evaluate(&mut agent.policy(), env, opts.clone())?;
-        points.push(EvalPoint {
-            step: agent.steps_done(),
-            normalized_score: r.normalized_score,
-            mean_return: r.mean_return,
-            mean_cost: r.mean_cost,
-            hard_violations: r.hard_violations,
-        });
+        points.push(eval_point(agent, env, opts)?);
         on_piece(k);
     }
     Ok(points)
+}
+
+/// Evaluate `agent` in `env` with `opts` now: one [`EvalPoint`] at its
+/// current step.
+pub fn eval_point(agent: &mut dyn Agent, env: &mut Env, opts: &EvalOptions) -> Result<EvalPoint> {
+    let r = evaluate(&mut agent.policy(), env, opts.clone())?;
+    Ok(EvalPoint {
+        step: agent.steps_done(),
+        normalized_score: r.normalized_score,
+        mean_return: r.mean_return,
+        mean_cost: r.mean_cost,
+        hard_violations: r.hard_violations,
+    })
 }
 
 /// The behaviour policy's normalized score: the mean return of the
@@ -270,20 +317,7 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
     for spec in &specs {
         let id = DatasetEntry::make_id(&spec.id, cfg.quality);
         let d = store.load_sized(&id, cfg.dataset_size)?;
-        let src = BatchSource::source(&d).unwrap_or_else(|| agents::DataSource {
-            id: id.clone(),
-            sha256: String::new(),
-            env_id: spec.id.clone(),
-            transitions: d.len(),
-        });
-        datasets.push(DatasetScore {
-            env: spec.id.clone(),
-            dataset: id,
-            sha256: src.sha256,
-            transitions: d.len(),
-            episodes: BatchSource::episode_returns(&d).len(),
-            behaviour_score: behaviour_score(&d, spec),
-        });
+        datasets.push(DatasetScore::of(&d, spec, &id));
         data.push(d);
     }
     let tasks: Vec<(usize, String, u64)> = (0..specs.len())
@@ -328,17 +362,14 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
             )?;
             Ok(())
         })();
-        let scores: Vec<f64> = evals.iter().map(|p| p.normalized_score).collect();
-        let run = Run {
-            env: spec.id.clone(),
-            algo: algo.clone(),
-            seed: *seed,
-            last: scores.last().copied().unwrap_or(f64::NAN),
-            best: scores.iter().copied().fold(f64::NAN, f64::max),
+        let run = Run::of(
+            &spec.id,
+            algo,
+            *seed,
             evals,
-            seconds: t0.elapsed().as_secs_f64(),
-            error: result.err().map(|e| e.to_string()),
-        };
+            t0.elapsed().as_secs_f64(),
+            result.err().map(|e| e.to_string()),
+        );
         match &run.error {
             None => eprintln!(
                 "{} {} seed {}: last {:.1}, best {:.1} ({:.0} s)",
@@ -374,18 +405,38 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
     if let Ok(p) = progress.into_inner() {
         p.finish();
     }
+    Ok(aggregate(
+        cfg,
+        datasets,
+        &algos,
+        runs,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// The table of finished `runs`: one row per environment (in the order of
+/// `datasets`) and algorithm (in the order of `algos`), mean ± std over the
+/// runs that did not fail. A sweep's `collect` builds its tables with this
+/// too, so both give the same numbers from the same runs.
+pub fn aggregate(
+    cfg: &ScoreConfig,
+    datasets: Vec<DatasetScore>,
+    algos: &[String],
+    runs: Vec<Run>,
+    seconds: f64,
+) -> ScoreTable {
     let mut rows = vec![];
-    for (spec, ds) in specs.iter().zip(&datasets) {
-        for algo in &algos {
+    for ds in &datasets {
+        for algo in algos {
             let mine: Vec<&Run> = runs
                 .iter()
-                .filter(|r| r.env == spec.id && &r.algo == algo)
+                .filter(|r| r.env == ds.env && &r.algo == algo)
                 .collect();
             let ok: Vec<&&Run> = mine.iter().filter(|r| r.error.is_none()).collect();
             let (last_mean, last_std) = mean_std(&ok.iter().map(|r| r.last).collect::<Vec<_>>());
             let (best_mean, best_std) = mean_std(&ok.iter().map(|r| r.best).collect::<Vec<_>>());
             rows.push(ScoreRow {
-                env: spec.id.clone(),
+                env: ds.env.clone(),
                 algo: algo.clone(),
                 seeds: ok.len(),
                 last_mean,
@@ -401,14 +452,14 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
             });
         }
     }
-    Ok(ScoreTable {
+    ScoreTable {
         config: cfg.clone(),
         datasets,
         rows,
         runs,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         neorl_version: env!("CARGO_PKG_VERSION").into(),
-    })
+    }
 }
 
 #[cfg(test)]

@@ -917,7 +917,7 @@ fn collect_files(base: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> R
 }
 
 /// `2 * bytes` random hex digits (run ids are 32, as MLflow's uuid4 hex).
-pub(crate) fn random_hex(bytes: usize) -> String {
+pub fn random_hex(bytes: usize) -> String {
     let mut s = String::new();
     while s.len() < 2 * bytes {
         s.push_str(&uuid::Uuid::new_v4().simple().to_string());
