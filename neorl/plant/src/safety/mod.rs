@@ -51,22 +51,23 @@
 //! over three steps); whole episodes until at least 10^5 shielded steps per
 //! row (`cargo test -p neorl-plant --release --lib residual_table --
 //! --ignored --nocapture` with `RESIDUAL_STEPS=100000
-//! RESIDUAL_MAX_EPISODES=100000 RESIDUAL_BACKOFFS=0.2`; for the unshielded
-//! column `RESIDUAL_BACKOFFS=none`). Entries are "random / adversarial".
+//! RESIDUAL_MAX_EPISODES=100000 RESIDUAL_BACKOFFS=0.2`, seed 21; the
+//! unshielded column is 30 episodes, `RESIDUAL_MAX_EPISODES=30
+//! RESIDUAL_BACKOFFS=none`). Entries are "random / adversarial".
 //! The adversary pushes at full authority every step, so the shield changes
 //! nearly all of its actions; "emergencies" are decisions where nothing
 //! verified (the shutdown fired where the plant has one, else the safe
 //! action was applied anyway).
 //!
-//! | environment | backup law | unshielded: episodes breached (of 30) | **shielded: steps with a breach** | shielded steps | interventions (% of steps) | emergencies | shutdowns (episodes) |
+//! | environment | backup law | unshielded: episodes breached (of 30) | **shielded: episodes breached** | shielded steps | interventions (% of steps) | emergencies | shutdowns (episodes) |
 //! |---|---|---|---|---|---|---|---|
 //! | ChemicalReactor-v0 | recompute | 12 / 30 | **0 / 0** | 100204 / 100536 | 0.9 / 99.6 | 16 / 63 | 16 of 141 / 63 of 188 |
 //! | RobotAssembly-v0 | recompute | 30 / 30 | **0 / 0** | 100263 / 100354 | 37.3 / 97.4 | 23 / 0 | 0 of 175 / 0 of 168 |
-//! | HVACControl-v0 | recompute | 24 / 30 | **0 / 0** | 99840 / 99840 | 30.5 / 99.4 | 0 / 0 | 0 of 260 / 0 of 260 |
-//! | WaterTreatment-v0 | recompute | 28 / 30 | **0 / 0** | 99360 / 99360 | 33.0 / 97.6 | 0 / 0 | 0 of 138 / 0 of 138 |
-//! | SteelAnnealing-v0 | recompute | 18 / 30 | **0 / 0** | 99900 / 99900 | 15.9 / 98.4 | 0 / 0 | 0 of 185 / 0 of 185 |
-//! | PowerGrid-v0 | latch | 29 / 30 | **0 / 0** | 99600 / 99600 | 19.6 / 99.0 | 0 / 0 | 0 of 166 / 0 of 166 |
-//! | SupplyChain-v0 | recompute | 30 / 30 | **0 / 0** | 99139 / 98551 | 24.5 / 23.9 | 3 / 5 | 3 of 273 / 5 of 273 |
+//! | HVACControl-v0 | recompute | 24 / 30 | **0 / 0** | 100224 / 100224 | 30.6 / 99.4 | 0 / 0 | 0 of 261 / 0 of 261 |
+//! | WaterTreatment-v0 | recompute | 28 / 30 | **0 / 0** | 100080 / 100080 | 33.1 / 97.6 | 0 / 0 | 0 of 139 / 0 of 139 |
+//! | SteelAnnealing-v0 | recompute | 18 / 30 | **0 / 0** | 100440 / 100440 | 16.0 / 98.4 | 0 / 0 | 0 of 186 / 0 of 186 |
+//! | PowerGrid-v0 | latch | 29 / 30 | **0 / 0** | 100200 / 100200 | 19.6 / 99.0 | 0 / 0 | 0 of 167 / 0 of 167 |
+//! | SupplyChain-v0 | recompute | 30 / 30 | **0 / 0** | 100234 / 100011 | 24.5 / 23.8 | 3 / 5 | 3 of 276 / 5 of 277 |
 //!
 //! The expert controller through the shield against the expert alone, same
 //! 50 episodes with disturbances and noise on (`RESIDUAL_EPISODES=50 cargo
