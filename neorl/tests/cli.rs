@@ -572,3 +572,100 @@ fn bench_train_and_inference_report_the_documented_fields() {
         assert!(v[k].as_f64().unwrap() > 0.0, "{k} in {v}");
     }
 }
+
+/// Issue 15: `train` refuses data with NaN or Inf (a file without a
+/// checksum attribute, as D4RL and Minari files are, reads fine) and
+/// hyper-parameters out of range, naming the check or the setting, before
+/// anything is trained or written.
+#[test]
+fn train_refuses_non_finite_data_and_settings_out_of_range() {
+    use neorl::data::{GenerateConfig, Quality, generate, write};
+    let dir = tmp("guards");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = generate(&GenerateConfig::new(
+        "ChemicalReactor-v0",
+        Quality::Medium,
+        300,
+        4,
+    ))
+    .unwrap();
+    let good = dir.join("good.h5");
+    write(&d, &good).unwrap();
+    let train = |file: &Path, out: &str, extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "train",
+            "--algo",
+            "bc",
+            "--dataset",
+            file.to_str().unwrap(),
+            "--steps",
+            "2",
+            "--hidden",
+            "8",
+            "--out",
+            dir.join(out).to_str().unwrap(),
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let fails = |a: Vec<String>, needles: &[&str]| {
+        json_error(
+            &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            None,
+            needles,
+        );
+    };
+    // One value made NaN or infinite, and the checksum attribute removed.
+    for (array, row, value) in [
+        ("observations", 17, f32::NAN),
+        ("actions", 3, f32::INFINITY),
+        ("costs", 40, f32::NAN),
+    ] {
+        let bad = dir.join(format!("bad-{array}.h5"));
+        std::fs::copy(&good, &bad).unwrap();
+        {
+            let f = hdf5::File::open_rw(&bad).unwrap();
+            let ds = f.dataset(array).unwrap();
+            let mut v: Vec<f32> = ds.read_raw().unwrap();
+            let width = v.len() / 300;
+            v[row * width] = value;
+            ds.write_raw(&v).unwrap();
+            f.delete_attr("sha256").unwrap();
+        }
+        let out = format!("out-{array}");
+        fails(
+            train(&bad, &out, &[]),
+            &["`finite` check", &format!("{array}[{row}] = {value}")],
+        );
+        assert!(!dir.join(&out).exists(), "nothing written for {array}");
+    }
+    // Settings out of range, through --set and --hidden.
+    fails(
+        train(&good, "lr", &["--set", "lr=-1"]),
+        &["bc: setting lr = -1", "out of range", "> 0"],
+    );
+    fails(
+        train(&good, "batch", &["--set", "batch_size=0"]),
+        &["setting batch_size = 0", "from 1 to"],
+    );
+    let mut zero = train(&good, "hidden", &[]);
+    let at = zero.iter().position(|a| a == "--hidden").unwrap();
+    zero[at + 1] = "0".into();
+    fails(zero, &["setting hidden = [0]", "at least 1", "--hidden"]);
+    let mut td3bc = train(&good, "tau", &["--set", "tau=0"]);
+    td3bc[2] = "td3bc".into();
+    fails(td3bc, &["td3bc: setting tau = 0", "(0, 1]"]);
+    // The good file trains.
+    let v = json(
+        &train(&good, "ok", &[])
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(v["steps"], 2);
+    std::fs::remove_dir_all(&dir).ok();
+}

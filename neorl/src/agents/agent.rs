@@ -8,7 +8,9 @@
 //! agent, and [`AgentPolicy`] undoes it, so deployment code only ever sees
 //! raw observations and actions in the plant's units.
 
+use super::divergence::diverged;
 use super::nets::HostMlp;
+use crate::data::validate::check_trainable;
 use crate::data::{Batch, BatchSource};
 use crate::env::EnvSpec;
 use crate::error::{Error, Result};
@@ -368,6 +370,9 @@ pub fn train_loop_observed(
             ));
         }
     }
+    // The fast checks of `neorl datasets validate`: NaN or Inf in the data
+    // would make every loss NaN and the normalisation unsaveable.
+    check_trainable(data)?;
     // The normalisation is fitted on the data of the first call and kept
     // (and checkpointed) from then on.
     if agent.state().norm.is_none() {
@@ -401,11 +406,8 @@ pub fn train_loop_observed(
         }
         let metrics = agent.update(&batch)?;
         if let Some((name, v)) = metrics.iter().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::Training(format!(
-                "{} diverged at step {}: {name} = {v}; lower the learning rate or check the data for outliers",
-                agent.algo(),
-                agent.state().step + 1
-            )));
+            let step = agent.state().step + 1;
+            return Err(diverged(agent.algo(), step, name, *v, &agent.config_json()));
         }
         let st = agent.state_mut();
         st.step += 1;

@@ -7,6 +7,7 @@ use super::agent::{Agent, TrainState};
 use super::device::Device;
 use super::nets::{Adam, DeviceBatch, Mlp, layer_sizes, read_metrics};
 use super::parts::{self, agent_basics, agent_constructors, declare_parts};
+use super::ranges::Ranges;
 use crate::data::Batch;
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,18 @@ impl Default for BcConfig {
             hidden: vec![256, 256],
             lr: 3e-4,
         }
+    }
+}
+
+impl BcConfig {
+    /// Check every setting against its allowed range (done by `new`; call
+    /// it to check a config before building): an error names the setting,
+    /// its value and the range.
+    pub fn validate(&self) -> Result<()> {
+        let r = Ranges::new(ALGO, "BcConfig");
+        r.batch("batch_size", self.batch_size)?;
+        r.widths("hidden", &self.hidden)?;
+        r.positive("lr", self.lr)
     }
 }
 

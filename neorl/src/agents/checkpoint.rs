@@ -4,15 +4,25 @@
 //!
 //! ```text
 //! b"NEORLCK\0"  u32 format version  u64 header length   (little-endian)
-//! header: JSON (algo, env, config, step, RNG state, normaliser, tensor index,
-//!         checksum of the blob)
+//! header: JSON (algo, env, config, step, RNG state, normaliser, dataset,
+//!         tensor index, checksum of the blob)
 //! blob:   every tensor as little-endian f32, in index order
+//! digest: SHA-256 of every byte before it (prefix, header and blob)
 //! ```
 //!
 //! Tensors: networks, target networks, optimiser moments, metric history.
 //! Writing goes to a temporary file in the same folder, then a rename, so a
 //! crash never leaves a half-written checkpoint behind. Reading checks the
-//! magic, version, checksum and every shape, and says what is wrong.
+//! magic, version, digest, checksum and every shape, and says what is wrong.
+//!
+//! **Versions.** Version 2 (this one) adds the trailing digest, so a changed
+//! byte anywhere — a normalisation statistic, the step, the RNG state, the
+//! config, a weight — makes the file fail to load as corrupt (in version 1
+//! only the blob was checksummed: a flipped bit in the stored observation
+//! mean loaded silently and changed the policy). Version-1 files still load,
+//! with a warning on stderr that their header is unprotected; saving the
+//! loaded agent again writes version 2. Writing refuses parameters that are
+//! not finite (a diverged agent), so a checkpoint never holds NaN weights.
 
 // A reader of untrusted bytes: no panic on any input (issue 17). Unwraps,
 // panics and unchecked indexing are errors in this file; `read` also
@@ -32,6 +42,7 @@ use crate::limits::check_memory;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -39,8 +50,12 @@ const MAGIC: &[u8; 8] = b"NEORLCK\0";
 /// The longest header a reader accepts (the header of a COMBO checkpoint
 /// with its whole metric history is well under a megabyte).
 pub const MAX_HEADER_BYTES: u64 = 64 << 20;
-/// Version of the file layout; bumped on incompatible changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the file layout written; bumped on incompatible changes.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest version read (version 1: no digest over the header).
+pub const OLDEST_READ_VERSION: u32 = 1;
+/// Bytes of the trailing SHA-256 digest (version 2 on).
+const DIGEST_BYTES: u64 = 32;
 /// File name inside a checkpoint folder.
 pub const FILE_NAME: &str = "agent.ckpt";
 
@@ -92,6 +107,26 @@ pub struct Checkpoint {
     header: Header,
     data: Vec<Vec<f32>>,
     path: PathBuf,
+}
+
+/// The trailing digest of a version-2 file: SHA-256 of its prefix, header
+/// and blob.
+fn digest(prefix: &[u8], header: &[u8], blob: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prefix);
+    h.update(header);
+    h.update(blob);
+    h.finalize().into()
+}
+
+/// Recompute the trailing digest of a version-2 checkpoint's `bytes` after
+/// a test edited them on purpose (to reach the checks behind the digest).
+#[cfg(test)]
+pub(crate) fn reseal(bytes: &mut [u8]) {
+    let n = bytes.len().saturating_sub(32);
+    let (body, tail) = bytes.split_at_mut(n);
+    let d = digest(body, &[], &[]);
+    tail.copy_from_slice(&d);
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -218,7 +253,20 @@ impl Checkpoint {
     }
 
     /// Write atomically to `dir/agent.ckpt` (creating `dir`).
+    ///
+    /// Refused, leaving any checkpoint already in `dir` as it is, when a
+    /// parameter, optimiser moment or normalisation statistic is NaN or
+    /// infinite (training diverged): such a file would load into an agent
+    /// that acts NaN.
     pub fn write(mut self, dir: &Path) -> Result<PathBuf> {
+        if let Some(problem) = self.non_finite() {
+            return Err(Error::Checkpoint {
+                path: dir.join(FILE_NAME),
+                reason: format!(
+                    "not written: {problem}; training diverged (a learning rate too high, or unnormalised data), so the agent in memory cannot be saved and the checkpoint already there, if any, is kept; resume from it with a lower learning rate"
+                ),
+            });
+        }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut blob = Vec::with_capacity(self.data.iter().map(|d| 4 * d.len()).sum());
         for d in &self.data {
@@ -234,13 +282,16 @@ impl Checkpoint {
         })?;
         let path = dir.join(FILE_NAME);
         let tmp = dir.join(format!("{FILE_NAME}.tmp-{}", std::process::id()));
+        let mut prefix = MAGIC.to_vec();
+        prefix.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        prefix.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        let digest = digest(&prefix, &header, &blob);
         let write = || -> std::io::Result<()> {
             let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-            f.write_all(MAGIC)?;
-            f.write_all(&FORMAT_VERSION.to_le_bytes())?;
-            f.write_all(&(header.len() as u64).to_le_bytes())?;
+            f.write_all(&prefix)?;
             f.write_all(&header)?;
             f.write_all(&blob)?;
+            f.write_all(&digest)?;
             let f = f.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)
@@ -277,11 +328,15 @@ impl Checkpoint {
             return Err(bad("not a neorl checkpoint (wrong magic bytes); pass the folder written by `neorl train` or `agent.save`".into()));
         }
         let version = u32::from_le_bytes(version.try_into().unwrap_or_default());
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(bad(format!(
-                "format version {version}, this neorl reads version {FORMAT_VERSION}; use the neorl version that wrote it"
+                "format version {version}, this neorl reads versions {OLDEST_READ_VERSION} to {FORMAT_VERSION}; use the neorl version that wrote it"
             )));
         }
+        let trailer = match version {
+            1 => 0,
+            _ => DIGEST_BYTES,
+        };
         let hlen = u64::from_le_bytes(hlen.try_into().unwrap_or_default());
         if hlen > MAX_HEADER_BYTES {
             return Err(bad(format!(
@@ -302,20 +357,34 @@ impl Checkpoint {
             "the header's length is corrupt, or the checkpoint was written on a machine with more memory",
         )
         .map_err(|e| bad(e.to_string()))?;
-        let blob = take_bytes(&mut file, header.blob_len.saturating_add(1))
-            .map_err(|e| Error::io(&path, e))?;
-        if blob.len() as u64 != header.blob_len {
-            let got = match blob.len() as u64 > header.blob_len {
+        let expected = header.blob_len.saturating_add(trailer);
+        let mut blob =
+            take_bytes(&mut file, expected.saturating_add(1)).map_err(|e| Error::io(&path, e))?;
+        if blob.len() as u64 != expected {
+            let got = match blob.len() as u64 > expected {
                 true => "longer".to_string(),
                 false => format!("{} bytes", blob.len()),
             };
             return Err(bad(format!(
-                "tensor data is {got}, the header says {}; the file is truncated or corrupt",
-                header.blob_len
+                "tensor data and digest are {got}, the header says {expected}; the file is truncated or corrupt"
             )));
         }
+        // The length check above makes this the blob / digest boundary.
+        let stored = blob.split_off(blob.len().saturating_sub(trailer as usize));
+        if version == 1 {
+            eprintln!(
+                "warning: {} is a version-1 checkpoint: its header (config, normalisation, step, RNG state, dataset) is not covered by a checksum, so a corrupt header would go unnoticed; save the loaded agent again to rewrite it as version {FORMAT_VERSION}",
+                path.display()
+            );
+        } else if digest(&prefix, &header_bytes, &blob).as_slice() != stored.as_slice() {
+            return Err(bad(
+                "checksum mismatch: the file is corrupt (its header — config, normalisation statistics, step, RNG state, dataset — or its tensor data changed after it was written); restore it from a copy or train again".into(),
+            ));
+        }
         if format!("{:016x}", fnv1a(&blob)) != header.blob_fnv1a {
-            return Err(bad("checksum mismatch: the tensor data is corrupt".into()));
+            return Err(bad(
+                "checksum mismatch: the tensor data is corrupt; restore the file from a copy or train again".into(),
+            ));
         }
         let mut data = Vec::with_capacity(header.tensors.len().min(blob.len()));
         let mut rest = blob.as_slice();
@@ -335,6 +404,38 @@ impl Checkpoint {
             rest = next;
         }
         Ok(Checkpoint { header, data, path })
+    }
+
+    /// The first tensor (not the metric history, which has NaN gaps by
+    /// design) or normalisation statistic that is not finite, described.
+    fn non_finite(&self) -> Option<String> {
+        for (t, d) in self.header.tensors.iter().zip(&self.data) {
+            if t.name.starts_with("history/") {
+                continue;
+            }
+            let bad = d.iter().filter(|x| !x.is_finite()).count();
+            if bad > 0 {
+                return Some(format!(
+                    "{bad} of the {} values of '{}' are NaN or infinite",
+                    d.len(),
+                    t.name
+                ));
+            }
+        }
+        let n = self.header.norm.as_ref()?;
+        [
+            ("obs_mean", &n.obs_mean),
+            ("obs_std", &n.obs_std),
+            ("act_low", &n.act_low),
+            ("act_high", &n.act_high),
+        ]
+        .into_iter()
+        .find(|(_, v)| v.iter().any(|x| !x.is_finite()))
+        .map(|(name, _)| format!("the normalisation statistic {name} is NaN or infinite"))
+        .or_else(|| {
+            (!n.reward_scale.is_finite())
+                .then(|| "the normalisation's reward_scale is NaN or infinite".to_string())
+        })
     }
 
     pub fn algo(&self) -> &str {

@@ -31,6 +31,7 @@ use super::nets::{
     Adam, DeviceBatch, Mlp, T3, gaussian, layer_sizes, read_metrics, tensor3, to_vec,
 };
 use super::parts::{self, agent_basics, agent_constructors, declare_parts};
+use super::ranges::Ranges;
 use super::sac::{Sac, SacRates};
 use crate::data::{Batch, BatchSource};
 use crate::error::{Error, Result};
@@ -95,6 +96,39 @@ impl Default for ComboConfig {
             rollout_length: 5,
             model_buffer: 125_000,
         }
+    }
+}
+
+impl ComboConfig {
+    /// Check every setting against its allowed range (done by `new`; call
+    /// it to check a config before building): an error names the setting,
+    /// its value and the range.
+    pub fn validate(&self) -> Result<()> {
+        let r = Ranges::new(ALGO, "ComboConfig");
+        r.batch("batch_size", self.batch_size)?;
+        r.widths("hidden", &self.hidden)?;
+        r.positive("actor_lr", self.actor_lr)?;
+        r.positive("critic_lr", self.critic_lr)?;
+        r.positive("alpha_lr", self.alpha_lr)?;
+        r.rate("discount", self.discount)?;
+        r.rate("tau", self.tau)?;
+        r.non_negative("beta", self.beta)?;
+        r.count("n_actions", self.n_actions as u64, 1, 1024)?;
+        r.positive("temperature", self.temperature)?;
+        r.fraction("real_ratio", self.real_ratio)?;
+        r.count("model_members", self.model_members as u64, 1, 64)?;
+        r.count(
+            "model_elites",
+            self.model_elites as u64,
+            1,
+            self.model_members as u64,
+        )?;
+        r.widths("model_hidden", &self.model_hidden)?;
+        r.positive("model_lr", self.model_lr)?;
+        r.count("rollout_freq", self.rollout_freq, 1, u64::MAX)?;
+        r.batch("rollout_batch", self.rollout_batch)?;
+        r.count("rollout_length", self.rollout_length as u64, 1, 1000)?;
+        r.count("model_buffer", self.model_buffer as u64, 1, u64::MAX)
     }
 }
 

@@ -24,6 +24,7 @@ use super::device::Device;
 use super::losses::{tanh_gaussian_log_prob, twin_mse};
 use super::nets::{DeviceBatch, read_metrics, tensor3};
 use super::parts::{self, agent_basics, agent_constructors, declare_parts};
+use super::ranges::Ranges;
 use super::sac::{Sac, SacRates};
 use crate::data::Batch;
 use crate::error::Result;
@@ -78,6 +79,26 @@ impl Default for CqlConfig {
             target_action_gap: 5.0,
             bc_steps: 10_000,
         }
+    }
+}
+
+impl CqlConfig {
+    /// Check every setting against its allowed range (done by `new`; call
+    /// it to check a config before building): an error names the setting,
+    /// its value and the range.
+    pub fn validate(&self) -> Result<()> {
+        let r = Ranges::new(ALGO, "CqlConfig");
+        r.batch("batch_size", self.batch_size)?;
+        r.widths("hidden", &self.hidden)?;
+        r.positive("actor_lr", self.actor_lr)?;
+        r.positive("critic_lr", self.critic_lr)?;
+        r.positive("alpha_lr", self.alpha_lr)?;
+        r.rate("discount", self.discount)?;
+        r.rate("tau", self.tau)?;
+        r.non_negative("cql_alpha", self.cql_alpha)?;
+        r.count("n_actions", self.n_actions as u64, 1, 1024)?;
+        r.positive("temperature", self.temperature)?;
+        r.finite("target_action_gap", self.target_action_gap)
     }
 }
 

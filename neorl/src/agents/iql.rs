@@ -21,6 +21,7 @@ use super::device::{B, Device};
 use super::losses::{LOG_STD_MAX, LOG_STD_MIN, td_target};
 use super::nets::{Adam, DeviceBatch, Mlp, T3, layer_sizes, read_metrics, tensor3};
 use super::parts::{self, agent_basics, agent_constructors, declare_parts};
+use super::ranges::Ranges;
 use crate::data::Batch;
 use crate::error::Result;
 use burn::tensor::Tensor;
@@ -68,6 +69,25 @@ impl Default for IqlConfig {
             max_weight: 100.0,
             normalize_reward: true,
         }
+    }
+}
+
+impl IqlConfig {
+    /// Check every setting against its allowed range (done by `new`; call
+    /// it to check a config before building): an error names the setting,
+    /// its value and the range.
+    pub fn validate(&self) -> Result<()> {
+        let r = Ranges::new(ALGO, "IqlConfig");
+        r.batch("batch_size", self.batch_size)?;
+        r.widths("hidden", &self.hidden)?;
+        r.positive("actor_lr", self.actor_lr)?;
+        r.positive("critic_lr", self.critic_lr)?;
+        r.positive("value_lr", self.value_lr)?;
+        r.rate("discount", self.discount)?;
+        r.rate("tau", self.tau)?;
+        r.open_unit("expectile", self.expectile)?;
+        r.non_negative("beta", self.beta)?;
+        r.positive("max_weight", self.max_weight)
     }
 }
 

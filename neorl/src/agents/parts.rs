@@ -189,8 +189,9 @@ macro_rules! declare_parts {
 pub(crate) use declare_parts;
 
 /// The constructors every built-in agent has, inside its inherent `impl`:
-/// `new` (a fresh agent from its config, through the agent's own `build`)
-/// and `load` (a checkpoint, through [`load`]). With `normalize_reward`,
+/// `new` (a fresh agent from its config, through the agent's own `build`,
+/// once the config's `validate` and the memory check pass) and `load` (a
+/// checkpoint, through [`load`], its config validated too). With `normalize_reward`,
 /// the config's field of that name says whether rewards are scaled.
 macro_rules! agent_constructors {
     (@flag $config:ident) => {
@@ -207,6 +208,7 @@ macro_rules! agent_constructors {
             config: $config,
             device: &$crate::agents::Device,
         ) -> $crate::Result<Self> {
+            config.validate()?;
             let normalize_reward =
                 $crate::agents::parts::agent_constructors!(@flag config $(, $flag)?);
             let state = $crate::agents::TrainState::new(
@@ -224,7 +226,13 @@ macro_rules! agent_constructors {
             dir: impl AsRef<std::path::Path>,
             device: &$crate::agents::Device,
         ) -> $crate::Result<Self> {
-            $crate::agents::parts::load(dir.as_ref(), ALGO, device, Self::build)
+            let agent: Self =
+                $crate::agents::parts::load(dir.as_ref(), ALGO, device, Self::build)?;
+            agent.config.validate().map_err(|e| $crate::Error::Checkpoint {
+                path: dir.as_ref().to_path_buf(),
+                reason: format!("its config is out of range ({e})"),
+            })?;
+            Ok(agent)
         }
     };
 }

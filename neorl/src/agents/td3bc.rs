@@ -16,6 +16,7 @@ use super::device::{B, Device};
 use super::losses::td_target;
 use super::nets::{Adam, DeviceBatch, Mlp, T3, gaussian, layer_sizes, read_metrics, tensor3};
 use super::parts::{self, agent_basics, agent_constructors, declare_parts};
+use super::ranges::Ranges;
 use crate::data::Batch;
 use crate::error::Result;
 use burn::tensor::Tensor;
@@ -62,6 +63,25 @@ impl Default for Td3BcConfig {
             policy_freq: 2,
             alpha: 2.5,
         }
+    }
+}
+
+impl Td3BcConfig {
+    /// Check every setting against its allowed range (done by `new`; call
+    /// it to check a config before building): an error names the setting,
+    /// its value and the range.
+    pub fn validate(&self) -> Result<()> {
+        let r = Ranges::new(ALGO, "Td3BcConfig");
+        r.batch("batch_size", self.batch_size)?;
+        r.widths("hidden", &self.hidden)?;
+        r.positive("actor_lr", self.actor_lr)?;
+        r.positive("critic_lr", self.critic_lr)?;
+        r.rate("discount", self.discount)?;
+        r.rate("tau", self.tau)?;
+        r.non_negative("policy_noise", self.policy_noise)?;
+        r.non_negative("noise_clip", self.noise_clip)?;
+        r.count("policy_freq", self.policy_freq, 1, u64::MAX)?;
+        r.non_negative("alpha", self.alpha)
     }
 }
 

@@ -6,6 +6,8 @@ use super::*;
 use crate::data::Dataset;
 use crate::env::{Dim, EnvSpec};
 
+mod guards;
+
 fn cpu() -> Device {
     Device::cpu()
 }
@@ -196,6 +198,7 @@ fn corrupt_or_mismatched_checkpoints_give_clear_errors() {
         .unwrap();
     let mut edited = bytes.clone();
     edited[at + needle.len() - 2] = b'7'; // [16,17]
+    checkpoint::reseal(&mut edited); // as if written so: past the digest
     std::fs::write(&path, &edited).unwrap();
     let e = Td3Bc::load(&dir, &cpu()).unwrap_err().to_string();
     assert!(e.contains("does not match this config"), "{e}");
@@ -258,11 +261,13 @@ fn checkpoint_lengths_and_sizes_from_the_file_are_checked() {
         let mut b = bytes[..20].to_vec();
         b[12..20].copy_from_slice(&(new_hlen as u64).to_le_bytes());
         b.extend(header);
+        checkpoint::reseal(&mut b); // as if written so: past the digest
         b
     };
     let blob_len = format!(
         "\"blob_len\":{}",
-        bytes.len() - 20 - u64::from_le_bytes(bytes[12..20].try_into().unwrap()) as usize
+        // Less the prefix, the header and the trailing digest.
+        bytes.len() - 20 - u64::from_le_bytes(bytes[12..20].try_into().unwrap()) as usize - 32
     );
     let e = load(&edit(&blob_len, "\"blob_len\":18446744073709551615"));
     assert!(e.contains("memory"), "{e}");
@@ -303,12 +308,25 @@ fn configs_that_cannot_be_built_are_refused() {
     assert!(e.contains("at least 1"), "{e}");
     let e = with(vec![16], 0).unwrap_err().to_string();
     assert!(e.contains("batch_size"), "{e}");
+    // Widths and batches past their ranges, then ones in range that need
+    // more memory than any machine running these tests has.
     let e = with(vec![1_000_000_000], 32).unwrap_err().to_string();
+    assert!(e.contains("hidden") && e.contains("out of range"), "{e}");
+    let e = with(vec![16], 1 << 50).unwrap_err().to_string();
+    assert!(
+        e.contains("batch_size") && e.contains("out of range"),
+        "{e}"
+    );
+    let e = with(vec![ranges::MAX_WIDTH; ranges::MAX_LAYERS], 32)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("needs at least") && e.contains("--hidden"),
         "{e}"
     );
-    let e = with(vec![16], 1 << 50).unwrap_err().to_string();
+    let e = with(vec![ranges::MAX_WIDTH; 2], ranges::MAX_BATCH)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("needs at least"), "{e}");
     assert!(with(vec![16, 16], 32).is_ok());
 }

@@ -65,6 +65,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
             spec.id
         );
     }
+    // Refused before anything is built or tracked (the training loop checks too).
+    neorl::data::validate::check_trainable(&data).context("--dataset")?;
     let source = data.source().context("the dataset names itself")?;
     let out = a
         .out

@@ -17,10 +17,12 @@
 //! the environment's spec are skipped (and pass, saying so) when the file
 //! names no registered environment.
 
+use super::batch::BatchSource;
 use super::checksum::{content_sha256, metadata_sha256};
 use super::dataset::Dataset;
 use super::formats;
 use crate::env::{ConstraintKind, EnvOptions, EnvSpec, model};
+use crate::error::{Error, Result};
 use serde::Serialize;
 use std::path::Path;
 
@@ -109,6 +111,50 @@ pub fn validate(d: &Dataset) -> Vec<Check> {
         constraint_flags(d, spec.as_ref(), &no_spec),
         checksum(d),
     ]
+}
+
+/// The fast path of the checks, run by the training loop (and `neorl
+/// train`) before any update: `shapes` (every array holds one row per
+/// transition, of the source's widths) and `finite` (no NaN or Inf in
+/// observations, actions, rewards, next observations or costs). Files whose
+/// checksum attribute is verified on reading cannot hold such values by
+/// accident, but D4RL and Minari files carry none. An error names the
+/// failing check, its detail and the fix.
+pub fn check_trainable(src: &dyn BatchSource) -> Result<()> {
+    let (n, od, ad) = (src.len(), src.obs_dim(), src.act_dim());
+    let arrays: Vec<(String, &[f32], usize)> = vec![
+        ("observations".into(), src.observations(), od),
+        ("actions".into(), src.actions(), ad),
+        ("rewards".into(), src.rewards(), 1),
+        ("next_observations".into(), src.next_observations(), od),
+        ("costs".into(), src.costs(), 1),
+    ];
+    let mut problems = vec![];
+    for (name, a, w) in &arrays {
+        // `costs` may be absent (empty): sampling reads 0 then.
+        let ok = a.len() == n.saturating_mul(*w) || (name == "costs" && a.is_empty());
+        if !ok {
+            problems.push(format!(
+                "{name} holds {} values, not {n} rows of {w}",
+                a.len()
+            ));
+        }
+    }
+    let failed = match problems.is_empty() {
+        false => Check::new("shapes", false, problems.join("; ")),
+        true => finite_arrays(&arrays),
+    };
+    if failed.ok {
+        return Ok(());
+    }
+    let what = match src.source() {
+        Some(s) if !s.id.is_empty() => format!("dataset {}", s.id),
+        _ => format!("the {} data", src.env_id()),
+    };
+    Err(Error::Training(format!(
+        "the {what} fails the `{}` check of `neorl datasets validate`: {}. Training on it would make the losses NaN and write a checkpoint that cannot be loaded; fix or drop those rows (or regenerate the data), then train again",
+        failed.name, failed.detail
+    )))
 }
 
 fn metadata(d: &Dataset, spec: Option<&EnvSpec>) -> Check {
@@ -246,9 +292,14 @@ fn finite(d: &Dataset) -> Check {
     for c in d.constraints() {
         arrays.push((format!("infos/{}", c.name), &c.values, 1));
     }
+    finite_arrays(&arrays)
+}
+
+/// The `finite` check over named arrays of rows `width` wide.
+fn finite_arrays(arrays: &[(String, &[f32], usize)]) -> Check {
     let mut bad = 0usize;
     let mut first = None;
-    for (name, a, w) in &arrays {
+    for (name, a, w) in arrays {
         for (i, x) in a.iter().enumerate() {
             if !x.is_finite() {
                 bad += 1;
