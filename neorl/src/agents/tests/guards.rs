@@ -170,14 +170,12 @@ fn a_diverging_agent_names_step_and_network_and_keeps_the_last_checkpoint() {
 
 #[test]
 fn data_with_nan_or_inf_is_refused_before_training() {
-    let cases: [(&str, Box<dyn FnOnce(&mut crate::data::Columns)>); 4] = [
-        (
-            "observations[7]",
-            Box::new(|c| c.observations[7 * 3 + 1] = f32::NAN),
-        ),
-        ("actions[5]", Box::new(|c| c.actions[5 * 2] = f32::INFINITY)),
-        ("costs[9]", Box::new(|c| c.costs[9] = f32::NAN)),
-        ("rewards[0]", Box::new(|c| c.rewards[0] = f32::NEG_INFINITY)),
+    type Edit = fn(&mut crate::data::Columns);
+    let cases: [(&str, Edit); 4] = [
+        ("observations[7]", |c| c.observations[7 * 3 + 1] = f32::NAN),
+        ("actions[5]", |c| c.actions[5 * 2] = f32::INFINITY),
+        ("costs[9]", |c| c.costs[9] = f32::NAN),
+        ("rewards[0]", |c| c.rewards[0] = f32::NEG_INFINITY),
     ];
     for (first, edit) in cases {
         let data = toy_data_edited(edit);
