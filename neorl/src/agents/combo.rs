@@ -26,6 +26,7 @@
 use super::agent::{Agent, TrainState};
 use super::checkpoint::Checkpoint;
 use super::device::{B, Device};
+use super::divergence::diverged;
 use super::losses::twin_mse;
 use super::nets::{
     Adam, DeviceBatch, Mlp, T3, gaussian, layer_sizes, read_metrics, tensor3, to_vec,
@@ -314,6 +315,18 @@ impl Combo {
             })
             .collect();
         mse.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        // The model's losses are not read back per step; a diverged model
+        // shows here, before its rollouts put NaN into the model buffer.
+        if let Some(&(bad, _)) = mse.iter().find(|x| !x.0.is_finite()) {
+            let config = serde_json::to_value(&self.config).unwrap_or_default();
+            return Err(diverged(
+                ALGO,
+                self.model_step,
+                "model_validation_mse",
+                bad as f32,
+                &config,
+            ));
+        }
         self.elites = mse
             .iter()
             .take(self.config.model_elites.max(1))

@@ -168,6 +168,35 @@ fn a_diverging_agent_names_step_and_network_and_keeps_the_last_checkpoint() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// COMBO's dynamics model is fitted without reading its loss back each
+/// step; a diverged model is caught once fitted, naming the model.
+#[test]
+fn a_diverging_dynamics_model_is_named() {
+    let cfg = ComboConfig {
+        batch_size: 16,
+        hidden: vec![8],
+        n_actions: 2,
+        model_members: 2,
+        model_elites: 1,
+        model_hidden: vec![8],
+        model_lr: 1e30,
+        model_steps: 20,
+        rollout_batch: 10,
+        rollout_length: 1,
+        model_buffer: 50,
+        ..Default::default()
+    };
+    let mut a = Combo::new(&toy_spec(), cfg, &cpu()).unwrap();
+    let e = a.train(&toy_data(200, 3), 5).unwrap_err().to_string();
+    assert!(
+        e.contains("combo diverged at step 20: model_validation_mse")
+            && e.contains("dynamics model")
+            && e.contains("model_lr"),
+        "{e}"
+    );
+    assert_eq!(a.steps_done(), 0);
+}
+
 #[test]
 fn data_with_nan_or_inf_is_refused_before_training() {
     type Edit = fn(&mut crate::data::Columns);
