@@ -10,6 +10,9 @@
 //! `device` ← `nets` ← `agent` ← `checkpoint` ← `parts` ← `sac` ← the
 //! algorithms, with `losses` on `nets` and `device` only and `memory` (the
 //! check that a config's sizes fit, before anything is built) on `agent`;
+//! [`ranges`] (the allowed value of every hyper-parameter, which each
+//! `…Config::validate` checks) and [`divergence`] (what training says when
+//! a loss stops being finite) depend on nothing else in `agents`;
 //! the transition types come from [`crate::data`].
 //!
 //! ```no_run

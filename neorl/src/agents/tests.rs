@@ -680,8 +680,10 @@ fn host_vectors_round_trip_through_a_checkpoint() {
 /// code.
 #[test]
 fn agent_modules_import_each_other_without_a_cycle() {
-    let files: [(&str, &str); 13] = [
+    let files: [(&str, &str); 15] = [
         ("agent", include_str!("agent.rs")),
+        ("divergence", include_str!("divergence.rs")),
+        ("ranges", include_str!("ranges.rs")),
         ("bc", include_str!("bc.rs")),
         ("buffer", include_str!("buffer.rs")),
         ("checkpoint", include_str!("checkpoint.rs")),
