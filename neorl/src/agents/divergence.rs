@@ -6,7 +6,7 @@
 //! step (no extra device work); a NaN or infinite gradient shows up there
 //! one step later, as the parameters it was applied to make every loss
 //! NaN. Parameters are checked once per checkpoint, when they are written
-//! ([`super::checkpoint::Checkpoint::write`] refuses non-finite ones), so a
+//! (`Checkpoint::write` refuses non-finite ones), so a
 //! diverged agent never overwrites the last good checkpoint.
 
 use crate::error::Error;
