@@ -372,10 +372,21 @@ impl Checkpoint {
         // The length check above makes this the blob / digest boundary.
         let stored = blob.split_off(blob.len().saturating_sub(trailer as usize));
         if version == 1 {
-            eprintln!(
-                "warning: {} is a version-1 checkpoint: its header (config, normalisation, step, RNG state, dataset) is not covered by a checksum, so a corrupt header would go unnoticed; save the loaded agent again to rewrite it as version {FORMAT_VERSION}",
-                path.display()
-            );
+            // Once per file and process (`agents::load` reads it twice).
+            static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+            let first = WARNED.lock().is_ok_and(|mut w| match w.contains(&path) {
+                true => false,
+                false => {
+                    w.push(path.clone());
+                    true
+                }
+            });
+            if first {
+                eprintln!(
+                    "warning: {} is a version-1 checkpoint: its header (config, normalisation, step, RNG state, dataset) is not covered by a checksum, so a corrupt header would go unnoticed; save the loaded agent again to rewrite it as version {FORMAT_VERSION}",
+                    path.display()
+                );
+            }
         } else if digest(&prefix, &header_bytes, &blob).as_slice() != stored.as_slice() {
             return Err(bad(
                 "checksum mismatch: the file is corrupt (its header — config, normalisation statistics, step, RNG state, dataset — or its tensor data changed after it was written); restore it from a copy or train again".into(),
