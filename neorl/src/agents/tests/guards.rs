@@ -74,6 +74,19 @@ fn a_flipped_bit_in_the_header_or_tensors_is_refused_as_corrupt() {
             "{e}"
         );
     }
+    // A config out of range behind a valid digest (written by hand, or
+    // by another tool) is refused on loading too.
+    let key = b"\"discount\":0.99";
+    let at = bytes.windows(key.len()).position(|w| w == key).unwrap();
+    let mut b = bytes.clone();
+    b[at + key.len() - 4] = b'1'; // 1.99
+    checkpoint::reseal(&mut b);
+    std::fs::write(&path, &b).unwrap();
+    let e = Td3Bc::load(&dir, &cpu()).unwrap_err().to_string();
+    assert!(
+        e.contains("config is out of range") && e.contains("discount = 1.99"),
+        "{e}"
+    );
     std::fs::write(&path, &bytes).unwrap();
     assert!(Td3Bc::load(&dir, &cpu()).is_ok());
     std::fs::remove_dir_all(&dir).ok();
