@@ -44,6 +44,12 @@ pub struct ScoresArgs {
     /// Runs trained at the same time.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
+    /// CPU threads of each run: a count or `all` (default: NEORL_THREADS, else the cores shared out over the jobs).
+    #[arg(long, value_name = "N")]
+    threads: Option<String>,
+    /// Allow jobs × threads to exceed the machine's cores.
+    #[arg(long)]
+    oversubscribe: bool,
     /// A hyper-parameter over the papers' defaults, e.g. --set combo.model_steps=1000 (ALGO.KEY for one algorithm, KEY for all; value in JSON; repeatable).
     #[arg(long = "set", value_name = "[ALGO.]KEY=VALUE")]
     settings: Vec<String>,
@@ -73,6 +79,11 @@ pub fn run(a: ScoresArgs) -> Result<()> {
         hidden: a.hidden,
         device: a.device,
         jobs: a.jobs.max(1),
+        threads: match (&a.threads, std::env::var_os(neorl::agents::Threads::ENV)) {
+            (None, None) => None,
+            (t, _) => Some(sizes::threads("--threads", t.as_deref())?),
+        },
+        oversubscribe: a.oversubscribe,
         settings: parse_settings(&a.settings)?,
         ..defaults
     };
