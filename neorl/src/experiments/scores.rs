@@ -447,6 +447,31 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
 mod tests {
     use super::*;
 
+    /// Runs side by side share the cores out; more than the cores only
+    /// when asked.
+    #[test]
+    fn jobs_times_threads_stays_within_the_cores() {
+        let cores = agents::device::cores();
+        let cfg = |jobs, threads: Option<usize>, oversubscribe| ScoreConfig {
+            jobs,
+            threads: threads.map(|t| Threads::new(t).unwrap()),
+            oversubscribe,
+            ..ScoreConfig::default()
+        };
+        assert_eq!(cfg(1, None, false).threads_per_run().unwrap().get(), cores);
+        assert_eq!(
+            cfg(cores + 1, None, false).threads_per_run().unwrap().get(),
+            1
+        );
+        assert_eq!(cfg(1, Some(1), false).threads_per_run().unwrap().get(), 1);
+        let e = cfg(2, Some(cores), false).threads_per_run().unwrap_err();
+        assert!(e.to_string().contains("--oversubscribe"), "{e}");
+        assert_eq!(
+            cfg(2, Some(cores), true).threads_per_run().unwrap().get(),
+            cores
+        );
+    }
+
     #[test]
     fn mean_std_is_the_population_one() {
         assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 1.0));
