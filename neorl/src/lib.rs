@@ -48,7 +48,7 @@ pub use polars;
 pub mod prelude {
     pub use crate::agents::{
         Agent, AgentPolicy, BatchSource, Bc, BcConfig, Buffer, Combo, ComboConfig, Cql, CqlConfig,
-        Device, History, Iql, IqlConfig, Td3Bc, Td3BcConfig, TrainSummary,
+        Device, History, Iql, IqlConfig, Td3Bc, Td3BcConfig, Threads, TrainSummary,
     };
     pub use crate::control::{PolicyKind, make_policy};
     pub use crate::data::{Batch, Dataset, EpisodesTable, Quality, Summary};

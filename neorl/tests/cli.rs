@@ -562,8 +562,17 @@ fn bench_train_and_inference_report_the_documented_fields() {
         assert!(v.get(k).is_some(), "{k} missing in {v}");
     }
     assert_eq!(v["batch"], 256);
-    // The matmul reference and the fraction of it that BC's update reaches.
-    for k in ["matmul_gflops", "fraction_of_matmul_peak"] {
+    // The matmul reference and the fraction of it that BC's update
+    // reaches, on 1 thread and on `threads`.
+    assert!(v["threads"].as_u64().unwrap_or(0) >= 1, "threads in {v}");
+    for k in [
+        "matmul_gflops",
+        "fraction_of_matmul_peak",
+        "matmul_gflops_1t",
+        "fraction_of_matmul_peak_1t",
+        "updates_per_s_1t",
+        "thread_scaling",
+    ] {
         let x = v[k].as_f64().unwrap_or(f64::NAN);
         assert!(x.is_finite() && x > 0.0, "{k} in {v}");
     }

@@ -8,6 +8,7 @@
 //! agent, and [`AgentPolicy`] undoes it, so deployment code only ever sees
 //! raw observations and actions in the plant's units.
 
+use super::device::Device;
 use super::divergence::diverged;
 use super::nets::HostMlp;
 use crate::data::validate::check_trainable;
@@ -285,6 +286,13 @@ pub trait Agent: Send {
     /// Write a full checkpoint to `dir` (atomically).
     fn save(&self, dir: &Path) -> Result<()>;
 
+    /// The device the agent computes on; the training loop runs its updates
+    /// on that device's threads ([`Device::run`]). `None` (the default, for
+    /// an agent written elsewhere) runs them on the caller's thread.
+    fn compute_device(&self) -> Option<&Device> {
+        None
+    }
+
     /// The hyper-parameters as JSON (logged as a tracked run's params).
     fn config_json(&self) -> serde_json::Value {
         serde_json::Value::Null
@@ -383,7 +391,8 @@ pub fn train_loop_observed(
     if let Some(source) = data.source() {
         agent.state_mut().dataset = Some(source);
     }
-    agent.prepare(data)?;
+    let device = agent.compute_device().cloned();
+    on_device(device.as_ref(), || agent.prepare(data))?;
     let started = std::time::Instant::now();
     let label = format!("{} training", agent.algo());
     let mut progress = if progress {
@@ -404,7 +413,7 @@ pub fn train_loop_observed(
                 n.batch(&mut batch);
             }
         }
-        let metrics = agent.update(&batch)?;
+        let metrics = on_device(device.as_ref(), || agent.update(&batch))?;
         if let Some((name, v)) = metrics.iter().find(|(_, v)| !v.is_finite()) {
             let step = agent.state().step + 1;
             return Err(diverged(agent.algo(), step, name, *v, &agent.config_json()));
@@ -423,6 +432,14 @@ pub fn train_loop_observed(
         seconds: started.elapsed().as_secs_f64(),
         final_metrics: agent.state().history.recent_means(100),
     })
+}
+
+/// `f` on `device`'s threads ([`Device::run`]), or on this thread without one.
+pub fn on_device<R: Send>(device: Option<&Device>, f: impl FnOnce() -> R + Send) -> R {
+    match device {
+        Some(d) => d.run(f),
+        None => f(),
+    }
 }
 
 /// A trained agent's deterministic policy on the CPU: normalise, run the

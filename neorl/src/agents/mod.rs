@@ -52,14 +52,14 @@ mod tests;
 /// [`crate::data::Batch`]).
 pub use crate::data::{Batch as TransitionBatch, BatchSource, DataSource, Dataset as Buffer};
 pub use agent::{
-    Agent, AgentPolicy, History, Normalizer, StepObserver, TrainState, TrainSummary, train_loop,
-    train_loop_observed, train_loop_with,
+    Agent, AgentPolicy, History, Normalizer, StepObserver, TrainState, TrainSummary, on_device,
+    train_loop, train_loop_observed, train_loop_with,
 };
 pub use bc::{Bc, BcConfig};
 pub use checkpoint::Checkpoint;
 pub use combo::{Combo, ComboConfig};
 pub use cql::{Cql, CqlConfig};
-pub use device::Device;
+pub use device::{Device, Threads};
 pub use iql::{Iql, IqlConfig};
 pub use parts::{Part, PartMut, Parts};
 pub use resume::{NewAgent, Resumed, resume_or_build};

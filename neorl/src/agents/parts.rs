@@ -254,6 +254,9 @@ macro_rules! agent_basics {
         fn state_mut(&mut self) -> &mut $crate::agents::TrainState {
             &mut self.state
         }
+        fn compute_device(&self) -> Option<&$crate::agents::Device> {
+            Some(&self.device)
+        }
         fn policy(&self) -> $crate::agents::AgentPolicy {
             $crate::agents::AgentPolicy::new(ALGO, self.$($actor).+.host(0), self.state.normalizer())
         }

@@ -769,3 +769,120 @@ fn former_paths_name_the_moved_items() {
     let _ = (cql::logsumexp, cql::tanh_gaussian, iql::gaussian_log_prob);
     let _ = td3bc::twin_mse;
 }
+
+/// Every parameter's bits.
+fn bits(params: Vec<Vec<f32>>) -> Vec<Vec<u32>> {
+    params
+        .into_iter()
+        .map(|p| p.into_iter().map(f32::to_bits).collect())
+        .collect()
+}
+
+/// Every algorithm, a few updates on `threads` threads, with shapes on
+/// burn-flex's multi-threaded paths (256-wide layers, batch 256: products
+/// of m·n·k ≥ 192³; CQL's and COMBO's sampled actions and COMBO's
+/// ensemble and roll-outs batched over members): each agent's parameters'
+/// bits (COMBO's with its model buffer).
+fn train_on_threads(threads: usize) -> Vec<(&'static str, Vec<Vec<u32>>)> {
+    let device = Device::cpu_with(Threads::new(threads).unwrap());
+    assert_eq!(device.run(rayon::current_num_threads), threads);
+    let data = toy_data(1_000, 11);
+    let (spec, h, n) = (toy_spec(), vec![256, 256], 256);
+    let steps = 4;
+    let mut bc = Bc::new(
+        &spec,
+        BcConfig {
+            batch_size: n,
+            hidden: h.clone(),
+            ..Default::default()
+        },
+        &device,
+    )
+    .unwrap();
+    bc.train(&data, steps).unwrap();
+    let mut td3bc = Td3Bc::new(
+        &spec,
+        Td3BcConfig {
+            batch_size: n,
+            hidden: h.clone(),
+            ..Default::default()
+        },
+        &device,
+    )
+    .unwrap();
+    td3bc.train(&data, steps).unwrap();
+    let mut iql = Iql::new(
+        &spec,
+        IqlConfig {
+            batch_size: n,
+            hidden: h.clone(),
+            ..Default::default()
+        },
+        &device,
+    )
+    .unwrap();
+    iql.train(&data, steps).unwrap();
+    let mut cql = Cql::new(
+        &spec,
+        CqlConfig {
+            batch_size: n,
+            hidden: h.clone(),
+            n_actions: 3,
+            bc_steps: 2,
+            ..Default::default()
+        },
+        &device,
+    )
+    .unwrap();
+    cql.train(&data, steps).unwrap();
+    let mut combo = Combo::new(
+        &spec,
+        ComboConfig {
+            batch_size: n,
+            hidden: h.clone(),
+            n_actions: 3,
+            model_steps: 3,
+            rollout_freq: 2,
+            rollout_batch: 512,
+            rollout_length: 2,
+            ..Default::default()
+        },
+        &device,
+    )
+    .unwrap();
+    combo.train(&data, steps).unwrap();
+    vec![
+        ("bc", bits(bc.parameters())),
+        ("td3bc", bits(td3bc.parameters())),
+        ("iql", bits(iql.parameters())),
+        ("cql", bits(cql.parameters())),
+        ("combo", bits(combo.parameters())),
+    ]
+}
+
+/// Training gives the same parameters, bit for bit, on 1, 2 and 3 threads
+/// (more threads than this machine may have cores still split the work
+/// three ways).
+#[test]
+fn threads_do_not_change_training_results() {
+    let one = train_on_threads(1);
+    for threads in [2, 3] {
+        for ((algo, a), (_, b)) in one.iter().zip(&train_on_threads(threads)) {
+            assert!(
+                a == b,
+                "{algo}: parameters on {threads} threads differ from 1 thread"
+            );
+        }
+    }
+    // and they are not trivially equal: another seed's differ
+    let data = toy_data(1_000, 11);
+    let cfg = |seed| Td3BcConfig {
+        seed,
+        batch_size: 256,
+        hidden: vec![256, 256],
+        ..Default::default()
+    };
+    let mut other = Td3Bc::new(&toy_spec(), cfg(1), &Device::cpu_with(Threads::one())).unwrap();
+    other.train(&data, 4).unwrap();
+    assert_ne!(bits(other.parameters()), one[1].1);
+}

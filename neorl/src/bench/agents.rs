@@ -4,7 +4,7 @@
 
 use super::rate;
 use crate::agents::nets::{tensor3, to_vec};
-use crate::agents::{self, Device, TransitionBatch};
+use crate::agents::{self, Device, Threads, TransitionBatch};
 use crate::control::PolicyKind;
 use crate::env::make;
 use crate::error::Result;
@@ -37,28 +37,56 @@ pub struct TrainBench {
     pub env: String,
     pub batch: usize,
     pub hidden: Vec<usize>,
+    /// Threads of the multi-threaded measurement (`--threads`, default every core).
+    pub threads: usize,
+    /// Updates per second on 1 thread.
+    pub updates_per_s_1t: f64,
+    /// Updates per second on `threads` threads.
     pub updates_per_s: f64,
+    /// `updates_per_s / updates_per_s_1t`.
+    pub thread_scaling: f64,
     pub transitions_per_s: f64,
     /// Dense 256×256×256 f32 matmul throughput measured in the same run on
-    /// the same device (single-threaded `gemm` on the CPU; the better of a
-    /// measurement before and after the updates).
+    /// the same device, on 1 thread (`gemm`, the better of a measurement
+    /// before and after the updates).
+    pub matmul_gflops_1t: f64,
+    /// The same on `threads` threads.
     pub matmul_gflops: f64,
     /// Matrix-multiply FLOPs of one update (forward and backward), where known.
     pub matmul_flops_per_update: Option<f64>,
-    /// `updates_per_s × flops_per_update / matmul throughput` (1 = the update runs at matmul speed).
+    /// `updates_per_s_1t × flops_per_update / matmul_gflops_1t` (1 = the
+    /// update runs at matmul speed).
+    pub fraction_of_matmul_peak_1t: Option<f64>,
+    /// The same on `threads` threads.
     pub fraction_of_matmul_peak: Option<f64>,
+    /// COMBO only: its dynamics-ensemble fitting, measured separately.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_fit: Option<ModelFitBench>,
+}
+
+/// COMBO's dynamics-model fitting (ensemble updates per second).
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelFitBench {
+    pub members: usize,
+    pub hidden: Vec<usize>,
+    pub updates_per_s_1t: f64,
+    pub updates_per_s: f64,
+    pub matmul_flops_per_update: f64,
+    pub fraction_of_matmul_peak_1t: f64,
+    pub fraction_of_matmul_peak: f64,
 }
 
 /// Dense f32 matmul GFLOP/s on `device`: 8 products of `[256,256] × [256,256]`
 /// per repetition.
 ///
-/// On the CPU this calls `gemm` (the kernels burn-flex multiplies with),
-/// single-threaded like burn-flex here, into buffers allocated once: the
-/// machine's matrix-multiply rate, not the allocator's. (Through burn, each
-/// repetition allocates a 2 MB result, which glibc serves with a fresh
-/// `mmap` and its page faults or from the heap depending on what the process
-/// freed before: the same product measured 45–55 GFLOP/s after BC's updates
-/// and 70–89 after CQL's.) On a GPU it goes through burn.
+/// On the CPU this calls `gemm` (the kernels burn-flex multiplies with) on
+/// the device's threads (split by output tiles, as burn-flex splits a large
+/// product), into buffers allocated once: the machine's matrix-multiply
+/// rate, not the allocator's. (Through burn, each repetition allocates a
+/// 2 MB result, which glibc serves with a fresh `mmap` and its page faults
+/// or from the heap depending on what the process freed before: the same
+/// product measured 45–55 GFLOP/s after BC's updates and 70–89 after
+/// CQL's.) On a GPU it goes through burn.
 pub fn matmul_gflops(device: &Device, min_time: Duration) -> Result<f64> {
     const N: usize = MATMUL_N;
     const BATCH: usize = 8;
@@ -67,12 +95,15 @@ pub fn matmul_gflops(device: &Device, min_time: Duration) -> Result<f64> {
     let (a, b) = (g(BATCH * N * N), g(BATCH * N * N));
     let products_per_s = if device.is_cpu() {
         let mut c = vec![0f32; BATCH * N * N];
-        let per_s = rate(min_time, || {
-            for i in 0..BATCH {
-                let r = i * N * N..(i + 1) * N * N;
-                gemm_256(&mut c[r.clone()], &a[r.clone()], &b[r]);
-            }
-            Ok(BATCH)
+        let parallel = device.threads().get() > 1;
+        let per_s = device.run(|| {
+            rate(min_time, || {
+                for i in 0..BATCH {
+                    let r = i * N * N..(i + 1) * N * N;
+                    gemm_256(&mut c[r.clone()], &a[r.clone()], &b[r], parallel);
+                }
+                Ok(BATCH)
+            })
         })?;
         std::hint::black_box(&c);
         per_s
@@ -90,8 +121,9 @@ pub fn matmul_gflops(device: &Device, min_time: Duration) -> Result<f64> {
 /// Side of the reference's square matrices.
 const MATMUL_N: usize = 256;
 
-/// `c = a · b` for row-major 256×256 matrices, single-threaded.
-fn gemm_256(c: &mut [f32], a: &[f32], b: &[f32]) {
+/// `c = a · b` for row-major 256×256 matrices, on one thread or on every
+/// thread of the current rayon pool.
+fn gemm_256(c: &mut [f32], a: &[f32], b: &[f32], parallel: bool) {
     const N: usize = MATMUL_N;
     assert!(a.len() == N * N && b.len() == N * N && c.len() == N * N);
     // SAFETY: the three buffers hold N×N f32 each (checked above), are
@@ -118,7 +150,11 @@ fn gemm_256(c: &mut [f32], a: &[f32], b: &[f32]) {
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            if parallel {
+                gemm::Parallelism::Rayon(0)
+            } else {
+                gemm::Parallelism::None
+            },
         );
     }
 }
@@ -128,8 +164,7 @@ fn mlp_macs(sizes: &[usize]) -> f64 {
 }
 
 /// Matmul FLOPs of one update (forward and backward) of the algorithms whose
-/// update is a fixed set of network passes; `None` for COMBO, whose model
-/// rollouts every `rollout_freq` steps make the cost per update uneven.
+/// update is a fixed set of network passes; `None` for an unknown one.
 ///
 /// Counted in multiply-accumulates per batch row, ×2 FLOPs: a forward pass
 /// of a network costs its weights' MACs, a backward pass twice that (input
@@ -168,7 +203,9 @@ fn flops_per_update(
         // critics (A2 + 2C); twin critics on (s, a) fwd+bwd (6C); the
         // conservative term: the actor on k repeats of s and of s' (2k A2)
         // and the twin critics fwd+bwd on 3k sampled actions per state (18k C)
-        "cql" => {
+        // COMBO's agent update is CQL's on a mixed batch (its model
+        // roll-outs, every `rollout_freq` updates, are not counted)
+        "cql" | "combo" => {
             let a2 = mlp_macs(&sz(od, 2 * ad));
             let k = agents::CqlConfig::default().n_actions as f64;
             (4.0 + 2.0 * k) * a2 + (12.0 + 18.0 * k) * c
@@ -179,69 +216,166 @@ fn flops_per_update(
 }
 
 /// Updates per second of `algo` with batch 256 and 256×256 networks on `env`
-/// (CQL and COMBO default to three hidden layers; the benchmark uses two for all).
+/// (CQL and COMBO default to three hidden layers; the benchmark uses two for
+/// all), on 1 thread and on `threads` (on the CPU), each next to the matmul
+/// rate at that thread count.
 pub fn train(
     algo: &str,
     env: Option<&str>,
     device: &Device,
+    threads: Threads,
     min_time: Duration,
 ) -> Result<TrainBench> {
     let env_id = resolve_env(env)?;
     let spec = make(&env_id)?.spec().clone();
     let data = crate::data::Dataset::from_controller(&env_id, PolicyKind::Medium, 5_000, 0)?;
-    // COMBO fits its dynamics model before its first update; that one-off
-    // cost is not an update, so the benchmark fits it only briefly.
-    let mut agent: Box<dyn agents::Agent> = if algo.eq_ignore_ascii_case("combo") {
-        let cfg = agents::ComboConfig {
-            model_steps: 20,
-            hidden: vec![256, 256],
-            ..Default::default()
-        };
-        Box::new(agents::Combo::new(&spec, cfg, device)?)
-    } else if algo.eq_ignore_ascii_case("cql") {
-        // CQL's actor is trained by behaviour cloning for its first
-        // `bc_steps` (10 000) updates, which skip the critic; time the
-        // updates of the rest of training.
-        let settings = agents::Settings::from([("bc_steps".to_string(), serde_json::json!(0))]);
-        agents::build_configured(algo, &spec, 0, Some(vec![256, 256]), &settings, device)?
-    } else {
-        agents::build_with(algo, &spec, 0, Some(vec![256, 256]), device)?
-    };
-    let batch_size = agent.state().batch_size;
-    // Warm up (allocations, first-call costs), then time whole updates.
-    agents::train_loop(agent.as_mut(), &data, 5)?;
-    // The matmul reference is taken before and after the updates, and the
-    // better of the two kept: on a shared machine a reference measured in a
-    // busy moment would flatter the fraction.
-    let gflops_before = matmul_gflops(device, Duration::from_millis(500))?;
-    let mut batch = TransitionBatch::default();
-    let start = Instant::now();
-    let mut updates = 0u64;
-    while start.elapsed() < min_time || updates < 5 {
-        let st = agent.state_mut();
-        crate::agents::BatchSource::sample_into(&data, &mut st.rng, batch_size, &mut batch);
-        if let Some(n) = &st.norm {
-            n.batch(&mut batch);
-        }
-        agent.update(&batch)?;
-        agent.state_mut().step += 1;
-        updates += 1;
-    }
-    let updates_per_s = updates as f64 / start.elapsed().as_secs_f64();
-    let gflops = gflops_before.max(matmul_gflops(device, Duration::from_millis(500))?);
+    let name = agents::algo_name(algo)?;
     let hidden = vec![256, 256];
-    let fpu = flops_per_update(algo, spec.obs_dim(), spec.act_dim(), &hidden, batch_size);
+    let on_cpu = device.is_cpu();
+    let one = device.with_threads(Threads::one());
+    let all = device.with_threads(threads);
+    let (rate_1t, gflops_1t) = if on_cpu {
+        update_rate(&name, &spec, &data, &one, min_time)?
+    } else {
+        (f64::NAN, f64::NAN)
+    };
+    let (rate_all, gflops_all) = if threads.get() == 1 && on_cpu {
+        (rate_1t, gflops_1t)
+    } else {
+        update_rate(&name, &spec, &data, &all, min_time)?
+    };
+    let batch_size = 256;
+    let fpu = flops_per_update(&name, spec.obs_dim(), spec.act_dim(), &hidden, batch_size);
+    let model_fit = if name == "combo" {
+        Some(model_fit(
+            &spec,
+            &data,
+            &one,
+            &all,
+            min_time,
+            (gflops_1t, gflops_all),
+        )?)
+    } else {
+        None
+    };
     Ok(TrainBench {
-        algo: agent.algo().to_string(),
+        algo: name,
         device: device.name(),
         env: env_id,
         batch: batch_size,
         hidden,
-        updates_per_s,
-        transitions_per_s: updates_per_s * batch_size as f64,
-        matmul_gflops: gflops,
+        threads: if on_cpu { threads.get() } else { 0 },
+        updates_per_s_1t: rate_1t,
+        updates_per_s: rate_all,
+        thread_scaling: rate_all / rate_1t,
+        transitions_per_s: rate_all * batch_size as f64,
+        matmul_gflops_1t: gflops_1t,
+        matmul_gflops: gflops_all,
         matmul_flops_per_update: fpu,
-        fraction_of_matmul_peak: fpu.map(|f| updates_per_s * f / (gflops * 1e9)),
+        fraction_of_matmul_peak_1t: fpu.map(|f| rate_1t * f / (gflops_1t * 1e9)),
+        fraction_of_matmul_peak: fpu.map(|f| rate_all * f / (gflops_all * 1e9)),
+        model_fit,
+    })
+}
+
+/// A fresh agent of `algo` for the benchmark (seed 0, 256×256 networks).
+fn bench_agent(
+    algo: &str,
+    spec: &crate::env::EnvSpec,
+    device: &Device,
+    model_steps: u64,
+) -> Result<Box<dyn agents::Agent>> {
+    let mut settings = agents::Settings::new();
+    match algo {
+        // COMBO fits its dynamics model before its first update; that
+        // one-off cost is not an update (measured apart by `model_fit`).
+        "combo" => {
+            settings.insert("model_steps".into(), serde_json::json!(model_steps));
+        }
+        // CQL's actor is trained by behaviour cloning for its first
+        // `bc_steps` (10 000) updates; time the updates of the rest of
+        // training.
+        "cql" => {
+            settings.insert("bc_steps".into(), serde_json::json!(0));
+        }
+        _ => {}
+    }
+    agents::build_configured(algo, spec, 0, Some(vec![256, 256]), &settings, device)
+}
+
+/// Updates per second of a fresh agent on `device`, and the matmul rate on
+/// the same device (the better of a measurement before and after the
+/// updates: on a shared machine a reference measured in a busy moment would
+/// flatter the fraction).
+fn update_rate(
+    algo: &str,
+    spec: &crate::env::EnvSpec,
+    data: &crate::data::Dataset,
+    device: &Device,
+    min_time: Duration,
+) -> Result<(f64, f64)> {
+    let mut agent = bench_agent(algo, spec, device, 20)?;
+    // Warm up (allocations, first-call costs, COMBO's model and first
+    // roll-out), then time whole updates.
+    agents::train_loop_with(agent.as_mut(), data, 5, false)?;
+    let gflops_before = matmul_gflops(device, Duration::from_millis(500))?;
+    let batch_size = agent.state().batch_size;
+    let agent = agent.as_mut();
+    let rate = device.run(|| -> Result<f64> {
+        let mut batch = TransitionBatch::default();
+        let start = Instant::now();
+        let mut updates = 0u64;
+        while start.elapsed() < min_time || updates < 5 {
+            let st = agent.state_mut();
+            crate::agents::BatchSource::sample_into(data, &mut st.rng, batch_size, &mut batch);
+            if let Some(n) = &st.norm {
+                n.batch(&mut batch);
+            }
+            agent.update(&batch)?;
+            agent.state_mut().step += 1;
+            updates += 1;
+        }
+        Ok(updates as f64 / start.elapsed().as_secs_f64())
+    })?;
+    let gflops = gflops_before.max(matmul_gflops(device, Duration::from_millis(500))?);
+    Ok((rate, gflops))
+}
+
+/// COMBO's ensemble fitting on 1 and on all threads: a short fit sizes a
+/// timed one of about `min_time`.
+fn model_fit(
+    spec: &crate::env::EnvSpec,
+    data: &crate::data::Dataset,
+    one: &Device,
+    all: &Device,
+    min_time: Duration,
+    gflops: (f64, f64),
+) -> Result<ModelFitBench> {
+    let cfg = agents::ComboConfig::default();
+    let fit_rate = |device: &Device, steps: u64| -> Result<f64> {
+        let mut agent = bench_agent("combo", spec, device, steps)?;
+        let start = Instant::now();
+        agents::train_loop_with(agent.as_mut(), data, 0, false)?;
+        Ok(steps as f64 / start.elapsed().as_secs_f64())
+    };
+    let mut rates = vec![];
+    for device in [one, all] {
+        let probe = fit_rate(device, 10)?;
+        let steps = (probe * min_time.as_secs_f64()).clamp(10.0, 100_000.0) as u64;
+        rates.push(fit_rate(device, steps)?);
+    }
+    let (od, ad) = (spec.obs_dim(), spec.act_dim());
+    let sizes = agents::nets::layer_sizes(od + ad, &cfg.model_hidden, 2 * (od + 1));
+    // forward and backward (3 × the MACs) of every member on its own batch
+    let flops = 2.0 * 3.0 * mlp_macs(&sizes) * (cfg.model_members * cfg.batch_size) as f64;
+    Ok(ModelFitBench {
+        members: cfg.model_members,
+        hidden: cfg.model_hidden.clone(),
+        updates_per_s_1t: rates[0],
+        updates_per_s: rates[1],
+        matmul_flops_per_update: flops,
+        fraction_of_matmul_peak_1t: rates[0] * flops / (gflops.0 * 1e9),
+        fraction_of_matmul_peak: rates[1] * flops / (gflops.1 * 1e9),
     })
 }
 
@@ -306,7 +440,11 @@ mod tests {
         let a = crate::agents::nets::gaussian(&mut rng, N * N);
         let b = crate::agents::nets::gaussian(&mut rng, N * N);
         let mut c = vec![f32::NAN; N * N];
-        gemm_256(&mut c, &a, &b);
+        gemm_256(&mut c, &a, &b, false);
+        let mut c2 = vec![f32::NAN; N * N];
+        crate::agents::Device::cpu_with(crate::agents::Threads::new(2).unwrap())
+            .run(|| gemm_256(&mut c2, &a, &b, true));
+        assert!(c.iter().zip(&c2).all(|(x, y)| x.to_bits() == y.to_bits()));
         for (i, j) in [(0, 0), (0, 255), (17, 3), (128, 200), (255, 255)] {
             let want: f64 = (0..N)
                 .map(|k| a[i * N + k] as f64 * b[k * N + j] as f64)

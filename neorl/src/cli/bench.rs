@@ -20,7 +20,10 @@ pub enum BenchCmd {
         env: Option<String>,
         #[arg(long, default_value = "auto")]
         device: String,
-        /// Seconds of timing.
+        /// Threads of the multi-threaded measurement (a count or `all`; default NEORL_THREADS, else every core); 1 thread is always measured too.
+        #[arg(long, value_name = "N")]
+        threads: Option<String>,
+        /// Seconds of timing (per thread count).
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
         #[arg(long)]
@@ -88,6 +91,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
             algo,
             env,
             device,
+            threads,
             seconds,
             json,
         } => {
@@ -96,6 +100,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
                 &algo,
                 env.as_deref(),
                 &device,
+                sizes::threads("--threads", threads.as_deref())?,
                 sizes::seconds("--seconds", seconds)?,
             )?;
             print_pretty(&serde_json::to_value(&r)?, json)

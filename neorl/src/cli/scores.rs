@@ -47,6 +47,12 @@ pub struct ScoresArgs {
     /// Runs trained at the same time.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
+    /// CPU threads of each run: a count or `all` (default: NEORL_THREADS, else the cores shared out over the jobs).
+    #[arg(long, value_name = "N")]
+    threads: Option<String>,
+    /// Allow jobs × threads to exceed the machine's cores.
+    #[arg(long)]
+    oversubscribe: bool,
     /// A hyper-parameter over the papers' defaults, e.g. --set combo.model_steps=1000 (ALGO.KEY for one algorithm, KEY for all; value in JSON; repeatable).
     #[arg(long = "set", value_name = "[ALGO.]KEY=VALUE")]
     settings: Vec<String>,
@@ -76,7 +82,19 @@ pub fn run(a: ScoresArgs) -> Result<()> {
     if a.jobs == 0 {
         bail!("--jobs 0: train at least 1 run at a time");
     }
-    let spec = SweepSpec {
+    // Each run's CPU threads: --threads (or NEORL_THREADS), else the cores
+    // shared out over the jobs; jobs × threads ≤ cores unless --oversubscribe.
+    let threads = ScoreConfig {
+        jobs: a.jobs,
+        threads: match (&a.threads, std::env::var_os(neorl::agents::Threads::ENV)) {
+            (None, None) => None,
+            (t, _) => Some(sizes::threads("--threads", t.as_deref())?),
+        },
+        oversubscribe: a.oversubscribe,
+        ..ScoreConfig::default()
+    }
+    .threads_per_run()?;
+    let mut spec = SweepSpec {
         name: "scores".into(),
         algorithms: a.algos.unwrap_or_else(|| ScoreConfig::default().algos),
         environments: envs,
@@ -86,7 +104,7 @@ pub fn run(a: ScoresArgs) -> Result<()> {
         steps: a.steps,
         hidden: a.hidden,
         device: a.device,
-        threads: 1,
+        threads: threads.get(),
         checkpoint_every: None,
         data_dir: None,
         evaluation: Evaluation {
@@ -105,6 +123,17 @@ pub fn run(a: ScoresArgs) -> Result<()> {
         ..PlanOptions::default()
     };
     let dir = a.out.join("sweep");
+    // Threads do not change a run's results (bit-identical at any count),
+    // so a folder planned with another count is continued with its own.
+    if let Ok(m) = sweep::Manifest::read(&dir) {
+        let same_but_threads = SweepSpec {
+            threads: m.spec.threads,
+            ..spec.clone()
+        } == m.spec;
+        if same_but_threads {
+            spec.threads = m.spec.threads;
+        }
+    }
     let planned = sweep::plan(&spec, &dir, &opts)?;
     sweep::worker::stop_on_signals();
     sweep::run_local(&planned.dir, a.jobs)?;

@@ -67,3 +67,12 @@ fn spec(env: &str) -> Result<EnvSpec> {
         .spec()
         .clone())
 }
+
+/// `--threads`: a count from 1 to [`neorl::agents::Threads::MAX`] or `all`;
+/// without it `NEORL_THREADS`, else every core.
+pub fn threads(flag: &str, value: Option<&str>) -> Result<neorl::agents::Threads> {
+    Ok(match value {
+        Some(v) => neorl::agents::Threads::parse(v).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?,
+        None => neorl::agents::Threads::from_env()?,
+    })
+}

@@ -230,8 +230,8 @@ fn run_one(dir: &Path, index: Option<usize>, json: bool) -> Result<()> {
         None => worker::index_from_env()?,
     };
     let task = m.task(index)?;
-    // The task's threads size rayon's pool (batched evaluation). Training's
-    // own thread knob, when there is one, is given `task.threads` here too.
+    // The task's threads size rayon's global pool (batched evaluation);
+    // training runs on the device's own pool of as many threads (worker).
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(task.threads)
         .build_global();

@@ -35,6 +35,9 @@ pub struct TrainArgs {
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// CPU threads: a count or `all` (default: NEORL_THREADS, else every core). Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    threads: Option<String>,
     /// Hidden-layer widths, e.g. 64,64 (default: the paper's).
     #[arg(long, value_delimiter = ',')]
     hidden: Option<Vec<usize>>,
@@ -52,7 +55,8 @@ pub struct TrainArgs {
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
-    let device = Device::parse(&a.device)?;
+    let device =
+        Device::parse(&a.device)?.with_threads(sizes::threads("--threads", a.threads.as_deref())?);
     let algo = agents::algo_name(&a.algo)?;
     sizes::steps("--steps", a.steps)?;
     let settings = parse_settings(&a.settings)?;
@@ -112,6 +116,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         "steps": agent.steps_done(),
         "seed": a.seed,
         "device": device.name(),
+        "threads": device.threads().get(),
         "checkpoint": out.to_string_lossy(),
         "seconds": summary.seconds,
         "final_metrics": summary.final_metrics,

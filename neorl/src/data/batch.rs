@@ -90,8 +90,9 @@ pub struct DataSource {
     pub transitions: usize,
 }
 
-/// A columnar set of transitions that minibatches are drawn from.
-pub trait BatchSource {
+/// A columnar set of transitions that minibatches are drawn from. `Sync`:
+/// training reads it from the device's threads ([`crate::agents::Device::run`]).
+pub trait BatchSource: Sync {
     /// Environment the data comes from (agents check it matches theirs).
     fn env_id(&self) -> &str;
     fn obs_dim(&self) -> usize;

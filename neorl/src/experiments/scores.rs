@@ -23,9 +23,10 @@
 //! shield). "last" is the final evaluation, "best" the best of the periodic
 //! ones (optimistic: it selects on the evaluation episodes). The behaviour
 //! score is the normalized mean return of the dataset's complete episodes.
-//! The same config gives the same table on the CPU, whatever `jobs` is.
+//! The same config gives the same table on the CPU, whatever `jobs` and
+//! `threads` are.
 
-use crate::agents::{self, Agent, BatchSource, Device};
+use crate::agents::{self, Agent, BatchSource, Device, Threads};
 use crate::data::{Dataset, DatasetEntry, Quality, Store};
 use crate::env::{Env, EnvSpec};
 use crate::error::{Error, Result};
@@ -64,6 +65,12 @@ pub struct ScoreConfig {
     pub device: String,
     /// Runs trained at the same time (each on its own thread).
     pub jobs: usize,
+    /// Threads of each run on the CPU (default: the cores shared out over
+    /// the jobs, at least 1). `jobs × threads` more than the cores is an
+    /// error unless `oversubscribe`.
+    pub threads: Option<Threads>,
+    /// Allow `jobs × threads` to exceed the cores.
+    pub oversubscribe: bool,
     /// Dataset cache (default: [`crate::data::data_dir`]).
     #[serde(serialize_with = "crate::paths::serialize_opt")]
     pub data_dir: Option<PathBuf>,
@@ -87,9 +94,30 @@ impl Default for ScoreConfig {
             hidden: None,
             device: "cpu".into(),
             jobs: 1,
+            threads: None,
+            oversubscribe: false,
             data_dir: None,
             settings: agents::Settings::new(),
         }
+    }
+}
+
+impl ScoreConfig {
+    /// The threads of each run: `threads`, or the cores shared out over the
+    /// jobs; an error when `jobs × threads` would exceed the cores and
+    /// `oversubscribe` is not set.
+    pub fn threads_per_run(&self) -> Result<Threads> {
+        let cores = agents::device::cores();
+        let jobs = self.jobs.max(1);
+        let Some(t) = self.threads else {
+            return Threads::new((cores / jobs).max(1));
+        };
+        if jobs.saturating_mul(t.get()) > cores && !self.oversubscribe {
+            return Err(Error::InvalidArgument(format!(
+                "{jobs} jobs × {t} threads is more than this machine's {cores} cores; use fewer jobs or threads (jobs × threads ≤ {cores}), or allow it with --oversubscribe"
+            )));
+        }
+        Ok(t)
     }
 }
 
@@ -295,6 +323,7 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
         )));
     }
     let device = Device::parse(&cfg.device)?;
+    let threads = cfg.threads_per_run()?;
     // Check every name before hours of training.
     let mut specs = vec![];
     for e in &cfg.envs {
@@ -336,6 +365,9 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
         let spec = &specs[*e];
         let mut evals = vec![];
         let result = (|| -> Result<()> {
+            // Each run gets a pool of its own: runs side by side do not
+            // share (and wait for) each other's threads.
+            let device = device.with_threads(threads);
             let mut agent = agents::build_configured(
                 algo,
                 spec,
@@ -465,6 +497,31 @@ pub fn aggregate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs side by side share the cores out; more than the cores only
+    /// when asked.
+    #[test]
+    fn jobs_times_threads_stays_within_the_cores() {
+        let cores = agents::device::cores();
+        let cfg = |jobs, threads: Option<usize>, oversubscribe| ScoreConfig {
+            jobs,
+            threads: threads.map(|t| Threads::new(t).unwrap()),
+            oversubscribe,
+            ..ScoreConfig::default()
+        };
+        assert_eq!(cfg(1, None, false).threads_per_run().unwrap().get(), cores);
+        assert_eq!(
+            cfg(cores + 1, None, false).threads_per_run().unwrap().get(),
+            1
+        );
+        assert_eq!(cfg(1, Some(1), false).threads_per_run().unwrap().get(), 1);
+        let e = cfg(2, Some(cores), false).threads_per_run().unwrap_err();
+        assert!(e.to_string().contains("--oversubscribe"), "{e}");
+        assert_eq!(
+            cfg(2, Some(cores), true).threads_per_run().unwrap().get(),
+            cores
+        );
+    }
 
     #[test]
     fn mean_std_is_the_population_one() {

@@ -121,6 +121,8 @@ pub fn collect(dir: &Path, m: &Manifest) -> Result<Vec<(String, ScoreTable)>> {
             hidden: first.hidden.clone(),
             device: first.device.clone(),
             jobs: 1,
+            threads: None,
+            oversubscribe: false,
             data_dir: Some(m.data_dir.clone()),
             settings: first.settings.clone(),
         };

@@ -276,7 +276,9 @@ fn log_eval(run: &mut crate::track::Run, p: &EvalPoint) -> Result<()> {
 fn attempt(m: &Manifest, task: &Task, td: &TaskDir) -> Result<Attempt> {
     let t0 = Instant::now();
     let (data, spec, dataset) = load_data(m, task)?;
-    let device = Device::parse(&task.device)?;
+    // The task's threads (its `--cpus-per-task` on a cluster); results are
+    // the same bits at any count.
+    let device = Device::parse(&task.device)?.with_threads(agents::Threads::new(task.threads)?);
     let ck = td.checkpoint();
     let has_checkpoint = ck.join(agents::checkpoint::FILE_NAME).exists();
     // A checkpoint keeps its own config (the manifest's, checked by hash).
