@@ -60,7 +60,7 @@
 //!
 //! | environment | backup law | unshielded: episodes breached (of 30) | **shielded: steps with a breach** | shielded steps | interventions (% of steps) | emergencies | shutdowns (episodes) |
 //! |---|---|---|---|---|---|---|---|
-%ROWS%
+//! %ROWS%
 //!
 //! The expert controller through the shield against the expert alone, same
 //! 50 episodes with disturbances and noise on (`RESIDUAL_EPISODES=50 cargo
