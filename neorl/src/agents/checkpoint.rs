@@ -218,7 +218,8 @@ impl Checkpoint {
     }
 
     /// Write atomically to `dir/agent.ckpt` (creating `dir`).
-    pub fn write(mut self, dir: &Path) -> Result<PathBuf> {
+    pub fn write(mut self, dir: impl AsRef<Path>) -> Result<PathBuf> {
+        let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut blob = Vec::with_capacity(self.data.iter().map(|d| 4 * d.len()).sum());
         for d in &self.data {
@@ -258,7 +259,8 @@ impl Checkpoint {
     /// against the memory available, every offset with checked arithmetic.
     /// A device such as `/dev/zero` ends at its first bytes (wrong magic).
     #[deny(clippy::arithmetic_side_effects)]
-    pub fn read(dir: &Path) -> Result<Self> {
+    pub fn read(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
         let path = if dir.is_dir() {
             dir.join(FILE_NAME)
         } else {
