@@ -55,9 +55,10 @@ Memory. While a notebook runs, the runner samples the kernel process (the
 evcxr_jupyter that the kernelspec starts; the Jupyter side, nbclient and this
 runner, is not counted) four times a second: `peak_kernel_mb` is the
 kernel's own peak resident set (the kernel's VmHWM, exact), and
-`peak_tree_mb` the largest sum of resident sets of the kernel and its
-children at a sample (the cargo, rustc and linker of a cell's build; a
-sampled value, so a short spike can be missed). `slot_mb` is the disk its
+`peak_tree_mb` the largest sum of the proportional set sizes (shared pages
+counted once) of the kernel and every process below it at a sample: the
+process that runs the cells' code, and the cargo, rustc and linker of a
+cell's build (a sampled value, so a short spike can be missed). `slot_mb` is the disk its
 compile slot (EVCXR_TMPDIR) holds at the end.
 
 Prints one line per notebook, then a table of these numbers per notebook
@@ -271,6 +272,24 @@ def proc_status_kb(pid: int, field: str) -> int:
     return 0
 
 
+def proc_pss_kb(pid: int) -> int:
+    """The proportional set size of PID (/proc/PID/smaps_rollup): its resident
+    memory with shared pages divided among the processes that share them, so
+    that a sum over processes counts each page once (a process forked by the
+    kernel shares the kernel's pages until it execs); VmRSS where the kernel
+    has no smaps_rollup; 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        return proc_status_kb(pid, "VmRSS")
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def descendants(pid: int) -> list[int]:
     """`pid` and every process below it (through /proc/PID/task/*/children)."""
     out, todo = [], [pid]
@@ -301,7 +320,7 @@ class MemoryWatch:
 
     def sample(self) -> None:
         self.peak_kernel_kb = max(self.peak_kernel_kb, proc_status_kb(self.pid, "VmHWM"))
-        tree = sum(proc_status_kb(p, "VmRSS") for p in descendants(self.pid))
+        tree = sum(proc_pss_kb(p) for p in descendants(self.pid))
         self.peak_tree_kb = max(self.peak_tree_kb, tree)
 
     def _run(self, period_s: float) -> None:
