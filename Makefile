@@ -14,6 +14,7 @@ quickstart: bootstrap
 test: bootstrap
 	bash scripts/check_architecture.sh
 	cargo test --workspace
+	python3 kernel/test_ra_metadata.py
 	bash kernel/install.sh
 	python3 tests/notebooks/run.py
 

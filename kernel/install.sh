@@ -8,6 +8,11 @@
 #   2. $NEORL_KERNEL_HOME (default ~/.local/share/neorl-kernel[-NAME]): the evcxr
 #      configuration (config/init.evcxr, config/prelude.rs), the cargo profile
 #      for the kernel's builds (.cargo/config.toml) and the compile slots.
+#   2b. $NEORL_KERNEL_HOME/toolchain: the active Rust toolchain seen through
+#      links, whose `cargo` passes every `cargo metadata` of the dependency
+#      graph through kernel/ra_metadata.py; the launcher puts it first
+#      (RUSTUP_TOOLCHAIN, PATH), so evcxr's rust-analyzer loads only the
+#      packages the build compiles (half the memory and start-up time).
 #   3. The kernelspec `neorl` ("Rust (neorl)"), with absolute paths, in the
 #      user's Jupyter data directory. evcxr's own `rust` kernel is left alone.
 #   4. Pre-warms: executes kernel/warmup.ipynb once in the compile slot
@@ -113,6 +118,45 @@ EOF
 } >"$home/.cargo/config.toml.new"
 mv "$home/.cargo/config.toml.new" "$home/.cargo/config.toml"
 cmp -s "$repo/Cargo.lock" "$home/Cargo.lock" 2>/dev/null || cp "$repo/Cargo.lock" "$home/Cargo.lock"
+
+# The toolchain the kernel runs: the active one through symbolic links, but
+# for `cargo`, which filters `cargo metadata` for rust-analyzer (see
+# kernel/ra_metadata.py) and is the real cargo otherwise. rustc behind the
+# link finds its own sysroot, so builds and their fingerprints are unchanged.
+sysroot=$(rustc --print sysroot)
+toolchain="$home/toolchain"
+rm -rf "$toolchain.new"
+mkdir -p "$toolchain.new/bin"
+for entry in "$sysroot"/*; do
+  [ "$(basename "$entry")" = bin ] || ln -s "$entry" "$toolchain.new/"
+done
+for entry in "$sysroot"/bin/*; do
+  [ "$(basename "$entry")" = cargo ] || ln -s "$entry" "$toolchain.new/bin/"
+done
+{
+  echo '#!/usr/bin/env bash'
+  echo '# Written by kernel/install.sh: the real cargo, except that a `cargo metadata`'
+  echo '# of the whole dependency graph goes through kernel/ra_metadata.py.'
+  printf 'real=%q\nfilter=%q\n' "$sysroot/bin/cargo" "$repo/kernel/ra_metadata.py"
+  cat <<'WRAPPER'
+metadata=0
+for arg in "$@"; do
+  case "$arg" in
+    metadata) metadata=1 ;;
+    --no-deps) metadata=0; break ;;
+  esac
+done
+if [ "$metadata" = 1 ]; then
+  set -o pipefail
+  "$real" "$@" | python3 "$filter"
+  exit
+fi
+exec "$real" "$@"
+WRAPPER
+} >"$toolchain.new/bin/cargo"
+chmod +x "$toolchain.new/bin/cargo"
+rm -rf "$toolchain"
+mv "$toolchain.new" "$toolchain"
 
 # --- 3. the kernelspec ------------------------------------------------------
 spec=$(mktemp -d)

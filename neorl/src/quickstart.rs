@@ -225,7 +225,7 @@ pub fn agent_pipeline(cfg: &QuickstartConfig) -> Result<AgentSummary> {
     )?;
     progress.finish();
     let train_seconds = started.elapsed().as_secs_f64();
-    agent.save(&cfg.out.join("td3bc"))?;
+    agent.save(cfg.out.join("td3bc"))?;
 
     // 4. Evaluation: without and with the shield, and the behaviour
     //    controller, on the same episodes.

@@ -561,6 +561,9 @@ fn polars_frames_match_the_arrays() {
 
     let ep = d.episodes().unwrap();
     assert_eq!(ep.height(), d.num_episodes());
+    // neorl's frames show themselves as tables in a notebook.
+    assert!(ep.to_html().contains("normalized_score") && ep.to_html().contains("<table"));
+    assert!(df.to_html().contains("episode (u32)"));
     let esum = |name: &str| -> f64 {
         let c = ep
             .column(name)

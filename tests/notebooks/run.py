@@ -4,7 +4,8 @@
     python3 tests/notebooks/run.py [PATH ...] [--kernel neorl] [--out DIR] [--jobs N]
 
 PATH is a notebook or a directory of notebooks (default: tutorials/ and
-notebooks/ of this checkout). Each notebook runs top to bottom in a fresh
+notebooks/ of this checkout, and tests/notebooks/latency.ipynb, the kernel's
+latency probe). Each notebook runs top to bottom in a fresh
 kernel (the installed `neorl` kernel unless --kernel says otherwise), one
 notebook after another, through nbclient, as Jupyter would run it. A notebook
 fails when
@@ -44,12 +45,24 @@ real MLflow tracking server: the runner starts one `mlflow server` (its own
 SQLite store and artifact folder in a temporary directory) before the first
 such notebook and passes `MLFLOW_TRACKING_URI` to that notebook's kernel.
 
-Notebooks run --jobs at a time (default: one per CPU core, as memory allows:
-an evcxr kernel with neorl loaded takes about 3 GB), each in its own kernel
-and compile slot. The executed notebooks, each kernel's log and a timing
-summary (kernel start to ready, first result, each cell) are written under
---out (default target/notebooks). Prints one line per notebook and, last,
-`N passed, N failed`; exits 1 if any notebook failed.
+Notebooks run --jobs at a time (default: one per CPU core, as memory allows),
+each in its own kernel and compile slot. The executed notebooks, each
+kernel's log and a summary (timings.json: kernel start to ready, first
+result, each cell; the kernel's memory and its compile slot's disk) are
+written under --out (default target/notebooks).
+
+Memory. While a notebook runs, the runner samples the kernel process (the
+evcxr_jupyter that the kernelspec starts; the Jupyter side, nbclient and this
+runner, is not counted) four times a second: `peak_kernel_mb` is the
+kernel's own peak resident set (the kernel's VmHWM, exact), and
+`peak_tree_mb` the largest sum of the proportional set sizes (shared pages
+counted once) of the kernel and every process below it at a sample: the
+process that runs the cells' code, and the cargo, rustc and linker of a
+cell's build (a sampled value, so a short spike can be missed). `slot_mb` is the disk its
+compile slot (EVCXR_TMPDIR) holds at the end.
+
+Prints one line per notebook, then a table of these numbers per notebook
+and, last, `N passed, N failed`; exits 1 if any notebook failed.
 """
 
 from __future__ import annotations
@@ -64,6 +77,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.request
@@ -81,7 +95,8 @@ TEXT_MIMES = ("text/plain", "text/html", "text/markdown")
 
 def find_notebooks(paths: list[str]) -> list[Path]:
     if not paths:
-        paths = [str(REPO / "tutorials"), str(REPO / "notebooks")]
+        paths = [str(REPO / "tutorials"), str(REPO / "notebooks"),
+                 str(REPO / "tests" / "notebooks" / "latency.ipynb")]
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -245,6 +260,110 @@ class MlflowServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def proc_status_kb(pid: int, field: str) -> int:
+    """A `kB` field (VmRSS, VmHWM) of /proc/PID/status; 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def proc_pss_kb(pid: int) -> int:
+    """The proportional set size of PID (/proc/PID/smaps_rollup): its resident
+    memory with shared pages divided among the processes that share them, so
+    that a sum over processes counts each page once (a process forked by the
+    kernel shares the kernel's pages until it execs); VmRSS where the kernel
+    has no smaps_rollup; 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        return proc_status_kb(pid, "VmRSS")
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (through /proc/PID/task/*/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+class MemoryWatch:
+    """Samples the resident memory of a kernel and of its children (see the
+    module doc) from a thread, until `stop()`."""
+
+    def __init__(self, pid: int, period_s: float = 0.25) -> None:
+        self.pid = pid
+        self.peak_kernel_kb = 0
+        self.peak_tree_kb = 0
+        self.ready_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(period_s,), daemon=True)
+        self._thread.start()
+
+    def sample(self) -> None:
+        self.peak_kernel_kb = max(self.peak_kernel_kb, proc_status_kb(self.pid, "VmHWM"))
+        tree = sum(proc_pss_kb(p) for p in descendants(self.pid))
+        self.peak_tree_kb = max(self.peak_tree_kb, tree)
+
+    def _run(self, period_s: float) -> None:
+        while not self._stop.wait(period_s):
+            self.sample()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+def kernel_pid(client: NotebookClient) -> int | None:
+    provisioner = getattr(client.km, "provisioner", None)
+    pid = getattr(provisioner, "pid", None)
+    return int(pid) if pid else None
+
+
+def kernel_tmpdir(pid: int) -> Path | None:
+    """The kernel's compile slot: EVCXR_TMPDIR in its environment."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            for var in f.read().split(b"\0"):
+                if var.startswith(b"EVCXR_TMPDIR="):
+                    return Path(os.fsdecode(var.split(b"=", 1)[1]))
+    except OSError:
+        pass
+    return None
+
+
+def disk_mb(path: Path) -> int | None:
+    """Disk space under `path` (du), in MB."""
+    try:
+        out = subprocess.run(["du", "-sk", str(path)], capture_output=True, text=True, timeout=120)
+        return round(int(out.stdout.split()[0]) / 1024)
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return None
+
+
+def mb(kb: int) -> int:
+    return round(kb / 1024)
+
+
 def run_notebook(path: Path, args, out_dir: Path, env: dict[str, str]) -> tuple[bool, dict, list[str]]:
     nb = nbformat.read(path, as_version=4)
     rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
@@ -265,10 +384,18 @@ def run_notebook(path: Path, args, out_dir: Path, env: dict[str, str]) -> tuple[
     kernel_problems: list[str] = []
     lines: list[str] = []
     t0 = time.monotonic()
+    watch: MemoryWatch | None = None
+    slot: Path | None = None
     with open(log_path, "wb") as log:
         try:
             with client.setup_kernel(stdout=log, stderr=log, env=dict(os.environ, **env)):
                 timing["kernel_ready_s"] = round(time.monotonic() - t0, 2)
+                pid = kernel_pid(client)
+                if pid is not None:
+                    watch = MemoryWatch(pid)
+                    watch.sample()
+                    timing["ready_kernel_mb"] = mb(proc_status_kb(pid, "VmRSS"))
+                    slot = kernel_tmpdir(pid)
                 for index, cell in enumerate(nb.cells):
                     if cell.cell_type != "code":
                         continue
@@ -290,11 +417,19 @@ def run_notebook(path: Path, args, out_dir: Path, env: dict[str, str]) -> tuple[
                     lines.append(f"    cell {index:>3}  {seconds:8.2f} s  {status}{note}")
                     if cell_problems:
                         break  # later cells would only fail for the same reason
+                if watch is not None:
+                    watch.stop()
+                    timing["peak_kernel_mb"] = mb(watch.peak_kernel_kb)
+                    timing["peak_tree_mb"] = mb(watch.peak_tree_kb)
         except (CellTimeoutError, DeadKernelError, RuntimeError, TimeoutError) as e:
             kernel_problems.append(f"{type(e).__name__}: {e}")
         except Exception as e:  # a kernel that never started, a broken notebook
             kernel_problems.append(f"{type(e).__name__}: {e}\n{indent(traceback.format_exc())}")
+    if watch is not None:
+        watch.stop()  # (again, harmless) when a kernel problem ended the run early
     timing["total_s"] = round(time.monotonic() - t0, 2)
+    if slot is not None:
+        timing["slot_mb"] = disk_mb(slot)
     nbformat.write(nb, out_path)
     if kernel_problems:
         log_tail = log_path.read_text(errors="replace").splitlines()[-40:]
@@ -344,6 +479,7 @@ def main() -> int:
             mlflow.stop()
     timings.sort(key=lambda t: t["notebook"])
     (out_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    print(summary_table(timings), flush=True)
     print(f"{passed} passed, {failed} failed", flush=True)
     return 1 if failed or not notebooks else 0
 
@@ -374,6 +510,26 @@ def run_all(notebooks, args, out_dir, envs, jobs, timings) -> tuple[int, int]:
                 for p in timing["problems"]:
                     print(indent(p), flush=True)
     return passed, failed
+
+
+def summary_table(timings: list[dict]) -> str:
+    """One row per notebook: kernel start to ready and to the first cell's
+    result, the median and slowest cell, the kernel's peak memory (alone and
+    with its compiler children) and its compile slot's disk, as Markdown."""
+    def f(v, fmt="{:.1f}"):
+        return "-" if v is None else fmt.format(v)
+    rows = ["| notebook | ready s | first result s | cells | median cell s | slowest cell s "
+            "| kernel at ready MB | peak kernel MB | peak with children MB | slot disk MB |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for t in timings:
+        secs = sorted(c["seconds"] for c in t.get("cells", []))
+        median = secs[len(secs) // 2] if secs else None
+        rows.append(
+            f"| {t['notebook']} | {f(t.get('kernel_ready_s'))} | {f(t.get('first_result_s'))} "
+            f"| {len(secs)} | {f(median, '{:.2f}')} | {f(secs[-1] if secs else None)} "
+            f"| {f(t.get('ready_kernel_mb'), '{}')} | {f(t.get('peak_kernel_mb'), '{}')} "
+            f"| {f(t.get('peak_tree_mb'), '{}')} | {f(t.get('slot_mb'), '{}')} |")
+    return "\n".join(rows)
 
 
 def default_jobs() -> int:

@@ -271,7 +271,7 @@ pub struct TrainSummary {
 /// An offline RL agent: trained on minibatches, acting deterministically,
 /// saved and loaded as a whole.
 ///
-/// Implement [`Agent::update`], [`Agent::policy`], [`Agent::save`] and the two
+/// Implement [`Agent::update`], [`Agent::policy`], [`Agent::save_checkpoint`] and the two
 /// state accessors, and the shared loop, evaluation and checkpoints work for
 /// a notebook-written agent as for the built-in ones.
 pub trait Agent: Send {
@@ -283,8 +283,19 @@ pub trait Agent: Send {
     fn update(&mut self, batch: &Batch) -> Result<Vec<(&'static str, f32)>>;
     /// The deterministic deployment policy (raw observations → raw actions).
     fn policy(&self) -> AgentPolicy;
-    /// Write a full checkpoint to `dir` (atomically).
-    fn save(&self, dir: &Path) -> Result<()>;
+    /// Write a full checkpoint to `dir` (atomically). Implement this one;
+    /// callers use [`Agent::save`], which takes any path-like argument.
+    fn save_checkpoint(&self, dir: &Path) -> Result<()>;
+
+    /// Write a full checkpoint to `dir` (atomically): `agent.save("runs/iql")?`,
+    /// a `PathBuf` or a `&Path` alike (a `Box<dyn Agent>` is an agent too;
+    /// behind a `&dyn Agent`, call [`Agent::save_checkpoint`]).
+    fn save(&self, dir: impl AsRef<Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        self.save_checkpoint(dir.as_ref())
+    }
 
     /// The device the agent computes on; the training loop runs its updates
     /// on that device's threads ([`Device::run`]). `None` (the default, for
@@ -323,6 +334,42 @@ pub trait Agent: Send {
     /// Updates done so far.
     fn steps_done(&self) -> u64 {
         self.state().step
+    }
+}
+
+/// A boxed agent (what [`crate::agents::load`] returns) is an agent too, so
+/// `load(dir, &device)?.save("runs/x")` and `.train(&data, n)` work on it
+/// as on a concrete one.
+impl Agent for Box<dyn Agent> {
+    fn algo(&self) -> &str {
+        (**self).algo()
+    }
+    fn state(&self) -> &TrainState {
+        (**self).state()
+    }
+    fn state_mut(&mut self) -> &mut TrainState {
+        (**self).state_mut()
+    }
+    fn update(&mut self, batch: &Batch) -> Result<Vec<(&'static str, f32)>> {
+        (**self).update(batch)
+    }
+    fn policy(&self) -> AgentPolicy {
+        (**self).policy()
+    }
+    fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+        (**self).save_checkpoint(dir)
+    }
+    fn config_json(&self) -> serde_json::Value {
+        (**self).config_json()
+    }
+    fn prepare(&mut self, data: &dyn BatchSource) -> Result<()> {
+        (**self).prepare(data)
+    }
+    fn history(&self) -> &History {
+        (**self).history()
+    }
+    fn steps_done(&self) -> u64 {
+        (**self).steps_done()
     }
 }
 

@@ -258,7 +258,8 @@ impl Checkpoint {
     /// parameter, optimiser moment or normalisation statistic is NaN or
     /// infinite (training diverged): such a file would load into an agent
     /// that acts NaN.
-    pub fn write(mut self, dir: &Path) -> Result<PathBuf> {
+    pub fn write(mut self, dir: impl AsRef<Path>) -> Result<PathBuf> {
+        let dir = dir.as_ref();
         if let Some(problem) = self.non_finite() {
             return Err(Error::Checkpoint {
                 path: dir.join(FILE_NAME),
@@ -309,7 +310,8 @@ impl Checkpoint {
     /// against the memory available, every offset with checked arithmetic.
     /// A device such as `/dev/zero` ends at its first bytes (wrong magic).
     #[deny(clippy::arithmetic_side_effects)]
-    pub fn read(dir: &Path) -> Result<Self> {
+    pub fn read(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
         let path = if dir.is_dir() {
             dir.join(FILE_NAME)
         } else {

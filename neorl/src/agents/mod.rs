@@ -21,7 +21,7 @@
 //! let spec = neorl::make("PowerGrid-v0")?.spec().clone();
 //! let mut agent = Td3Bc::new(&spec, Td3BcConfig::default(), &Device::default())?;
 //! agent.train(&data, 1_000)?;           // call again to continue
-//! agent.save("runs/td3bc".as_ref())?;
+//! agent.save("runs/td3bc")?;            // any path: &str, PathBuf, &Path
 //! # Ok::<(), neorl::Error>(())
 //! ```
 

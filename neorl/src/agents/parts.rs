@@ -263,7 +263,7 @@ macro_rules! agent_basics {
         fn config_json(&self) -> serde_json::Value {
             serde_json::to_value(&self.config).unwrap_or_default()
         }
-        fn save(&self, dir: &std::path::Path) -> $crate::Result<()> {
+        fn save_checkpoint(&self, dir: &std::path::Path) -> $crate::Result<()> {
             $crate::agents::parts::save(dir, ALGO, &self.config, &self.state, self)
         }
     };

@@ -2,7 +2,7 @@
 //! DIR` follows, for notebooks and scripts too.
 //!
 //! ```no_run
-//! use neorl::agents::{Device, NewAgent, resume_or_build, train_loop};
+//! use neorl::agents::{Agent, Device, NewAgent, resume_or_build, train_loop};
 //! use neorl::agents::BatchSource;
 //! let data = neorl::data::open("ChemicalReactor-medium-v0", Some(20_000))?;
 //! let spec = neorl::make("ChemicalReactor-v0")?.spec().clone();

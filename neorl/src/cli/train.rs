@@ -5,7 +5,7 @@ use super::track::{TrackArgs, finish_train, start_train};
 use super::{parse_settings, print_json, sizes};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use neorl::agents::{self, BatchSource, Device, NewAgent, resume_or_build};
+use neorl::agents::{self, Agent, BatchSource, Device, NewAgent, resume_or_build};
 use neorl::data::{Dataset, Registry};
 use serde_json::json;
 use std::ffi::{OsStr, OsString};

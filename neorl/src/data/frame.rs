@@ -7,12 +7,17 @@
 use super::dataset::Dataset;
 #[cfg(feature = "frames")]
 use crate::error::{Error, Result};
-use neorl_plant::display::{Align, Cell, Html, Table, num};
+use neorl_plant::display::{Cell, Html, Table, num};
 #[cfg(feature = "frames")]
 use polars::prelude::*;
 use serde::Serialize;
 #[cfg(feature = "frames")]
 use std::path::Path;
+
+/// The notebook-displayable frame lives with the other display building
+/// blocks (`crate::viz`), so that every layer can return one.
+#[cfg(feature = "frames")]
+pub use crate::viz::frame::{Frame, FrameExt};
 
 #[cfg(feature = "frames")]
 fn pe(context: &str) -> impl Fn(PolarsError) -> Error {
@@ -29,7 +34,11 @@ impl Dataset {
     /// `obs_<name>` per observation, `act_<name>` per action, `reward`,
     /// `cost`, `terminal`, `timeout`, then per constraint `<name>` (its
     /// signal after the step) and `viol_<name>` (its violation flag).
-    pub fn to_polars(&self) -> Result<DataFrame> {
+    ///
+    /// A [`Frame`]: an HTML table in a notebook, and a `DataFrame` through
+    /// `Deref` (`df.column("reward")`, `df.height()`); `.into_inner()` gives
+    /// the `DataFrame` itself for by-value calls such as `lazy()`.
+    pub fn to_polars(&self) -> Result<Frame> {
         let n = self.len();
         let (od, ad) = (self.obs_dim(), self.act_dim());
         let mut episode = Vec::with_capacity(n);
@@ -70,7 +79,9 @@ impl Dataset {
                 c.violations.as_slice(),
             ));
         }
-        DataFrame::new(n, cols).map_err(pe("building the transitions DataFrame"))
+        DataFrame::new(n, cols)
+            .map(Frame)
+            .map_err(pe("building the transitions DataFrame"))
     }
 
     /// One row per episode: `episode`, `start` (first row), `length`,
@@ -79,7 +90,8 @@ impl Dataset {
     /// with at least one violated constraint), `terminated` (ended on a
     /// terminal: hard breach or true terminal), `truncated` (ended on a
     /// time-out).
-    pub fn episodes(&self) -> Result<DataFrame> {
+    /// A [`Frame`], as for [`Dataset::to_polars`].
+    pub fn episodes(&self) -> Result<Frame> {
         let rows = self.episode_rows();
         let ne = rows.len();
         let col = |name: &str, f: &dyn Fn(&super::EpisodeRow) -> f64| {
@@ -121,12 +133,14 @@ impl Dataset {
                 rows.iter().map(|r| r.truncated).collect::<Vec<_>>(),
             ),
         ];
-        DataFrame::new(ne, cols).map_err(pe("building the episodes DataFrame"))
+        DataFrame::new(ne, cols)
+            .map(Frame)
+            .map_err(pe("building the episodes DataFrame"))
     }
 
     /// Write [`Dataset::to_polars`] to a Parquet file (zstd-compressed).
     pub fn write_parquet(&self, path: impl AsRef<Path>) -> Result<()> {
-        write_parquet(&mut self.to_polars()?, path)
+        write_parquet(&mut self.to_polars()?.0, path)
     }
 }
 
@@ -307,198 +321,9 @@ neorl_plant::rich_display!(Summary);
 
 const HEADERS: [&str; 8] = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"];
 
-/// A polars DataFrame that shows itself as an HTML table in notebooks
-/// (shape, column names and types, the first and last rows). It derefs to
-/// the `DataFrame`, so every `&self` polars method works on it directly
-/// (`frame.height()`, `frame.column("reward")`); take the frame out with
-/// [`Frame::into_inner`] (or `.0`) for by-value calls such as `lazy()`.
-/// Wrap any frame with `Frame::from(df)` or `df.show()` ([`FrameExt`]).
-#[cfg(feature = "frames")]
-#[derive(Clone, PartialEq)]
-pub struct Frame(pub DataFrame);
-
-/// Rows shown when a frame is longer than `FRAME_HEAD + FRAME_TAIL`.
-#[cfg(feature = "frames")]
-const FRAME_HEAD: usize = 10;
-#[cfg(feature = "frames")]
-const FRAME_TAIL: usize = 5;
-/// Columns shown when a frame is wider than `FRAME_LEFT + FRAME_RIGHT`.
-#[cfg(feature = "frames")]
-const FRAME_LEFT: usize = 20;
-#[cfg(feature = "frames")]
-const FRAME_RIGHT: usize = 8;
-
-#[cfg(feature = "frames")]
-impl Frame {
-    pub fn into_inner(self) -> DataFrame {
-        self.0
-    }
-
-    /// The shown part of the frame as a [`Table`]: all rows up to 15, else
-    /// the first 10 and the last 5; all columns up to 28, else the first 20
-    /// and the last 8 around a "…" column.
-    pub fn table(&self) -> Table {
-        let df = &self.0;
-        let cols = df.columns();
-        let nc = cols.len();
-        let shown: Vec<Option<usize>> = if nc <= FRAME_LEFT + FRAME_RIGHT {
-            (0..nc).map(Some).collect()
-        } else {
-            (0..FRAME_LEFT)
-                .map(Some)
-                .chain(std::iter::once(None))
-                .chain((nc - FRAME_RIGHT..nc).map(Some))
-                .collect()
-        };
-        let mut head = vec![String::new()];
-        let mut align = vec![Align::Right];
-        for c in &shown {
-            match c {
-                Some(j) => {
-                    let col = &cols[*j];
-                    head.push(format!("{} ({})", col.name(), col.dtype()));
-                    let left = matches!(col.dtype(), DataType::String | DataType::Boolean);
-                    align.push(if left { Align::Left } else { Align::Right });
-                }
-                None => {
-                    head.push("…".into());
-                    align.push(Align::Left);
-                }
-            }
-        }
-        let mut t = Table::new(&head);
-        t.align = align;
-        t.fill_head_tail(df.height(), FRAME_HEAD, FRAME_TAIL, |i| {
-            let mut row = vec![Cell::from(i.to_string())];
-            for c in &shown {
-                row.push(match c {
-                    Some(j) => Cell::from(any_value_text(cols[*j].get(i))),
-                    None => Cell::from("…"),
-                });
-            }
-            row
-        });
-        t.footer(format!("{} rows × {} columns", df.height(), nc))
-    }
-
-    pub(crate) fn rich(&self) -> Html {
-        let mut h = Html::default();
-        h.table(&self.table());
-        h.finish()
-    }
-}
-
-#[cfg(feature = "frames")]
-fn any_value_text(v: PolarsResult<AnyValue<'_>>) -> String {
-    match v {
-        Ok(AnyValue::Null) => "null".into(),
-        Ok(AnyValue::Float32(x)) => num(x as f64),
-        Ok(AnyValue::Float64(x)) => num(x),
-        Ok(AnyValue::String(s)) => s.to_string(),
-        Ok(AnyValue::StringOwned(s)) => s.to_string(),
-        Ok(v) => v.to_string(),
-        Err(e) => format!("<error: {e}>"),
-    }
-}
-
-#[cfg(feature = "frames")]
-neorl_plant::rich_display!(Frame);
-
-#[cfg(feature = "frames")]
-impl std::fmt::Debug for Frame {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&self.0, f)
-    }
-}
-
-#[cfg(feature = "frames")]
-impl std::ops::Deref for Frame {
-    type Target = DataFrame;
-    fn deref(&self) -> &DataFrame {
-        &self.0
-    }
-}
-
-#[cfg(feature = "frames")]
-impl std::ops::DerefMut for Frame {
-    fn deref_mut(&mut self) -> &mut DataFrame {
-        &mut self.0
-    }
-}
-
-#[cfg(feature = "frames")]
-impl From<DataFrame> for Frame {
-    fn from(df: DataFrame) -> Self {
-        Frame(df)
-    }
-}
-
-#[cfg(feature = "frames")]
-impl From<Frame> for DataFrame {
-    fn from(f: Frame) -> Self {
-        f.0
-    }
-}
-
-/// `df.show()`: any polars DataFrame as a notebook table (a cheap clone:
-/// polars columns are reference-counted).
-#[cfg(feature = "frames")]
-pub trait FrameExt {
-    fn show(&self) -> Frame;
-}
-
-#[cfg(feature = "frames")]
-impl FrameExt for DataFrame {
-    fn show(&self) -> Frame {
-        Frame(self.clone())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[cfg(feature = "frames")]
-    #[test]
-    fn frames_show_head_and_tail_with_types() {
-        let n = 100usize;
-        let df = DataFrame::new(
-            n,
-            vec![
-                Column::new("x".into(), (0..n as u32).collect::<Vec<_>>()),
-                Column::new("<name>".into(), vec!["a&b"; n]),
-                Column::new(
-                    "r".into(),
-                    (0..n).map(|i| i as f32 * 0.5).collect::<Vec<_>>(),
-                ),
-            ],
-        )
-        .unwrap();
-        let f = df.show();
-        assert_eq!(f.height(), n, "derefs to the DataFrame");
-        let t = f.table();
-        assert_eq!(t.rows.len(), 15);
-        assert_eq!(t.elided, Some((10, 85)));
-        assert_eq!(t.rows[14][0].text, "99");
-        assert_eq!(t.rows[14][3].text, "49.5");
-        let html = f.to_html();
-        assert!(html.contains("&lt;name&gt; (str)") && html.contains("a&amp;b"));
-        assert!(html.contains("100 rows × 3 columns"));
-        assert!(f.to_string().contains("… 85 more rows …"));
-        let wide = DataFrame::new(
-            1,
-            (0..40)
-                .map(|j| Column::new(format!("c{j}").into(), vec![j as f64]))
-                .collect(),
-        )
-        .unwrap();
-        let t = Frame::from(wide).table();
-        assert_eq!(t.columns.len(), 1 + 20 + 1 + 8);
-        assert_eq!(t.columns[21], "…");
-        assert_eq!(t.columns[22], "c32 (f64)");
-        let empty = Frame::from(DataFrame::empty());
-        assert!(empty.to_html().contains("0 rows × 0 columns"));
-    }
 
     #[test]
     fn quantiles_match_numpy() {

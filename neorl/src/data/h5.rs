@@ -151,7 +151,8 @@ fn get_strs(loc: &Location, name: &str) -> Vec<String> {
 }
 
 /// Every root attribute rendered as text (for `neorl datasets info`).
-pub fn attributes_as_text(path: &Path) -> Result<Vec<(String, String)>> {
+pub fn attributes_as_text(path: impl AsRef<Path>) -> Result<Vec<(String, String)>> {
+    let path = path.as_ref();
     let file = open_file(path)?;
     let names = file
         .attr_names()

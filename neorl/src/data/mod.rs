@@ -400,7 +400,8 @@ pub struct Pinned {
 /// `path` with the new checksums, behaviour policies and reference returns
 /// (entries of other environments are kept; missing ones are added
 /// unpinned).
-pub fn pin(path: &Path) -> Result<Vec<Pinned>> {
+pub fn pin(path: impl AsRef<Path>) -> Result<Vec<Pinned>> {
+    let path = path.as_ref();
     let mut reg = Registry::from_path(path)?.complete();
     let mut out = vec![];
     for e in &mut reg.datasets {

@@ -148,7 +148,8 @@ impl Registry {
     }
 
     /// Read a registry file.
-    pub fn from_path(path: &Path) -> Result<Self> {
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
         let text = crate::limits::read_text_at_most(path, 16 << 20, "a dataset registry")?;
         Self::parse(&text, &path.display().to_string())
     }

@@ -445,7 +445,7 @@ fn train(
     let boundary = |done: u64, every: u64| (done / every + 1) * every;
     let checkpoint = |agent: &dyn Agent, evals: &[EvalPoint]| -> Result<()> {
         write_progress(td, evals, seconds_before + t0.elapsed().as_secs_f64())?;
-        agent.save(&td.checkpoint())?;
+        agent.save_checkpoint(&td.checkpoint())?;
         let mut st = td.read_state().unwrap_or_else(|| running_state(m, 0));
         st.step = agent.steps_done();
         td.write_state(&st)

@@ -33,7 +33,7 @@
 //!     run.log_metric("loss", 1.0 / (step + 1) as f64, step)?;
 //! }
 //! run.end(Status::Finished)?;
-//! let df = tracker.runs(None)?; // polars DataFrame, one row per run
+//! let df = tracker.runs(None)?; // a Frame (a polars DataFrame shown as a table), one row per run
 //! # Ok::<(), neorl::Error>(())
 //! ```
 
@@ -401,16 +401,19 @@ impl Tracker {
     /// The runs of `experiment` as a polars DataFrame: `run_id`,
     /// `run_name`, `status`, `start_time`, `end_time` (ms since the epoch),
     /// `duration_s`, then `metrics.<key>` (latest value), `params.<key>`,
-    /// `tags.<key>` — the columns of MLflow's `search_runs`.
+    /// `tags.<key>` — the columns of MLflow's `search_runs` — as a
+    /// [`Frame`](crate::viz::Frame): an HTML table in a notebook, the
+    /// `DataFrame` through `Deref`.
     #[cfg(feature = "frames")]
-    pub fn runs(&self, experiment: Option<&str>) -> Result<polars::prelude::DataFrame> {
-        notebook::runs_frame(&self.run_list(experiment)?)
+    pub fn runs(&self, experiment: Option<&str>) -> Result<crate::viz::Frame> {
+        notebook::runs_frame(&self.run_list(experiment)?).map(crate::viz::Frame)
     }
 }
 
-/// Runs of an experiment as a DataFrame, with the tracker from the environment.
+/// Runs of an experiment as a [`Frame`](crate::viz::Frame) (a DataFrame
+/// that shows as a table), with the tracker from the environment.
 #[cfg(feature = "frames")]
-pub fn runs(experiment: &str) -> Result<polars::prelude::DataFrame> {
+pub fn runs(experiment: &str) -> Result<crate::viz::Frame> {
     Tracker::from_env()?.runs(Some(experiment))
 }
 
@@ -726,7 +729,8 @@ impl Run {
     }
 
     /// Store one file as the artifact `dest` (a `/`-separated relative path).
-    pub fn log_artifact_as(&mut self, file: &Path, dest: &str) -> Result<()> {
+    pub fn log_artifact_as(&mut self, file: impl AsRef<Path>, dest: &str) -> Result<()> {
+        let file = file.as_ref();
         if !self.is_enabled() {
             return Ok(());
         }

@@ -103,6 +103,10 @@ fn local_store_round_trip() {
         assert_eq!(df.height(), 1);
         assert!(df.column("metrics.loss").is_ok());
         assert!(df.column("params.agent.lr").is_ok());
+        assert!(
+            df.to_html().contains("metrics.loss"),
+            "a table in notebooks"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -253,6 +253,27 @@ impl Figure {
     }
 }
 
+/// Shows any `Debug` value as a cell's result in one build of the cell.
+///
+/// evcxr shows a cell's final expression by compiling `(expr).evcxr_display()`
+/// and, when that does not compile (a value without such a method: a number,
+/// a `String`, a tuple), compiling the cell *again* with `{:?}` in its place
+/// (evcxr 0.22's `code_with_fallback`): two builds, about a second more for
+/// such a cell. With this trait in scope (it is in `neorl::prelude`) every
+/// `Debug` value has the method, and it prints what evcxr's fallback prints
+/// (`text/plain`, `{:?}`), so the first build succeeds. Types with an
+/// inherent `evcxr_display` (neorl's tables and figures, plotly's `Plot`)
+/// keep theirs: inherent methods come first.
+pub trait DebugDisplay {
+    fn evcxr_display(&self);
+}
+
+impl<T: std::fmt::Debug + ?Sized> DebugDisplay for T {
+    fn evcxr_display(&self) {
+        emit(&[("text/plain", &format!("{self:?}"))]);
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -32,7 +32,8 @@ pub fn plotly_js() -> &'static str {
 }
 
 /// Write `plotly.min.js` into `dir` unless an identical copy is there.
-pub fn write_plotly_js(dir: &Path) -> Result<()> {
+pub fn write_plotly_js(dir: impl AsRef<Path>) -> Result<()> {
+    let dir = dir.as_ref();
     let path = dir.join("plotly.min.js");
     let js = plotly_js();
     if std::fs::metadata(&path)

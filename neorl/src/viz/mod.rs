@@ -6,7 +6,7 @@
 //! evcxr ([`display`] explains how). Figures with many stacked panels
 //! (signals against time with their limits drawn) are built with the
 //! `panels` module; their layout is completed on the JSON because plotly.rs
-//! names only eight axes. Tables and HTML ([`Table`], [`Html`]) come from the
+//! names only eight axes. [`Frame`] shows a polars DataFrame as a table. Tables and HTML ([`Table`], [`Html`]) come from the
 //! plant crate's `display` module, which the plant's own types use too.
 //!
 //! This module draws no domain object itself: the figures and reports of
@@ -14,10 +14,14 @@
 //! [`crate::report`], the layer above the things they draw.
 
 pub mod display;
+#[cfg(feature = "frames")]
+pub mod frame;
 mod html;
 pub(crate) mod panels;
 
 pub use display::{Html, PLOTLY_MIME, PlotlyJs, init_notebook, set_plotly_js};
+#[cfg(feature = "frames")]
+pub use frame::{Frame, FrameExt};
 pub use html::{JsMode, plotly_js};
 pub use neorl_plant::display::{Align, Cell, Table, escape_html, mean_std, num};
 
