@@ -447,6 +447,22 @@ impl ChemicalReactor {
             + self.wall_jacket * (x[1] - x[2]);
     }
 
+    /// One control interval of the balances `rhs` (RK4, the model's
+    /// sub-steps) with brine flow `fc`: the reactor variables stay finite
+    /// (`C_A ≥ 0`, temperatures in [200, 1000] K), the flow and its change
+    /// are recorded and the clock advances.
+    #[inline]
+    fn advance(&self, state: &mut [f64], fc: f64, rhs: impl FnMut(&[f64; 3], &mut [f64; 3])) {
+        let mut x = [state[S_CA], state[S_T], state[S_TJ]];
+        rk4_substeps(&mut x, DT_MIN, self.substeps, rhs);
+        state[S_CA] = x[0].max(0.0);
+        state[S_T] = x[1].clamp(200.0, 1000.0);
+        state[S_TJ] = x[2].clamp(200.0, 1000.0);
+        state[S_DFC] = fc - state[S_FC];
+        state[S_FC] = fc;
+        state[S_STEP] += 1.0;
+    }
+
     /// Set-point in force after `step` steps.
     #[inline]
     fn setpoint(state: &[f64], step: f64) -> f64 {
@@ -587,16 +603,7 @@ impl Model for ChemicalReactor {
         let fc = action[0];
         let (tf, caf) = (state[S_TF], state[S_CAF]);
         let sp = Self::setpoint(state, state[S_STEP]);
-        let mut x = [state[S_CA], state[S_T], state[S_TJ]];
-        rk4_substeps(&mut x, DT_MIN, self.substeps, |x, d| {
-            self.rhs(x, fc, tf, caf, d)
-        });
-        state[S_CA] = x[0].max(0.0);
-        state[S_T] = x[1].clamp(200.0, 1000.0);
-        state[S_TJ] = x[2].clamp(200.0, 1000.0);
-        state[S_DFC] = fc - state[S_FC];
-        state[S_FC] = fc;
-        state[S_STEP] += 1.0;
+        self.advance(state, fc, |x, d| self.rhs(x, fc, tf, caf, d));
         if self.options.disturbances {
             let (n_tf, n_caf) = normal_pair(rng);
             state[S_TF] = self.p.tf + self.ou_a * (tf - self.p.tf) + TF_SIGMA * self.ou_s * n_tf;
@@ -649,14 +656,7 @@ impl Model for ChemicalReactor {
 
     fn shutdown_step(&self, state: &mut [f64], _k: usize, _rng: &mut EnvRng) {
         let fc = self.p.coolant_flow_max;
-        let mut x = [state[S_CA], state[S_T], state[S_TJ]];
-        rk4_substeps(&mut x, DT_MIN, self.substeps, |x, d| self.rhs_quench(x, d));
-        state[S_CA] = x[0].max(0.0);
-        state[S_T] = x[1].clamp(200.0, 1000.0);
-        state[S_TJ] = x[2].clamp(200.0, 1000.0);
-        state[S_DFC] = fc - state[S_FC];
-        state[S_FC] = fc;
-        state[S_STEP] += 1.0;
+        self.advance(state, fc, |x, d| self.rhs_quench(x, d));
     }
 }
 

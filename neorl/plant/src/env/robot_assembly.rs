@@ -750,33 +750,48 @@ pub fn contact(
         }
     }
     // Fixture vertices (chamfer edges) against the peg's sides and bottom.
-    let axis = [kin.c123, kin.s123];
-    let lateral = [-kin.s123, kin.c123];
-    let (xh, ys) = (fixture.x_hole, fixture.y_surface);
-    let vertices = [
-        [xh - R_HOLE, ys - CHAMFER],
-        [xh + R_HOLE, ys - CHAMFER],
-        [xh - R_HOLE - CHAMFER, ys],
-        [xh + R_HOLE + CHAMFER, ys],
-    ];
-    for p in vertices {
-        let e = [p[0] - kin.wrist[0], p[1] - kin.wrist[1]];
-        let s = e[0] * axis[0] + e[1] * axis[1];
-        let t = e[0] * lateral[0] + e[1] * lateral[1];
-        if s > l3 - PEG_LENGTH && s < l3 && t.abs() < R_PEG {
-            let d_side = R_PEG - t.abs();
-            let d_bottom = l3 - s;
-            let (delta, n) = if d_side < d_bottom {
-                let sg = if t > 0.0 { -1.0 } else { 1.0 };
-                (d_side, [sg * lateral[0], sg * lateral[1]])
-            } else {
-                (d_bottom, [-axis[0], -axis[1]])
-            };
+    for p in fixture_vertices(fixture) {
+        if let Some((delta, n)) = vertex_penetration(p, kin, l3) {
             let f = point_force(delta, n, kin.point_velocity(p, qd));
             apply(p, f, tau);
         }
     }
     total
+}
+
+/// The fixture's four chamfer vertices (edges in the plane).
+#[inline]
+fn fixture_vertices(fixture: &Fixture) -> [[f64; 2]; 4] {
+    let (xh, ys) = (fixture.x_hole, fixture.y_surface);
+    [
+        [xh - R_HOLE, ys - CHAMFER],
+        [xh + R_HOLE, ys - CHAMFER],
+        [xh - R_HOLE - CHAMFER, ys],
+        [xh + R_HOLE + CHAMFER, ys],
+    ]
+}
+
+/// Penetration depth of the fixture point `p` into the peg (its sides or
+/// its bottom face, whichever is nearer) and the unit normal of the force
+/// on the peg, if `p` is inside the peg.
+#[inline]
+fn vertex_penetration(p: [f64; 2], kin: &Kinematics, l3: f64) -> Option<(f64, [f64; 2])> {
+    let axis = [kin.c123, kin.s123];
+    let lateral = [-kin.s123, kin.c123];
+    let e = [p[0] - kin.wrist[0], p[1] - kin.wrist[1]];
+    let s = e[0] * axis[0] + e[1] * axis[1];
+    let t = e[0] * lateral[0] + e[1] * lateral[1];
+    if !(s > l3 - PEG_LENGTH && s < l3 && t.abs() < R_PEG) {
+        return None;
+    }
+    let d_side = R_PEG - t.abs();
+    let d_bottom = l3 - s;
+    Some(if d_side < d_bottom {
+        let sg = if t > 0.0 { -1.0 } else { 1.0 };
+        (d_side, [sg * lateral[0], sg * lateral[1]])
+    } else {
+        (d_bottom, [-axis[0], -axis[1]])
+    })
 }
 
 /// How far from its computed position each contact point is looked at by
@@ -809,8 +824,7 @@ pub fn robust_contact_force(l3: f64, fixture: &Fixture, kin: &Kinematics, qd: &[
         return bound;
     }
     let e = CONTACT_UNCERTAINTY;
-    let probes = [[0.0, 0.0], [e, 0.0], [-e, 0.0], [0.0, e], [0.0, -e]];
-    let norm = |v: [f64; 2]| (v[0] * v[0] + v[1] * v[1]).sqrt();
+    let probes = [[e, 0.0], [-e, 0.0], [0.0, e], [0.0, -e]];
     // The peg's corners against the fixture.
     for c in corners {
         let v = kin.point_velocity(c, qd);
@@ -821,57 +835,32 @@ pub fn robust_contact_force(l3: f64, fixture: &Fixture, kin: &Kinematics, qd: &[
             )
             .map_or([0.0, 0.0], |(delta, n)| point_force(delta, n, v))
         };
-        let f0 = force_at([0.0, 0.0]);
-        let worst = probes[1..]
-            .iter()
-            .map(|&d| {
-                let fp = force_at(d);
-                norm([fp[0] - f0[0], fp[1] - f0[1]])
-            })
-            .fold(0.0, f64::max);
-        bound += worst;
+        bound += largest_change(force_at, &probes);
     }
     // The fixture's chamfer vertices against the peg's sides and bottom.
-    let axis = [kin.c123, kin.s123];
-    let lateral = [-kin.s123, kin.c123];
-    let (xh, ys) = (fixture.x_hole, fixture.y_surface);
-    let vertices = [
-        [xh - R_HOLE, ys - CHAMFER],
-        [xh + R_HOLE, ys - CHAMFER],
-        [xh - R_HOLE - CHAMFER, ys],
-        [xh + R_HOLE + CHAMFER, ys],
-    ];
-    for p in vertices {
+    for p in fixture_vertices(fixture) {
         let v = kin.point_velocity(p, qd);
         let force_at = |dx: [f64; 2]| {
-            let e = [p[0] + dx[0] - kin.wrist[0], p[1] + dx[1] - kin.wrist[1]];
-            let s = e[0] * axis[0] + e[1] * axis[1];
-            let t = e[0] * lateral[0] + e[1] * lateral[1];
-            if s > l3 - PEG_LENGTH && s < l3 && t.abs() < R_PEG {
-                let d_side = R_PEG - t.abs();
-                let d_bottom = l3 - s;
-                let (delta, n) = if d_side < d_bottom {
-                    let sg = if t > 0.0 { -1.0 } else { 1.0 };
-                    (d_side, [sg * lateral[0], sg * lateral[1]])
-                } else {
-                    (d_bottom, [-axis[0], -axis[1]])
-                };
-                point_force(delta, n, v)
-            } else {
-                [0.0, 0.0]
-            }
+            vertex_penetration([p[0] + dx[0], p[1] + dx[1]], kin, l3)
+                .map_or([0.0, 0.0], |(delta, n)| point_force(delta, n, v))
         };
-        let f0 = force_at([0.0, 0.0]);
-        let worst = probes[1..]
-            .iter()
-            .map(|&d| {
-                let fp = force_at(d);
-                norm([fp[0] - f0[0], fp[1] - f0[1]])
-            })
-            .fold(0.0, f64::max);
-        bound += worst;
+        bound += largest_change(force_at, &probes);
     }
     bound
+}
+
+/// The largest change of a contact point's force, `max_probe |f(probe) −
+/// f(0)|`, over the position shifts `probes`.
+#[inline]
+fn largest_change(force_at: impl Fn([f64; 2]) -> [f64; 2], probes: &[[f64; 2]]) -> f64 {
+    let f0 = force_at([0.0, 0.0]);
+    probes
+        .iter()
+        .map(|&d| {
+            let fp = force_at(d);
+            ((fp[0] - f0[0]).powi(2) + (fp[1] - f0[1]).powi(2)).sqrt()
+        })
+        .fold(0.0, f64::max)
 }
 
 /// `dx/dt` of `x = (q, q̇)` under joint torques `tau`; returns the contact

@@ -150,20 +150,8 @@ impl Env {
     /// As [`Env::step`] without allocating: the observation and constraint
     /// values are left in [`Env::observation`] and [`Env::constraint_values`].
     pub fn step_in_place(&mut self, action: &[f32]) -> Result<StepOutcome> {
+        self.check_running()?;
         let spec = self.model.spec();
-        match self.phase {
-            Phase::NotReset => {
-                return Err(Error::NotReset {
-                    env: spec.id.clone(),
-                });
-            }
-            Phase::Done => {
-                return Err(Error::EpisodeOver {
-                    env: spec.id.clone(),
-                });
-            }
-            Phase::Running => {}
-        }
         core::validate_action(spec, action)?;
         let clipped = core::clip_action(spec, action, &mut self.action);
         let mut out = core::advance(
@@ -189,20 +177,8 @@ impl Env {
     /// the cost and the constraint values reported). An error for a plant
     /// without one, or outside an episode.
     pub fn shut_down(&mut self) -> Result<StepOutcome> {
+        self.check_running()?;
         let spec = self.model.spec();
-        match self.phase {
-            Phase::NotReset => {
-                return Err(Error::NotReset {
-                    env: spec.id.clone(),
-                });
-            }
-            Phase::Done => {
-                return Err(Error::EpisodeOver {
-                    env: spec.id.clone(),
-                });
-            }
-            Phase::Running => {}
-        }
         let out = core::shut_down(
             self.model.as_ref(),
             spec,
@@ -221,6 +197,17 @@ impl Env {
         })?;
         self.phase = Phase::Done;
         Ok(out)
+    }
+
+    /// An error unless an episode is running (reset, not over).
+    /// Allocates nothing unless it fails (the step is allocation-free).
+    fn check_running(&self) -> Result<()> {
+        let env = || self.model.spec().id.clone();
+        match self.phase {
+            Phase::Running => Ok(()),
+            Phase::NotReset => Err(Error::NotReset { env: env() }),
+            Phase::Done => Err(Error::EpisodeOver { env: env() }),
+        }
     }
 
     /// The latest observation.

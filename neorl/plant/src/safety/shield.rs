@@ -599,19 +599,14 @@ impl Shield {
     ) -> (f64, Option<usize>) {
         self.stats.lookaheads += 1;
         self.sim.copy_from_slice(state);
-        let (model, rng): (&dyn Model, &mut EnvRng) = match (scenario, &self.stochastic) {
-            (Some(j), Some(m)) => {
-                // Common random numbers: every candidate of one decision
-                // meets the same disturbance sequences.
-                self.scenario_rng = EnvRng::seed_from_u64(
-                    self.decision_seed
-                        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                        .wrapping_add(j),
-                );
-                (m.as_ref(), &mut self.scenario_rng)
-            }
-            _ => (self.nominal.as_ref(), &mut self.rng),
-        };
+        let (model, rng) = scenario_model(
+            scenario,
+            &self.nominal,
+            &self.stochastic,
+            &mut self.rng,
+            &mut self.scenario_rng,
+            self.decision_seed,
+        );
         let mut worst = (f64::INFINITY, None);
         for k in 0..steps {
             let tr = if k == 0 || hold {
@@ -684,17 +679,14 @@ impl Shield {
         for scenario in std::iter::once(None).chain((0..scenarios).map(Some)) {
             self.stats.lookaheads += 1;
             self.sim.copy_from_slice(state);
-            let (model, rng): (&dyn Model, &mut EnvRng) = match (scenario, &self.stochastic) {
-                (Some(j), Some(m)) => {
-                    self.scenario_rng = EnvRng::seed_from_u64(
-                        self.decision_seed
-                            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                            .wrapping_add(j),
-                    );
-                    (m.as_ref(), &mut self.scenario_rng)
-                }
-                _ => (self.nominal.as_ref(), &mut self.rng),
-            };
+            let (model, rng) = scenario_model(
+                scenario,
+                &self.nominal,
+                &self.stochastic,
+                &mut self.rng,
+                &mut self.scenario_rng,
+                self.decision_seed,
+            );
             model.step(&mut self.sim, &self.candidate, rng);
             for k in 0..=steps {
                 if k > 0 {
@@ -937,6 +929,31 @@ impl Shield {
             self.stats.by_kind[k as usize] += 1;
         }
         d
+    }
+}
+
+/// The model and RNG of one look-ahead: `None` the nominal model; `Some(j)`
+/// the stochastic model with disturbance sequence `j` of this decision
+/// (common random numbers: every candidate of one decision meets the same
+/// sequences).
+fn scenario_model<'a>(
+    scenario: Option<u64>,
+    nominal: &'a Arc<dyn Model>,
+    stochastic: &'a Option<Arc<dyn Model>>,
+    rng: &'a mut EnvRng,
+    scenario_rng: &'a mut EnvRng,
+    decision_seed: u64,
+) -> (&'a dyn Model, &'a mut EnvRng) {
+    match (scenario, stochastic) {
+        (Some(j), Some(m)) => {
+            *scenario_rng = EnvRng::seed_from_u64(
+                decision_seed
+                    .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    .wrapping_add(j),
+            );
+            (m.as_ref(), scenario_rng)
+        }
+        _ => (nominal.as_ref(), rng),
     }
 }
 
