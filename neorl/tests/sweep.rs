@@ -92,15 +92,9 @@ fn step_of(dir: &Path, index: usize) -> u64 {
         .unwrap_or(0)
 }
 
+/// [`support::wait_until`], polling every 20 ms.
 fn wait_until(what: &str, secs: u64, f: impl Fn() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(secs),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    support::wait_until(what, secs, Duration::from_millis(20), f)
 }
 
 /// A score table's numbers: rows, datasets, and every run's evaluations

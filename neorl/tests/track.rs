@@ -417,15 +417,9 @@ fn check_cli_runs(train: &Value, eval: &Value, train_id: &str, steps: usize) {
     );
 }
 
+/// [`support::wait_until`], polling every 100 ms.
 fn wait_until(what: &str, secs: u64, f: impl Fn() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(secs),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::wait_until(what, secs, Duration::from_millis(100), f)
 }
 
 #[test]
