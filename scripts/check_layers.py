@@ -40,6 +40,7 @@ LAYERS = {
         "paths": 0,
         "policy": 1,
         "env": 2,
+        "inference": 2,
         "control": 3,
         "safety": 4,
         "rollout": 5,
@@ -52,6 +53,7 @@ LAYERS = {
         "env": 0,
         "control": 0,
         "safety": 0,
+        "inference": 0,
         "limits": 0,
         "paths": 0,
         "progress": 1,
@@ -71,7 +73,7 @@ LAYERS = {
     },
 }
 # Modules of the `neorl` crate that are the plant crate's.
-PLANT_REEXPORTS = {"error", "limits", "paths", "policy", "env", "control", "safety"}
+PLANT_REEXPORTS = {"error", "limits", "paths", "policy", "env", "control", "safety", "inference"}
 
 
 def strip_comments_and_strings(text):

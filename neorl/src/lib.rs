@@ -30,7 +30,7 @@ pub mod viz;
 
 // The plant side lives in its own crate (`neorl-plant`, no learning or data
 // stack); its modules keep their paths here.
-pub use neorl_plant::{control, env, error, limits, paths, policy, safety};
+pub use neorl_plant::{control, env, error, inference, limits, paths, policy, safety};
 
 pub use env::{make, make_with};
 

@@ -3,7 +3,8 @@
 //! Seven physics-based industrial processes with hard and soft safety
 //! constraints ([`env`]), the plants' own controllers ([`control`]), the
 //! safety layer that sits between any policy and any plant ([`safety`]),
-//! the [`Policy`](policy::Policy) trait, rollouts with normalized scores
+//! the [`Policy`](policy::Policy) trait, a trained agent's policy read from
+//! its checkpoint ([`inference`]), rollouts with normalized scores
 //! ([`rollout`]) and the one error type ([`Error`]).
 //!
 //! It carries no learning stack (burn), no data frames (polars), no HDF5,
@@ -24,13 +25,14 @@
 //! ```
 //!
 //! Layers, bottom to top (no module imports one above it): [`error`],
-//! [`display`], [`limits`] → [`policy`] → [`env`] → [`control`] → [`safety`] →
-//! [`rollout`] → [`report`].
+//! [`display`], [`limits`] → [`policy`] → [`env`], [`inference`] →
+//! [`control`] → [`safety`] → [`rollout`] → [`report`].
 
 pub mod control;
 pub mod display;
 pub mod env;
 pub mod error;
+pub mod inference;
 pub mod limits;
 pub mod paths;
 pub mod policy;

@@ -10,12 +10,10 @@
 
 use super::device::Device;
 use super::divergence::diverged;
-use super::nets::HostMlp;
 use crate::data::validate::check_trainable;
 use crate::data::{Batch, BatchSource};
 use crate::env::EnvSpec;
 use crate::error::{Error, Result};
-use crate::policy::Policy;
 use crate::progress::Progress;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -27,21 +25,28 @@ use std::path::Path;
 #[doc(hidden)]
 pub use crate::data::DataSource;
 
-/// Standardisation of observations, scaling of actions and rewards.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Normalizer {
-    pub obs_mean: Vec<f32>,
-    pub obs_std: Vec<f32>,
-    pub act_low: Vec<f32>,
-    pub act_high: Vec<f32>,
-    /// Rewards are multiplied by this before learning.
-    pub reward_scale: f32,
-}
+/// Standardisation of observations, scaling of actions and rewards: the
+/// plant crate's (deployment reads it from checkpoints); fitting it on
+/// training data and applying it to batches is [`NormalizerFit`]'s.
+pub use crate::inference::Normalizer;
 
-impl Normalizer {
+/// What training does with a [`Normalizer`]: fit it on the data, apply it
+/// to a minibatch.
+pub trait NormalizerFit {
     /// Fit on `data`. With `normalize_reward`, rewards are scaled by
     /// 1000 / (max − min episode return) as in IQL's and CORL's D4RL set-up.
-    pub fn fit(
+    fn fit(
+        data: &dyn BatchSource,
+        act_low: &[f32],
+        act_high: &[f32],
+        normalize_reward: bool,
+    ) -> Self;
+    /// Normalise a raw batch in place.
+    fn batch(&self, b: &mut Batch);
+}
+
+impl NormalizerFit for Normalizer {
+    fn fit(
         data: &dyn BatchSource,
         act_low: &[f32],
         act_high: &[f32],
@@ -69,60 +74,7 @@ impl Normalizer {
         }
     }
 
-    /// The normaliser of an agent not trained yet: observations as they
-    /// are, actions mapped from the bounds `act_low..act_high`, rewards
-    /// unscaled.
-    pub fn identity(obs_dim: usize, act_low: &[f32], act_high: &[f32]) -> Self {
-        Normalizer {
-            obs_mean: vec![0.0; obs_dim],
-            obs_std: vec![1.0; obs_dim],
-            act_low: act_low.to_vec(),
-            act_high: act_high.to_vec(),
-            reward_scale: 1.0,
-        }
-    }
-
-    /// Standardise one observation: `(raw − mean) / std`.
-    #[inline]
-    pub fn obs(&self, raw: &[f32], out: &mut [f32]) {
-        for (((o, &x), &m), &s) in out
-            .iter_mut()
-            .zip(raw)
-            .zip(&self.obs_mean)
-            .zip(&self.obs_std)
-        {
-            *o = (x - m) / s;
-        }
-    }
-
-    /// Environment units → [-1, 1].
-    #[inline]
-    pub fn action_to_unit(&self, raw: &[f32], out: &mut [f32]) {
-        for (((o, &a), &l), &h) in out
-            .iter_mut()
-            .zip(raw)
-            .zip(&self.act_low)
-            .zip(&self.act_high)
-        {
-            *o = (2.0 * (a - l) / (h - l) - 1.0).clamp(-1.0, 1.0);
-        }
-    }
-
-    /// [-1, 1] → environment units.
-    #[inline]
-    pub fn unit_to_action(&self, unit: &[f32], out: &mut [f32]) {
-        for (((o, &u), &l), &h) in out
-            .iter_mut()
-            .zip(unit)
-            .zip(&self.act_low)
-            .zip(&self.act_high)
-        {
-            *o = l + (u.clamp(-1.0, 1.0) + 1.0) * 0.5 * (h - l);
-        }
-    }
-
-    /// Normalise a raw batch in place.
-    pub fn batch(&self, b: &mut Batch) {
+    fn batch(&self, b: &mut Batch) {
         let (od, ad) = (b.obs_dim, b.act_dim);
         let mut tmp = vec![0f32; od.max(ad)];
         for row in b
@@ -489,109 +441,6 @@ pub fn on_device<R: Send>(device: Option<&Device>, f: impl FnOnce() -> R + Send)
     }
 }
 
-/// A trained agent's deterministic policy on the CPU: normalise, run the
-/// actor's host copy, squash with tanh, map to the action bounds. Cheap to
-/// clone; allocation-free per call after the first.
-#[derive(Debug, Clone)]
-pub struct AgentPolicy {
-    pub name: String,
-    pub net: HostMlp,
-    pub norm: Normalizer,
-    act_dim: usize,
-    scratch: Scratch,
-}
-
-/// Buffers of one forward pass.
-#[derive(Debug, Clone, Default)]
-struct Scratch {
-    x: Vec<f32>,
-    a: Vec<f32>,
-    b: Vec<f32>,
-}
-
-impl AgentPolicy {
-    /// `net` maps normalised observations to at least `act_dim` outputs; the
-    /// first `act_dim` are the pre-tanh action (a Gaussian actor's mean).
-    pub fn new(name: impl Into<String>, net: HostMlp, norm: Normalizer) -> Self {
-        let act_dim = norm.act_low.len();
-        AgentPolicy {
-            name: name.into(),
-            net,
-            norm,
-            act_dim,
-            scratch: Scratch::default(),
-        }
-    }
-
-    /// Actions for `n = obs.len() / obs_dim` observations at once (rows in
-    /// parallel on the rayon pool, bit-identical to one call per row).
-    pub fn act_batch(&self, obs: &[f32], actions: &mut [f32]) {
-        use rayon::prelude::*;
-        let od = self.norm.obs_mean.len();
-        let ad = self.act_dim;
-        let n = obs.len() / od.max(1);
-        // Spread small batches over the threads, cap chunks for load balance.
-        let rows = n.div_ceil(rayon::current_num_threads()).clamp(1, 64);
-        obs.par_chunks(od * rows)
-            .zip(actions.par_chunks_mut(ad * rows))
-            .for_each(|(o, a)| {
-                let mut s = Scratch::default();
-                for (oi, ai) in o.chunks_exact(od).zip(a.chunks_exact_mut(ad)) {
-                    self.act_with(&mut s, oi, ai);
-                }
-            });
-    }
-
-    #[inline]
-    fn act_with(&self, s: &mut Scratch, obs: &[f32], action: &mut [f32]) {
-        s.x.resize(obs.len(), 0.0);
-        self.norm.obs(obs, &mut s.x);
-        let out = self.net.forward(&s.x, &mut s.a, &mut s.b);
-        let mut unit = [0f32; 32];
-        let ad = self.act_dim;
-        if ad <= 32 {
-            for (u, &o) in unit.iter_mut().zip(&out[..ad]) {
-                *u = o.tanh();
-            }
-            self.norm.unit_to_action(&unit[..ad], action);
-        } else {
-            let u: Vec<f32> = out[..ad].iter().map(|o| o.tanh()).collect();
-            self.norm.unit_to_action(&u, action);
-        }
-    }
-
-    fn check(&self, what: &str, expected: usize, got: usize) -> Result<()> {
-        if expected != got {
-            return Err(Error::Shape {
-                what: format!("{}: {what}", self.name),
-                expected,
-                got,
-            });
-        }
-        Ok(())
-    }
-}
-
-impl Policy for AgentPolicy {
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-    fn act(&mut self, obs: &[f32], action: &mut [f32]) -> Result<()> {
-        self.check("observation", self.norm.obs_mean.len(), obs.len())?;
-        self.check("action", self.act_dim, action.len())?;
-        let mut s = std::mem::take(&mut self.scratch);
-        self.act_with(&mut s, obs, action);
-        self.scratch = s;
-        Ok(())
-    }
-    /// A deterministic network of the observation.
-    fn is_stateless(&self) -> bool {
-        true
-    }
-    fn act_many(&mut self, n: usize, obs: &[f32], actions: &mut [f32]) -> Result<()> {
-        self.check("observations", n * self.norm.obs_mean.len(), obs.len())?;
-        self.check("actions", n * self.act_dim, actions.len())?;
-        self.act_batch(obs, actions);
-        Ok(())
-    }
-}
+/// A trained agent's deterministic policy on the CPU (the plant crate's:
+/// a plant-side program reads it from a checkpoint without burn).
+pub use crate::inference::AgentPolicy;

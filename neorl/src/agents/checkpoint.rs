@@ -38,33 +38,16 @@ use super::agent::{DataSource, History, Normalizer, TrainState};
 use super::device::Device;
 use super::nets::{Adam, Mlp, T3, tensor3, to_vec};
 use crate::error::{Error, Result};
-use crate::limits::check_memory;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"NEORLCK\0";
-/// The longest header a reader accepts (the header of a COMBO checkpoint
-/// with its whole metric history is well under a megabyte).
-pub const MAX_HEADER_BYTES: u64 = 64 << 20;
-/// Version of the file layout written; bumped on incompatible changes.
-pub const FORMAT_VERSION: u32 = 2;
-/// The oldest version read (version 1: no digest over the header).
-pub const OLDEST_READ_VERSION: u32 = 1;
-/// Bytes of the trailing SHA-256 digest (version 2 on).
-const DIGEST_BYTES: u64 = 32;
-/// File name inside a checkpoint folder.
-pub const FILE_NAME: &str = "agent.ckpt";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct TensorEntry {
-    name: String,
-    shape: Vec<usize>,
-}
-
+use crate::inference::file::{self, digest, fnv1a};
+pub use crate::inference::file::{
+    FILE_NAME, FORMAT_VERSION, MAX_HEADER_BYTES, OLDEST_READ_VERSION, TensorEntry,
+};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct RngState {
     seed: Vec<u8>,
@@ -109,16 +92,6 @@ pub struct Checkpoint {
     path: PathBuf,
 }
 
-/// The trailing digest of a version-2 file: SHA-256 of its prefix, header
-/// and blob.
-fn digest(prefix: &[u8], header: &[u8], blob: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(prefix);
-    h.update(header);
-    h.update(blob);
-    h.finalize().into()
-}
-
 /// Recompute the trailing digest of a version-2 checkpoint's `bytes` after
 /// a test edited them on purpose (to reach the checks behind the digest).
 #[cfg(test)]
@@ -127,35 +100,6 @@ pub(crate) fn reseal(bytes: &mut [u8]) {
     let (body, tail) = bytes.split_at_mut(n);
     let d = digest(body, &[], &[]);
     tail.copy_from_slice(&d);
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-/// Read into `buf` until it is full or the file ends; the bytes read.
-fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while let Some(free) = buf.get_mut(filled..).filter(|f| !f.is_empty()) {
-        match file.read(free)? {
-            0 => break,
-            n => filled = filled.saturating_add(n),
-        }
-    }
-    Ok(filled)
-}
-
-/// Up to `n` bytes of `file` (fewer where it ends), read in pieces so that
-/// a wrong length costs only what the file holds.
-fn take_bytes(file: &mut impl Read, n: u64) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    file.take(n).read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 impl Checkpoint {
@@ -283,9 +227,7 @@ impl Checkpoint {
         })?;
         let path = dir.join(FILE_NAME);
         let tmp = dir.join(format!("{FILE_NAME}.tmp-{}", std::process::id()));
-        let mut prefix = MAGIC.to_vec();
-        prefix.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        prefix.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        let prefix = file::prefix(header.len());
         let digest = digest(&prefix, &header, &blob);
         let write = || -> std::io::Result<()> {
             let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
@@ -304,119 +246,18 @@ impl Checkpoint {
         Ok(path)
     }
 
-    /// Read and verify `dir/agent.ckpt` (or `dir` itself if it is a file).
-    /// Every length comes from the file, so each is checked before it is
-    /// used: the header against [`MAX_HEADER_BYTES`], the tensor data
-    /// against the memory available, every offset with checked arithmetic.
-    /// A device such as `/dev/zero` ends at its first bytes (wrong magic).
-    #[deny(clippy::arithmetic_side_effects)]
+    /// Read and verify `dir/agent.ckpt` (or `dir` itself if it is a file):
+    /// the container ([`crate::inference::file::read`]: magic, version,
+    /// lengths, digest, checksum, every tensor's extent), then the header.
     pub fn read(dir: impl AsRef<Path>) -> Result<Self> {
-        let dir = dir.as_ref();
-        let path = if dir.is_dir() {
-            dir.join(FILE_NAME)
-        } else {
-            dir.to_path_buf()
-        };
-        let bad = |reason: String| Error::Checkpoint {
-            path: path.clone(),
-            reason,
-        };
-        let mut file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let mut prefix = [0u8; 20];
-        let got = read_up_to(&mut file, &mut prefix).map_err(|e| Error::io(&path, e))?;
-        let (magic, rest) = prefix.split_at(8);
-        let (version, hlen) = rest.split_at(4);
-        if got < prefix.len() || magic != MAGIC {
-            return Err(bad("not a neorl checkpoint (wrong magic bytes); pass the folder written by `neorl train` or `agent.save`".into()));
-        }
-        let version = u32::from_le_bytes(version.try_into().unwrap_or_default());
-        if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&version) {
-            return Err(bad(format!(
-                "format version {version}, this neorl reads versions {OLDEST_READ_VERSION} to {FORMAT_VERSION}; use the neorl version that wrote it"
-            )));
-        }
-        let trailer = match version {
-            1 => 0,
-            _ => DIGEST_BYTES,
-        };
-        let hlen = u64::from_le_bytes(hlen.try_into().unwrap_or_default());
-        if hlen > MAX_HEADER_BYTES {
-            return Err(bad(format!(
-                "its header length field says {hlen} bytes, more than any checkpoint header ({MAX_HEADER_BYTES} at most); the file is corrupt"
-            )));
-        }
-        let header_bytes = take_bytes(&mut file, hlen).map_err(|e| Error::io(&path, e))?;
-        if header_bytes.len() as u64 != hlen {
-            return Err(bad(
-                "truncated header; the file is incomplete or corrupt".into()
-            ));
-        }
-        let header: Header = serde_json::from_slice(&header_bytes)
-            .map_err(|e| bad(format!("corrupt header ({e})")))?;
-        check_memory(
-            "its tensor data",
-            u128::from(header.blob_len),
-            "the header's length is corrupt, or the checkpoint was written on a machine with more memory",
-        )
-        .map_err(|e| bad(e.to_string()))?;
-        let expected = header.blob_len.saturating_add(trailer);
-        let mut blob =
-            take_bytes(&mut file, expected.saturating_add(1)).map_err(|e| Error::io(&path, e))?;
-        if blob.len() as u64 != expected {
-            let got = match blob.len() as u64 > expected {
-                true => "longer".to_string(),
-                false => format!("{} bytes", blob.len()),
-            };
-            return Err(bad(format!(
-                "tensor data and digest are {got}, the header says {expected}; the file is truncated or corrupt"
-            )));
-        }
-        // The length check above makes this the blob / digest boundary.
-        let stored = blob.split_off(blob.len().saturating_sub(trailer as usize));
-        if version == 1 {
-            // Once per file and process (`agents::load` reads it twice).
-            static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-            let first = WARNED.lock().is_ok_and(|mut w| match w.contains(&path) {
-                true => false,
-                false => {
-                    w.push(path.clone());
-                    true
-                }
-            });
-            if first {
-                eprintln!(
-                    "warning: {} is a version-1 checkpoint: its header (config, normalisation, step, RNG state, dataset) is not covered by a checksum, so a corrupt header would go unnoticed; save the loaded agent again to rewrite it as version {FORMAT_VERSION}",
-                    path.display()
-                );
-            }
-        } else if digest(&prefix, &header_bytes, &blob).as_slice() != stored.as_slice() {
-            return Err(bad(
-                "checksum mismatch: the file is corrupt (its header — config, normalisation statistics, step, RNG state, dataset — or its tensor data changed after it was written); restore it from a copy or train again".into(),
-            ));
-        }
-        if format!("{:016x}", fnv1a(&blob)) != header.blob_fnv1a {
-            return Err(bad(
-                "checksum mismatch: the tensor data is corrupt; restore the file from a copy or train again".into(),
-            ));
-        }
-        let mut data = Vec::with_capacity(header.tensors.len().min(blob.len()));
-        let mut rest = blob.as_slice();
-        for t in &header.tensors {
-            let bytes = t
-                .shape
-                .iter()
-                .try_fold(4usize, |n, &d| n.checked_mul(d))
-                .filter(|&n| n <= rest.len())
-                .ok_or_else(|| bad(format!("tensor '{}' runs past the end of the data", t.name)))?;
-            let (this, next) = rest.split_at(bytes);
-            data.push(
-                this.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().unwrap_or_default()))
-                    .collect(),
-            );
-            rest = next;
-        }
-        Ok(Checkpoint { header, data, path })
+        let c = file::read(dir)?;
+        let header: Header = serde_json::from_slice(&c.header)
+            .map_err(|e| c.error(format!("corrupt header ({e})")))?;
+        Ok(Checkpoint {
+            header,
+            data: c.data,
+            path: c.path,
+        })
     }
 
     /// The first tensor (not the metric history, which has NaN gaps by
@@ -435,20 +276,7 @@ impl Checkpoint {
                 ));
             }
         }
-        let n = self.header.norm.as_ref()?;
-        [
-            ("obs_mean", &n.obs_mean),
-            ("obs_std", &n.obs_std),
-            ("act_low", &n.act_low),
-            ("act_high", &n.act_high),
-        ]
-        .into_iter()
-        .find(|(_, v)| v.iter().any(|x| !x.is_finite()))
-        .map(|(name, _)| format!("the normalisation statistic {name} is NaN or infinite"))
-        .or_else(|| {
-            (!n.reward_scale.is_finite())
-                .then(|| "the normalisation's reward_scale is NaN or infinite".to_string())
-        })
+        self.header.norm.as_ref()?.non_finite()
     }
 
     pub fn algo(&self) -> &str {

@@ -23,7 +23,7 @@
 //! Terminations are not predicted (the processes run to their time limit
 //! unless an interlock trips; model rollouts are short).
 
-use super::agent::{Agent, TrainState};
+use super::agent::{Agent, NormalizerFit, TrainState};
 use super::checkpoint::Checkpoint;
 use super::device::{B, Device};
 use super::divergence::diverged;

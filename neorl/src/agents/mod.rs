@@ -52,8 +52,8 @@ mod tests;
 /// [`crate::data::Batch`]).
 pub use crate::data::{Batch as TransitionBatch, BatchSource, DataSource, Dataset as Buffer};
 pub use agent::{
-    Agent, AgentPolicy, History, Normalizer, StepObserver, TrainState, TrainSummary, on_device,
-    train_loop, train_loop_observed, train_loop_with,
+    Agent, AgentPolicy, History, Normalizer, NormalizerFit, StepObserver, TrainState, TrainSummary,
+    on_device, train_loop, train_loop_observed, train_loop_with,
 };
 pub use bc::{Bc, BcConfig};
 pub use checkpoint::Checkpoint;

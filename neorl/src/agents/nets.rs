@@ -13,6 +13,8 @@
 
 use super::device::B;
 use crate::data::Batch;
+/// The host copy of one network (the plant crate's: deployment runs it).
+pub use crate::inference::HostMlp;
 use burn::DispatchDevice;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData, activation::relu};
@@ -245,46 +247,6 @@ impl Adam {
             self.m[i] = m;
             self.v[i] = v;
         }
-    }
-}
-
-/// A host copy of one MLP for fast deterministic inference on the CPU
-/// (no tensor dispatch: a few microseconds per observation).
-#[derive(Clone, Debug, PartialEq)]
-pub struct HostMlp {
-    pub sizes: Vec<usize>,
-    /// Per layer, `in × out` row-major.
-    pub weights: Vec<Vec<f32>>,
-    pub biases: Vec<Vec<f32>>,
-}
-
-impl HostMlp {
-    /// Forward one input; `a` and `b` are scratch buffers; returns the output
-    /// (in one of them).
-    pub fn forward<'s>(&self, x: &[f32], a: &'s mut Vec<f32>, b: &'s mut Vec<f32>) -> &'s [f32] {
-        a.clear();
-        a.extend_from_slice(x);
-        let layers = self.weights.len();
-        let (mut cur, mut nxt) = (a, b);
-        for l in 0..layers {
-            let (i, o) = (self.sizes[l], self.sizes[l + 1]);
-            nxt.clear();
-            nxt.extend_from_slice(&self.biases[l]);
-            let w = &self.weights[l];
-            for (k, &xk) in cur[..i].iter().enumerate() {
-                let row = &w[k * o..(k + 1) * o];
-                for (y, &wk) in nxt.iter_mut().zip(row) {
-                    *y += xk * wk;
-                }
-            }
-            if l + 1 < layers {
-                for y in nxt.iter_mut() {
-                    *y = y.max(0.0);
-                }
-            }
-            std::mem::swap(&mut cur, &mut nxt);
-        }
-        cur
     }
 }
 

@@ -6,6 +6,7 @@ use super::*;
 use crate::data::Dataset;
 use crate::env::{Dim, EnvSpec};
 
+mod deploy;
 mod guards;
 
 fn cpu() -> Device {

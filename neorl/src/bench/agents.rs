@@ -4,7 +4,7 @@
 
 use super::rate;
 use crate::agents::nets::{tensor3, to_vec};
-use crate::agents::{self, Device, Threads, TransitionBatch};
+use crate::agents::{self, Device, NormalizerFit, Threads, TransitionBatch};
 use crate::control::PolicyKind;
 use crate::env::make;
 use crate::error::Result;

@@ -162,7 +162,9 @@ pub use monitor::{AlarmLevel, Monitor, MonitorConfig, MonitorReport};
 pub use shield::{
     BackupLaw, BackupScores, Decision, InterventionKind, Shield, ShieldConfig, ShieldStats,
 };
-pub use supervisor::{ActionSource, SafetyConfig, SafetyTotals, SupervisedStep, Supervisor};
+pub use supervisor::{
+    ActionSource, SafetyConfig, SafetyTotals, ServedStep, SupervisedStep, Supervisor,
+};
 
 #[cfg(test)]
 mod tests;

@@ -95,6 +95,28 @@ impl SupervisedStep {
     }
 }
 
+/// What one decision of [`Supervisor::serve`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ServedStep {
+    pub source: ActionSource,
+    /// The shield's decision (`None` when it was not consulted).
+    pub decision: Option<Decision>,
+    pub level: AlarmLevel,
+    /// The emergency stop tripped on this decision.
+    pub tripped: bool,
+    /// The plant must fire its emergency shutdown now.
+    pub shutdown: bool,
+    /// A hard limit was crossed in the reported (estimated) state.
+    pub hard_violation: bool,
+}
+
+impl ServedStep {
+    /// The shield changed the action.
+    pub fn intervened(&self) -> bool {
+        self.decision.is_some_and(|d| d.intervention.is_some())
+    }
+}
+
 /// Counters over everything the supervisor saw.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct SafetyTotals {
@@ -131,6 +153,8 @@ pub struct Supervisor {
     proposed: Vec<f32>,
     applied: Vec<f32>,
     safe: Vec<f64>,
+    /// Constraint values of an estimated state ([`Supervisor::serve`]).
+    values: Vec<f64>,
     estop_latched: bool,
     episode: Option<u64>,
     step: u64,
@@ -168,6 +192,7 @@ impl Supervisor {
             proposed: vec![0.0; ad],
             applied: vec![0.0; ad],
             safe: vec![0.0; ad],
+            values: Vec::new(),
             estop_latched: false,
             episode: None,
             step: 0,
@@ -226,6 +251,22 @@ impl Supervisor {
         &self.proposed
     }
 
+    /// Write a record of an event outside the supervisor's own (the policy
+    /// server's operator calls and refused requests) to the audit log, if
+    /// one is attached; returns how long the write took.
+    pub fn record(
+        &mut self,
+        event: &str,
+        payload: serde_json::Value,
+    ) -> Result<Option<std::time::Duration>> {
+        if self.audit.is_none() {
+            return Ok(None);
+        }
+        let t = std::time::Instant::now();
+        self.log(event, payload)?;
+        Ok(Some(t.elapsed()))
+    }
+
     fn log(&mut self, event: &str, payload: serde_json::Value) -> Result<()> {
         if let Some(a) = self.audit.as_mut() {
             a.append(self.episode, Some(self.step), event, payload)?;
@@ -241,6 +282,13 @@ impl Supervisor {
     /// run. A tripped emergency stop is reset (logged), the monitor's level
     /// and window restart, the shield forgets the previous action.
     pub fn begin_episode(&mut self, env: &Env, seed: u64) -> Result<()> {
+        self.begin_at(env.constraint_values(), seed)
+    }
+
+    /// As [`Supervisor::begin_episode`], for a plant this supervisor does
+    /// not step (the policy server): `values` are the constraint values of
+    /// its first (estimated) state.
+    pub fn begin_at(&mut self, values: &[f64], seed: u64) -> Result<()> {
         let e = self.episode.map_or(0, |e| e + 1);
         self.episode = Some(e);
         self.step = 0;
@@ -260,10 +308,10 @@ impl Supervisor {
         if let Some(s) = self.shield.as_mut() {
             s.reset(seed);
         }
-        let m = self.monitor.observe(env.constraint_values());
+        let m = self.monitor.observe(values);
         self.log(
             "episode_start",
-            json!({"env": env.spec().id, "seed": seed, "level": m.level, "min_hard_margin": m.summary.min_hard_margin}),
+            json!({"env": self.model.spec().id, "seed": seed, "level": m.level, "min_hard_margin": m.summary.min_hard_margin}),
         )
     }
 
@@ -293,11 +341,78 @@ impl Supervisor {
     }
 
     fn step_proposed(&mut self, env: &mut Env) -> Result<SupervisedStep> {
-        if self.episode.is_none() {
-            return Err(Error::SafetyState(
-                "call begin_episode(env, seed) after env.reset(seed) before stepping through the supervisor".into(),
-            ));
+        self.check_started()?;
+        let (mut source, decision, mut tripped, shutdown) = self.decide(env.state())?;
+        let outcome = if shutdown {
+            source = ActionSource::EmergencyStop;
+            env.shut_down()?
+        } else {
+            env.step_in_place(&self.applied)?
+        };
+        self.step += 1;
+        if shutdown {
+            self.totals.shutdowns += 1;
+            if self.audit.is_some() {
+                let spec = env.spec();
+                let peak: Vec<_> = spec
+                    .constraints
+                    .iter()
+                    .zip(env.constraint_values())
+                    .filter(|(c, _)| c.kind == crate::env::ConstraintKind::Hard)
+                    .map(
+                        |(c, v)| json!({"constraint": c.name, "most_adverse": v, "limit": c.limit}),
+                    )
+                    .collect();
+                let name = self.model.shutdown().map(|s| s.name.clone());
+                self.log(
+                    "shutdown",
+                    json!({"shutdown": name, "hard_limits": peak, "hard_violation": outcome.hard_violation, "reward": outcome.reward}),
+                )?;
+            }
         }
+        self.totals.steps += 1;
+        self.episode_return += outcome.reward;
+        self.episode_cost += outcome.cost;
+        self.monitor.record_reward(outcome.reward, outcome.cost);
+        let (level, watched) =
+            self.watch(env.constraint_values(), outcome.hard_violation, source)?;
+        tripped |= watched;
+        if (outcome.terminated || outcome.truncated) && self.audit.is_some() {
+            let payload = json!({
+                "steps": self.step,
+                "return": self.episode_return,
+                "cost": self.episode_cost,
+                "terminated": outcome.terminated,
+                "truncated": outcome.truncated,
+                "hard_violation": outcome.hard_violation,
+                "interventions": self.episode_interventions,
+            });
+            self.log("episode_end", payload)?;
+        }
+        Ok(SupervisedStep {
+            outcome,
+            source,
+            decision,
+            level,
+            tripped,
+        })
+    }
+
+    fn check_started(&self) -> Result<()> {
+        match self.episode {
+            Some(_) => Ok(()),
+            None => Err(Error::SafetyState(
+                "call begin_episode(env, seed) after env.reset(seed) before stepping through the supervisor".into(),
+            )),
+        }
+    }
+
+    /// The action to apply for the proposal in `self.proposed`, given the
+    /// plant's `state`: operator, emergency stop, shield, in that order of
+    /// priority (module doc). Returns who chose it, the shield's decision,
+    /// whether the stop tripped, and whether the plant's emergency shutdown
+    /// must fire instead of a step.
+    fn decide(&mut self, state: &[f64]) -> Result<(ActionSource, Option<Decision>, bool, bool)> {
         let mut source = ActionSource::Policy;
         let mut proposed = std::mem::take(&mut self.proposed);
         let manual = self.human.act(&self.obs, &mut proposed);
@@ -312,7 +427,7 @@ impl Supervisor {
             // The shield's backup law decides whether the safe action is a
             // state feedback (recomputed) or a one-shot setting (latched).
             if !self.estop_latched {
-                self.model.safe_action(env.state(), &mut self.safe);
+                self.model.safe_action(state, &mut self.safe);
                 self.estop_latched = self
                     .shield
                     .as_ref()
@@ -331,7 +446,7 @@ impl Supervisor {
             .as_mut()
             .filter(|_| source == ActionSource::Policy || self.config.shield_operator)
         {
-            let d = shield.decide(env.state(), &self.obs, &self.proposed, &mut self.applied)?;
+            let d = shield.decide(state, &self.obs, &self.proposed, &mut self.applied)?;
             decision = Some(d);
             if let Some(kind) = d.intervention {
                 self.totals.interventions += 1;
@@ -365,38 +480,20 @@ impl Supervisor {
         // A tripped stop on a plant with an emergency shutdown fires it: its
         // transient replaces the step and ends the episode.
         let shutdown = self.estop.is_tripped() && self.model.shutdown().is_some();
-        let outcome = if shutdown {
-            source = ActionSource::EmergencyStop;
-            env.shut_down()?
-        } else {
-            env.step_in_place(&self.applied)?
-        };
-        self.step += 1;
-        if shutdown {
-            self.totals.shutdowns += 1;
-            if self.audit.is_some() {
-                let spec = env.spec();
-                let peak: Vec<_> = spec
-                    .constraints
-                    .iter()
-                    .zip(env.constraint_values())
-                    .filter(|(c, _)| c.kind == crate::env::ConstraintKind::Hard)
-                    .map(
-                        |(c, v)| json!({"constraint": c.name, "most_adverse": v, "limit": c.limit}),
-                    )
-                    .collect();
-                let name = self.model.shutdown().map(|s| s.name.clone());
-                self.log(
-                    "shutdown",
-                    json!({"shutdown": name, "hard_limits": peak, "hard_violation": outcome.hard_violation, "reward": outcome.reward}),
-                )?;
-            }
-        }
-        self.totals.steps += 1;
-        self.episode_return += outcome.reward;
-        self.episode_cost += outcome.cost;
-        self.monitor.record_reward(outcome.reward, outcome.cost);
-        let m = self.monitor.observe(env.constraint_values());
+        Ok((source, decision, tripped, shutdown))
+    }
+
+    /// Watch the plant's constraint `values`: the monitor's level (an alarm
+    /// change is logged), a hard breach (logged, trips the stop) or the
+    /// monitor's emergency level (trips the stop). Returns the level and
+    /// whether the stop tripped.
+    fn watch(
+        &mut self,
+        values: &[f64],
+        hard_violation: bool,
+        source: ActionSource,
+    ) -> Result<(AlarmLevel, bool)> {
+        let m = self.monitor.observe(values);
         if m.changed() && self.audit.is_some() {
             let payload = json!({
                 "from": m.previous,
@@ -406,13 +503,14 @@ impl Supervisor {
             });
             self.log("alarm", payload)?;
         }
-        if outcome.hard_violation {
+        let mut tripped = false;
+        if hard_violation {
             self.totals.hard_violations += 1;
-            let spec = env.spec();
+            let spec = self.model.spec();
             let crossed: Vec<_> = spec
                 .constraints
                 .iter()
-                .zip(env.constraint_values())
+                .zip(values)
                 .filter(|(c, v)| c.kind == crate::env::ConstraintKind::Hard && c.violated(**v))
                 .map(|(c, v)| json!({"constraint": c.name, "value": v, "limit": c.limit}))
                 .collect();
@@ -433,24 +531,74 @@ impl Supervisor {
             };
             tripped |= self.trip(cause)?;
         }
-        if (outcome.terminated || outcome.truncated) && self.audit.is_some() {
-            let payload = json!({
-                "steps": self.step,
-                "return": self.episode_return,
-                "cost": self.episode_cost,
-                "terminated": outcome.terminated,
-                "truncated": outcome.truncated,
-                "hard_violation": outcome.hard_violation,
-                "interventions": self.episode_interventions,
-            });
-            self.log("episode_end", payload)?;
+        Ok((m.level, tripped))
+    }
+
+    /// One decision for a plant this supervisor cannot step itself (the
+    /// policy server): the plant reports `obs`, and `state` is its state as
+    /// estimated from the observations (`crate::estimate`). The monitor
+    /// first watches the constraints of that state — the outcome of the
+    /// previous action — (alarms, breaches and trips as after a simulated
+    /// step), then the policy proposes and the action is decided as in
+    /// [`Supervisor::step`]. When the decision is the plant's emergency
+    /// shutdown, [`ServedStep::shutdown`] says so: the plant's safety
+    /// instrumented function must fire it (the applied action is then the
+    /// safe action, for plants that act on it while the shutdown runs).
+    pub fn serve(
+        &mut self,
+        state: &[f64],
+        obs: &[f32],
+        policy: &mut dyn Policy,
+    ) -> Result<ServedStep> {
+        self.check_started()?;
+        let spec = self.model.spec();
+        for (what, got, expected) in [
+            ("observation", obs.len(), self.obs.len()),
+            ("estimated state", state.len(), self.model.state_dim()),
+        ] {
+            if got != expected {
+                return Err(Error::Shape {
+                    what: format!("{}: {what}", spec.id),
+                    expected,
+                    got,
+                });
+            }
         }
-        Ok(SupervisedStep {
-            outcome,
-            source,
+        let mut values = std::mem::take(&mut self.values);
+        values.resize(spec.constraints.len(), 0.0);
+        self.model.constraints(state, &mut values);
+        let hard_violation = spec
+            .constraints
+            .iter()
+            .zip(&values)
+            .any(|(c, v)| c.kind == crate::env::ConstraintKind::Hard && c.violated(*v));
+        let watched = self.watch(&values, hard_violation, ActionSource::Policy);
+        self.values = values;
+        let (level, tripped_watching) = watched?;
+        self.obs.copy_from_slice(obs);
+        let mut proposed = std::mem::take(&mut self.proposed);
+        let r = policy.act(&self.obs, &mut proposed);
+        self.proposed = proposed;
+        r?;
+        let (source, decision, tripped, shutdown) = self.decide(state)?;
+        if shutdown {
+            self.totals.shutdowns += 1;
+            let name = self.model.shutdown().map(|s| s.name.clone());
+            self.log("shutdown", json!({"shutdown": name, "by": "server"}))?;
+        }
+        self.step += 1;
+        self.totals.steps += 1;
+        Ok(ServedStep {
+            source: if shutdown {
+                ActionSource::EmergencyStop
+            } else {
+                source
+            },
             decision,
-            level: m.level,
-            tripped,
+            level,
+            tripped: tripped || tripped_watching,
+            shutdown,
+            hard_violation,
         })
     }
 
@@ -476,11 +624,17 @@ impl Supervisor {
     /// The operator resets a tripped emergency stop; refused while a hard
     /// constraint of `env` is crossed.
     pub fn reset_estop(&mut self, env: &Env, operator: &str, reason: &str) -> Result<()> {
-        let spec = env.spec();
+        self.reset_estop_at(env.constraint_values(), operator, reason)
+    }
+
+    /// As [`Supervisor::reset_estop`], for the constraint `values` of the
+    /// plant's latest (estimated) state.
+    pub fn reset_estop_at(&mut self, values: &[f64], operator: &str, reason: &str) -> Result<()> {
+        let spec = self.model.spec();
         let safe = spec
             .constraints
             .iter()
-            .zip(env.constraint_values())
+            .zip(values)
             .all(|(c, v)| c.kind != crate::env::ConstraintKind::Hard || !c.violated(*v));
         let cause = self.estop.reset(operator, safe)?;
         self.estop_latched = false;
