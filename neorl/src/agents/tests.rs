@@ -7,6 +7,7 @@ use crate::data::Dataset;
 use crate::env::{Dim, EnvSpec};
 
 mod guards;
+mod recipes;
 
 fn cpu() -> Device {
     Device::cpu()
@@ -359,9 +360,11 @@ fn bc_recovers_a_linear_controller() {
         rms < 0.02 && worst < 0.1,
         "rms {rms}, worst {worst}, summary {s:?}"
     );
-    // The learning curve has one panel per metric.
+    // The learning curve has one panel per metric (the loss and the
+    // learning rate), each a raw and a smoothed trace.
+    assert_eq!(bc.history().names, ["bc_mse", "lr_actor"]);
     let f = crate::report::LearningCurve::learning_curve(&bc);
-    assert_eq!(f.json["data"].as_array().unwrap().len(), 2);
+    assert_eq!(f.json["data"].as_array().unwrap().len(), 4);
 }
 
 #[test]

@@ -330,13 +330,15 @@ impl SweepSpec {
                 }
             }
         }
+        // With the plan the tasks will have (a warm-up longer than it is refused).
+        let planned = agents::with_planned_steps(&settings, self.steps);
         for a in &checked {
             agents::build_configured(
                 a,
                 &specs[0],
                 0,
                 self.hidden.clone(),
-                &settings,
+                &planned,
                 &agents::Device::cpu(),
             )
             .map_err(|e| bad("set", e))?;
