@@ -1,13 +1,15 @@
 //! Offline RL agents on burn: BC, TD3+BC, IQL, CQL, COMBO — one file each, with the
 //! papers' default hyper-parameters — plus the shared pieces: device
-//! selection, networks and Adam ([`nets`]), the losses several algorithms
+//! selection, networks and Adam ([`nets`]) with each network's optimiser
+//! recipe ([`optim`]: learning-rate schedule, gradient clipping, weight
+//! decay), the losses several algorithms
 //! share ([`losses`]), the SAC learner under CQL and COMBO ([`sac`]), the
 //! [`Agent`] trait and training loop, each agent's list of parts that
 //! checkpoints walk ([`parts`]), checkpoints, the memory check of a
 //! config's sizes ([`memory`]) and the deployable [`AgentPolicy`].
 //!
 //! The modules import each other in one direction only, without a cycle:
-//! `device` ← `nets` ← `agent` ← `checkpoint` ← `parts` ← `sac` ← the
+//! `device` ← `optim` ← `nets` ← `agent` ← `checkpoint` ← `parts` ← `sac` ← the
 //! algorithms, with `losses` on `nets` and `device` only and `memory` (the
 //! check that a config's sizes fit, before anything is built) on `agent`;
 //! [`ranges`] (the allowed value of every hyper-parameter, which each

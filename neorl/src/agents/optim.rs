@@ -5,7 +5,7 @@
 //! weight decay (Loshchilov & Hutter, "Decoupled Weight Decay
 //! Regularization", ICLR 2019). Each algorithm's `…Config` holds one
 //! [`OptimConfig`] per network (`actor_optim`, `critic_optim`, …) with its
-//! paper's recipe as the default; [`super::nets::Adam`] applies it.
+//! paper's recipe as the default; the `Adam` of `nets.rs` applies it.
 //!
 //! ```text
 //! warm-up   (k < W):  lr_k = lr · (k + 1) / W

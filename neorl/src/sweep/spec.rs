@@ -538,6 +538,13 @@ mod tests {
             e.contains("`set`") && e.contains("no setting 'alpah'"),
             "{e}"
         );
+        // A recipe's part by a quoted dotted key, checked against the
+        // plan the tasks will have (steps = 10).
+        let e = err(&format!("{OK}[set]\n\"optim.warmup_steps\" = 20\n"));
+        assert!(
+            e.contains("`set`") && e.contains("optim.warmup_steps = 20") && e.contains("0 to 10"),
+            "{e}"
+        );
         let e = err(&format!("{OK}[set.nope]\nx = 1\n"));
         assert!(e.contains("`set.nope`"), "{e}");
         let e = err(&format!("{OK}[slurm]\ntime = \"forever\"\n"));
