@@ -35,11 +35,14 @@
 //! learning-rate schedulers are stateful iterators whose cosine restarts
 //! after `num_iters` and whose composition (`ComposedLrScheduler`)
 //! averages, sums or multiplies rates rather than running a warm-up
-//! before a decay; and its `AdamW` keeps per-parameter state keyed by
-//! module parameter ids, while our networks are plain tensor lists (twin
-//! critics and ensembles one batched tensor) whose Adam moments are saved
-//! by name (see `nets.rs`). Here the rate is a pure function of the saved
-//! step count, and the clipping norm is taken per ensemble member: members
+//! before a decay; and its `AdamW` (usable on a bare tensor through
+//! `SimpleOptimizer::step`) computes the bias corrections in f32 and the
+//! step as m̂ / (√v̂ + ε), where our Adam follows PyTorch's order of
+//! operations in f64 scalars — switching would change every trained bit
+//! and the moments' layout that checkpoints hold, for the same
+//! arithmetic up to rounding. The decay itself is the same one line here
+//! as there. Here the rate is a pure function of the saved step count,
+//! and the clipping norm is taken per ensemble member: members
 //! are independent networks (as CORL's CQL has one optimiser per critic),
 //! so one member's large gradient does not shrink another's step.
 
