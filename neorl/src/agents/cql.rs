@@ -44,7 +44,9 @@
 //! small last layers and σ ≈ 0.37 are what CORL's D4RL results were
 //! obtained with, and a warm-up of tens of thousands of steps would make
 //! every short run (as in RESULTS.md) plain BC. `--set bc_steps=40000`
-//! restores rlkit's. Other defaults follow the paper's MuJoCo set-up (α' = 5,
+//! restores rlkit's. Measured at RESULTS.md's 2 000-step budget, no
+//! warm-up helps on two of four environments and hurts on the other two
+//! (RESULTS.md, "CQL and IQL at their references' fidelity"). Other defaults follow the paper's MuJoCo set-up (α' = 5,
 //! 10 sampled actions, policy lr 1e-4, critic lr 3e-4, three hidden layers
 //! of 256, deterministic backup); optimiser recipes are plain Adam.
 
