@@ -299,11 +299,19 @@ fn train_then_eval_a_checkpoint() {
     assert_eq!(sha.len(), 64);
     assert!(v["final_metrics"]["critic_loss"].is_number(), "{v}");
     assert!(data.join("ChemicalReactor-medium-v0-n1500.h5").exists());
+    // --steps is a new agent's planned total (where schedules end) ...
+    let planned = || {
+        let agent = neorl::agents::load(&dir, &neorl::agents::Device::cpu()).unwrap();
+        agent.config_json()["planned_steps"].clone()
+    };
+    assert_eq!(planned(), 6);
     let v = run(args("4"));
     assert_eq!(
         v["steps"], 10,
         "training continued from the checkpoint: {v}"
     );
+    // ... and continuing keeps the checkpoint's plan.
+    assert_eq!(planned(), 6);
     assert_eq!(v["dataset_sha256"], sha.as_str());
     let eval = |extra: &[&str]| {
         let mut a = vec![

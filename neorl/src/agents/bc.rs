@@ -6,6 +6,7 @@
 use super::agent::{Agent, TrainState};
 use super::device::Device;
 use super::nets::{Adam, DeviceBatch, Mlp, layer_sizes, read_metrics};
+use super::optim::{OptimConfig, check_planned};
 use super::parts::{self, agent_basics, agent_constructors, declare_parts};
 use super::ranges::Ranges;
 use crate::data::Batch;
@@ -20,6 +21,10 @@ pub struct BcConfig {
     pub batch_size: usize,
     pub hidden: Vec<usize>,
     pub lr: f64,
+    /// The actor's optimiser recipe (CORL's BC: plain Adam).
+    pub optim: OptimConfig,
+    /// Updates training is planned to take: where a schedule ends.
+    pub planned_steps: Option<u64>,
 }
 
 impl Default for BcConfig {
@@ -29,6 +34,8 @@ impl Default for BcConfig {
             batch_size: 256,
             hidden: vec![256, 256],
             lr: 3e-4,
+            optim: OptimConfig::default(),
+            planned_steps: None,
         }
     }
 }
@@ -41,7 +48,9 @@ impl BcConfig {
         let r = Ranges::new(ALGO, "BcConfig");
         r.batch("batch_size", self.batch_size)?;
         r.widths("hidden", &self.hidden)?;
-        r.positive("lr", self.lr)
+        r.positive("lr", self.lr)?;
+        check_planned(&r, self.planned_steps)?;
+        self.optim.validate(&r, "optim", self.planned_steps)
     }
 }
 
@@ -69,7 +78,8 @@ impl Bc {
         let sizes = layer_sizes(state.obs_dim, &config.hidden, state.act_dim);
         let actor = Mlp::new(1, &sizes, &mut state.rng, device.autodiff()).require_grad();
         Bc {
-            actor_opt: Adam::new(config.lr, &actor.params),
+            actor_opt: Adam::new(config.lr, &actor.params)
+                .with_recipe(&config.optim, config.planned_steps),
             actor,
             config,
             device: device.clone(),
@@ -91,6 +101,8 @@ impl Agent for Bc {
         let d = self.actor.forward(b.obs).tanh() - b.actions;
         let loss = (d.clone() * d).mean();
         self.actor_opt.minimise(&mut self.actor.params, &loss);
-        Ok(read_metrics(vec![("bc_mse", loss.inner())]))
+        let mut metrics = read_metrics(vec![("bc_mse", loss.inner())]);
+        metrics.push(("lr_actor", self.actor_opt.current_lr() as f32));
+        Ok(metrics)
     }
 }

@@ -31,9 +31,10 @@ use super::losses::twin_mse;
 use super::nets::{
     Adam, DeviceBatch, Mlp, T3, gaussian, layer_sizes, read_metrics, tensor3, to_vec,
 };
+use super::optim::{OptimConfig, check_planned};
 use super::parts::{self, agent_basics, agent_constructors, declare_parts};
 use super::ranges::Ranges;
-use super::sac::{Sac, SacRates};
+use super::sac::{Sac, SacRates, SacRecipes};
 use crate::data::{Batch, BatchSource};
 use crate::error::{Error, Result};
 use burn::tensor::Tensor;
@@ -70,6 +71,13 @@ pub struct ComboConfig {
     pub rollout_length: usize,
     /// Model-buffer capacity in transitions.
     pub model_buffer: usize,
+    /// Optimiser recipes of actor, critics and entropy temperature
+    /// (plain Adam, as the paper's).
+    pub actor_optim: OptimConfig,
+    pub critic_optim: OptimConfig,
+    pub alpha_optim: OptimConfig,
+    /// Agent updates training is planned to take: where schedules end.
+    pub planned_steps: Option<u64>,
 }
 
 impl Default for ComboConfig {
@@ -96,6 +104,10 @@ impl Default for ComboConfig {
             rollout_batch: 5_000,
             rollout_length: 5,
             model_buffer: 125_000,
+            actor_optim: OptimConfig::default(),
+            critic_optim: OptimConfig::default(),
+            alpha_optim: OptimConfig::default(),
+            planned_steps: None,
         }
     }
 }
@@ -129,7 +141,12 @@ impl ComboConfig {
         r.count("rollout_freq", self.rollout_freq, 1, u64::MAX)?;
         r.batch("rollout_batch", self.rollout_batch)?;
         r.count("rollout_length", self.rollout_length as u64, 1, 1000)?;
-        r.count("model_buffer", self.model_buffer as u64, 1, u64::MAX)
+        r.count("model_buffer", self.model_buffer as u64, 1, u64::MAX)?;
+        check_planned(&r, self.planned_steps)?;
+        let h = self.planned_steps;
+        self.actor_optim.validate(&r, "actor_optim", h)?;
+        self.critic_optim.validate(&r, "critic_optim", h)?;
+        self.alpha_optim.validate(&r, "alpha_optim", h)
     }
 }
 
@@ -206,7 +223,13 @@ impl Combo {
             critic: config.critic_lr,
             alpha: config.alpha_lr,
         };
-        let sac = Sac::new(&mut state, &config.hidden, &[0.0], rates, device);
+        let sac =
+            Sac::new(&mut state, &config.hidden, &[0.0], rates, device).with_recipes(SacRecipes {
+                actor: &config.actor_optim,
+                critic: &config.critic_optim,
+                alpha: &config.alpha_optim,
+                planned_steps: config.planned_steps,
+            });
         let sizes = layer_sizes(od + ad, &config.model_hidden, 2 * (od + 1));
         let model = Mlp::new(
             config.model_members,
@@ -459,6 +482,7 @@ impl Agent for Combo {
             ("alpha", alpha.inner().mean()),
         ]);
         metrics.push(("model_buffer", self.buffer.len() as f32));
+        metrics.extend(self.sac.lr_metrics());
         Ok(metrics)
     }
 }

@@ -12,14 +12,18 @@
 //! The policy is a Gaussian with tanh-squashed mean and a state-independent
 //! log-std; deployment uses the mean. Defaults are the paper's MuJoCo
 //! settings (τ = 0.7, β = 3, rewards scaled by 1000 / (max − min return)),
-//! as in CORL's `iql.py`. The paper's cosine decay of the actor learning
-//! rate needs the total number of steps up front, which cell-by-cell
-//! training does not have: the rate is constant here.
+//! as in CORL's `iql.py`, whose actor learning rate follows a cosine decay
+//! to zero over the planned number of steps (`CosineAnnealingLR(T_max =
+//! max_timesteps)`): the default `actor_optim` here, over `planned_steps`
+//! (set by `neorl train --steps`, sweeps and score tables; in a notebook,
+//! set it in the config — without it the rate stays constant, see
+//! [`super::optim`]). Critics and value keep constant rates.
 
 use super::agent::{Agent, TrainState};
 use super::device::{B, Device};
 use super::losses::{LOG_STD_MAX, LOG_STD_MIN, td_target};
 use super::nets::{Adam, DeviceBatch, Mlp, T3, layer_sizes, read_metrics, tensor3};
+use super::optim::{OptimConfig, check_planned};
 use super::parts::{self, agent_basics, agent_constructors, declare_parts};
 use super::ranges::Ranges;
 use crate::data::Batch;
@@ -51,6 +55,13 @@ pub struct IqlConfig {
     pub max_weight: f64,
     /// Scale rewards by 1000 / (max − min episode return).
     pub normalize_reward: bool,
+    /// The actor's optimiser recipe: CORL's cosine decay to 0.
+    pub actor_optim: OptimConfig,
+    pub critic_optim: OptimConfig,
+    pub value_optim: OptimConfig,
+    /// Updates training is planned to take: where schedules end (`None`:
+    /// no end, constant rates).
+    pub planned_steps: Option<u64>,
 }
 
 impl Default for IqlConfig {
@@ -68,6 +79,10 @@ impl Default for IqlConfig {
             beta: 3.0,
             max_weight: 100.0,
             normalize_reward: true,
+            actor_optim: OptimConfig::cosine(),
+            critic_optim: OptimConfig::default(),
+            value_optim: OptimConfig::default(),
+            planned_steps: None,
         }
     }
 }
@@ -87,7 +102,12 @@ impl IqlConfig {
         r.rate("tau", self.tau)?;
         r.open_unit("expectile", self.expectile)?;
         r.non_negative("beta", self.beta)?;
-        r.positive("max_weight", self.max_weight)
+        r.positive("max_weight", self.max_weight)?;
+        check_planned(&r, self.planned_steps)?;
+        let h = self.planned_steps;
+        self.actor_optim.validate(&r, "actor_optim", h)?;
+        self.critic_optim.validate(&r, "critic_optim", h)?;
+        self.value_optim.validate(&r, "value_optim", h)
     }
 }
 
@@ -148,10 +168,14 @@ impl Iql {
         let value = Mlp::new(1, &layer_sizes(od, h, 1), &mut state.rng, dev).require_grad();
         let mut actor_params = actor.params.clone();
         actor_params.push(log_std.clone());
+        let plan = config.planned_steps;
         Iql {
-            actor_opt: Adam::new(config.actor_lr, &actor_params),
-            critic_opt: Adam::new(config.critic_lr, &critic.params),
-            value_opt: Adam::new(config.value_lr, &value.params),
+            actor_opt: Adam::new(config.actor_lr, &actor_params)
+                .with_recipe(&config.actor_optim, plan),
+            critic_opt: Adam::new(config.critic_lr, &critic.params)
+                .with_recipe(&config.critic_optim, plan),
+            value_opt: Adam::new(config.value_lr, &value.params)
+                .with_recipe(&config.value_optim, plan),
             critic_target: critic.inner(),
             actor,
             log_std,
@@ -196,7 +220,7 @@ impl Agent for Iql {
             .minimise(&mut self.critic.params, &critic_loss);
         self.critic_target.polyak_from(&self.critic, c.tau);
 
-        // Actor: advantage-weighted regression.
+        // Actor: advantage-weighted regression (its rate on the cosine schedule).
         let adv = Tensor::from_inner(adv.inner());
         let weight = (adv.clone() * c.beta).exp().clamp_max(c.max_weight);
         let mean = self.actor.forward(b.obs.clone()).tanh();
@@ -211,13 +235,19 @@ impl Agent for Iql {
         }
         self.actor.params = params;
 
-        Ok(read_metrics(vec![
+        let mut metrics = read_metrics(vec![
             ("value_loss", value_loss.inner()),
             ("critic_loss", critic_loss.inner()),
             ("actor_loss", actor_loss.inner()),
             ("q_mean", q.inner().mean()),
             ("advantage_mean", adv.inner().mean()),
             ("weight_mean", weight.inner().mean()),
-        ]))
+        ]);
+        metrics.extend([
+            ("lr_actor", self.actor_opt.current_lr() as f32),
+            ("lr_critic", self.critic_opt.current_lr() as f32),
+            ("lr_value", self.value_opt.current_lr() as f32),
+        ]);
+        Ok(metrics)
     }
 }

@@ -1,13 +1,15 @@
 //! Offline RL agents on burn: BC, TD3+BC, IQL, CQL, COMBO — one file each, with the
 //! papers' default hyper-parameters — plus the shared pieces: device
-//! selection, networks and Adam ([`nets`]), the losses several algorithms
+//! selection, networks and Adam ([`nets`]) with each network's optimiser
+//! recipe ([`optim`]: learning-rate schedule, gradient clipping, weight
+//! decay), the losses several algorithms
 //! share ([`losses`]), the SAC learner under CQL and COMBO ([`sac`]), the
 //! [`Agent`] trait and training loop, each agent's list of parts that
 //! checkpoints walk ([`parts`]), checkpoints, the memory check of a
 //! config's sizes ([`memory`]) and the deployable [`AgentPolicy`].
 //!
 //! The modules import each other in one direction only, without a cycle:
-//! `device` ← `nets` ← `agent` ← `checkpoint` ← `parts` ← `sac` ← the
+//! `device` ← `optim` ← `nets` ← `agent` ← `checkpoint` ← `parts` ← `sac` ← the
 //! algorithms, with `losses` on `nets` and `device` only and `memory` (the
 //! check that a config's sizes fit, before anything is built) on `agent`;
 //! [`ranges`] (the allowed value of every hyper-parameter, which each
@@ -38,6 +40,7 @@ pub mod iql;
 pub mod losses;
 pub mod memory;
 pub mod nets;
+pub mod optim;
 pub mod parts;
 pub mod ranges;
 mod resume;
@@ -61,6 +64,7 @@ pub use combo::{Combo, ComboConfig};
 pub use cql::{Cql, CqlConfig};
 pub use device::{Device, Threads};
 pub use iql::{Iql, IqlConfig};
+pub use optim::{OptimConfig, Schedule};
 pub use parts::{Part, PartMut, Parts};
 pub use resume::{NewAgent, Resumed, resume_or_build};
 pub use td3bc::{Td3Bc, Td3BcConfig};
@@ -101,9 +105,28 @@ pub fn build_with(
 
 /// Hyper-parameter settings by name, applied over an algorithm's defaults:
 /// `"model_steps"` for the algorithm being built, `"combo.model_steps"` for
-/// COMBO only (entries for other algorithms are skipped). Values are JSON
-/// (`1000`, `[64, 64]`, `true`).
+/// COMBO only (entries for other algorithms are skipped; they win over the
+/// same setting without the prefix). A dotted path reaches into a nested
+/// setting: `"actor_optim.schedule"` (or `"iql.actor_optim.schedule"`).
+/// Values are JSON (`1000`, `[64, 64]`, `true`, `"cosine"`); an object
+/// value merges into a nested setting (`{"clip_norm": 1.0}` keeps the
+/// recipe's other fields).
 pub type Settings = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// `settings` with `planned_steps` set to `steps` unless it names one
+/// already (for any algorithm): what `neorl train --steps`, sweeps and
+/// score tables do, so that learning-rate schedules end where training
+/// ends (see [`optim`]).
+pub fn with_planned_steps(settings: &Settings, steps: u64) -> Settings {
+    let mut out = settings.clone();
+    let named = settings
+        .keys()
+        .any(|k| k == "planned_steps" || k.ends_with(".planned_steps"));
+    if !named {
+        out.insert("planned_steps".into(), steps.into());
+    }
+    out
+}
 
 /// As [`build_with`], with `settings` over the defaults. A setting the
 /// algorithm's config does not have, or a value of the wrong type, is an
@@ -137,7 +160,8 @@ pub fn build_configured(
     })
 }
 
-/// Apply the `settings` addressed to `algo` to its config `c`.
+/// Apply the `settings` addressed to `algo` to its config `c`: first those
+/// without an algorithm prefix, then those with `algo`'s.
 fn configure<C: serde::Serialize + serde::de::DeserializeOwned>(
     algo: &str,
     c: C,
@@ -148,25 +172,69 @@ fn configure<C: serde::Serialize + serde::de::DeserializeOwned>(
     }
     let bad = |m: String| Error::InvalidArgument(m);
     let mut v = serde_json::to_value(&c).map_err(|e| bad(format!("{algo} config: {e}")))?;
-    let fields = v
-        .as_object_mut()
-        .ok_or_else(|| bad(format!("{algo} config is not a JSON object")))?;
+    let mut general = vec![];
+    let mut specific = vec![];
     for (key, value) in settings {
-        let field = match key.split_once('.') {
-            Some((a, f)) if algo_name(a)? == algo => f,
-            Some(_) => continue,
-            None => key.as_str(),
+        match key.split_once('.') {
+            Some((a, path)) if algo_name(a).is_ok() => {
+                if algo_name(a)? == algo {
+                    specific.push((path, value));
+                }
+            }
+            _ => general.push((key.as_str(), value)),
+        }
+    }
+    for (path, value) in general.into_iter().chain(specific) {
+        set_path(algo, &mut v, path, value)?;
+    }
+    serde_json::from_value(v).map_err(|e| bad(format!("{algo} settings {settings:?}: {e}")))
+}
+
+/// Set the (dotted) `path` of config `v` to `value`; an object value over
+/// a nested setting sets its parts one by one (each must exist).
+fn set_path(
+    algo: &str,
+    v: &mut serde_json::Value,
+    path: &str,
+    value: &serde_json::Value,
+) -> Result<()> {
+    let mut at = &mut *v;
+    let mut walked = String::new();
+    for field in path.split('.') {
+        let Some(fields) = at.as_object_mut() else {
+            return Err(Error::InvalidArgument(format!(
+                "{algo}: setting '{walked}' has no parts; set it whole (--set {walked}=…)"
+            )));
         };
         if !fields.contains_key(field) {
             let known: Vec<&str> = fields.keys().map(|k| k.as_str()).collect();
-            return Err(bad(format!(
-                "{algo} has no setting '{field}'; its settings: {}",
+            let whose = match walked.is_empty() {
+                true => format!("{algo} has no setting '{field}'; its settings"),
+                false => format!("{algo} setting '{walked}' has no part '{field}'; its parts"),
+            };
+            return Err(Error::InvalidArgument(format!(
+                "{whose}: {}",
                 known.join(", ")
             )));
         }
-        fields.insert(field.to_string(), value.clone());
+        if !walked.is_empty() {
+            walked.push('.');
+        }
+        walked.push_str(field);
+        let Some(next) = fields.get_mut(field) else {
+            return Ok(());
+        };
+        at = next;
     }
-    serde_json::from_value(v).map_err(|e| bad(format!("{algo} settings {settings:?}: {e}")))
+    match (at.is_object(), value.as_object()) {
+        (true, Some(parts)) => {
+            for (k, part) in parts {
+                set_path(algo, v, &format!("{path}.{k}"), part)?;
+            }
+        }
+        _ => *at = value.clone(),
+    }
+    Ok(())
 }
 
 /// Load any agent from a checkpoint folder.

@@ -12,6 +12,7 @@
 //! bit-identical across runs and independent of the backend's RNG.
 
 use super::device::B;
+use super::optim::{OptimConfig, clip_global_norm};
 use crate::data::Batch;
 /// The host copy of one network (the plant crate's: deployment runs it).
 pub use crate::inference::HostMlp;
@@ -89,6 +90,24 @@ impl Mlp {
             sizes: sizes.to_vec(),
             params,
         }
+    }
+
+    /// Draw layer `l`'s weights again by `init`, each member its own, and
+    /// set its biases to `bias` (one value per output; a plain network,
+    /// before [`Mlp::require_grad`]). For initialisations other than
+    /// PyTorch's `nn.Linear` default, such as CORL's for CQL.
+    pub fn init_layer(&mut self, l: usize, init: LayerInit, bias: &[f32], rng: &mut ChaCha8Rng) {
+        let (fan_in, out) = (self.sizes[l], self.sizes[l + 1]);
+        let device = self.params[2 * l].device();
+        let mut w = Vec::with_capacity(self.members * fan_in * out);
+        for _ in 0..self.members {
+            w.extend(init.draw(fan_in, out, rng));
+        }
+        let b: Vec<f32> = (0..self.members)
+            .flat_map(|_| bias.iter().copied())
+            .collect();
+        self.params[2 * l] = tensor3(w, [self.members, fan_in, out], &device);
+        self.params[2 * l + 1] = tensor3(b, [self.members, 1, out], &device);
     }
 
     /// `x: [members or 1, n, in]` → `[members, n, out]`.
@@ -196,22 +215,99 @@ impl Mlp {
     }
 }
 
-/// Adam (Kingma & Ba 2015) exactly as PyTorch's `torch.optim.Adam`
-/// (no weight decay, no amsgrad), over a list of parameter tensors.
+/// How a layer's weights are drawn (PyTorch's `torch.nn.init` names).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LayerInit {
+    /// `xavier_uniform_(w, gain)`: uniform in ±gain·√(6 / (fan_in + fan_out)).
+    XavierUniform(f64),
+    /// `orthogonal_(w, gain)`: a uniformly random (semi-)orthogonal matrix
+    /// times `gain`.
+    Orthogonal(f64),
+}
+
+impl LayerInit {
+    /// One `[in, out]` weight matrix, row-major.
+    fn draw(self, fan_in: usize, out: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+        match self {
+            LayerInit::XavierUniform(gain) => {
+                let bound = (gain * (6.0 / (fan_in + out) as f64).sqrt()) as f32;
+                (0..fan_in * out)
+                    .map(|_| rng.random_range(-bound..=bound))
+                    .collect()
+            }
+            LayerInit::Orthogonal(gain) => {
+                let q = orthonormal_columns(fan_in.max(out), fan_in.min(out), rng);
+                let (long, short) = (fan_in.max(out), fan_in.min(out));
+                let mut w = vec![0f32; fan_in * out];
+                for i in 0..fan_in {
+                    for j in 0..out {
+                        // q is long × short; w is q itself when in ≥ out
+                        // (orthonormal columns: PyTorch's rows of the
+                        // `[out, in]` weight), its transpose otherwise.
+                        let (r, c) = if fan_in >= out { (i, j) } else { (j, i) };
+                        debug_assert!(r < long && c < short);
+                        w[i * out + j] = (gain * q[r * short + c]) as f32;
+                    }
+                }
+                w
+            }
+        }
+    }
+}
+
+/// A `rows × cols` matrix (`rows ≥ cols`, row-major) with orthonormal
+/// columns, uniformly distributed: the Q of a Gaussian matrix's QR
+/// decomposition with R's diagonal made positive (what PyTorch's
+/// `orthogonal_` computes), here by modified Gram–Schmidt in f64.
+fn orthonormal_columns(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let g: Vec<f64> = gaussian(rng, rows * cols)
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let mut q = g;
+    for j in 0..cols {
+        for k in 0..j {
+            let dot: f64 = (0..rows).map(|r| q[r * cols + j] * q[r * cols + k]).sum();
+            for r in 0..rows {
+                q[r * cols + j] -= dot * q[r * cols + k];
+            }
+        }
+        let norm = (0..rows)
+            .map(|r| q[r * cols + j].powi(2))
+            .sum::<f64>()
+            .sqrt();
+        for r in 0..rows {
+            q[r * cols + j] /= norm.max(f64::MIN_POSITIVE);
+        }
+    }
+    q
+}
+
+/// Adam (Kingma & Ba 2015) exactly as PyTorch's `torch.optim.Adam` over a
+/// list of parameter tensors, with the network's recipe
+/// ([`OptimConfig`]: learning-rate schedule, gradient clipping by global
+/// norm, AdamW's decoupled weight decay; see [`super::optim`]). With the
+/// default recipe it is plain Adam, bit for bit as before recipes existed.
 #[derive(Clone, Debug)]
 pub struct Adam {
+    /// The base learning rate (the schedule scales it).
     pub lr: f64,
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
-    /// Steps taken.
+    /// Steps taken (saved in checkpoints: the schedule's position).
     pub t: u64,
     /// First and second moments, one per parameter, without autodiff.
     pub m: Vec<T3>,
     pub v: Vec<T3>,
+    /// Schedule, clipping and weight decay.
+    pub recipe: OptimConfig,
+    /// Steps this optimiser is planned to take (the schedule's end).
+    pub horizon: Option<u64>,
 }
 
 impl Adam {
+    /// Plain Adam at the constant rate `lr` over `params`.
     pub fn new(lr: f64, params: &[T3]) -> Self {
         let zeros = |p: &T3| p.clone().inner().zeros_like();
         Adam {
@@ -222,7 +318,22 @@ impl Adam {
             t: 0,
             m: params.iter().map(zeros).collect(),
             v: params.iter().map(zeros).collect(),
+            recipe: OptimConfig::default(),
+            horizon: None,
         }
+    }
+
+    /// The same optimiser following `recipe` over a plan of `horizon` steps.
+    pub fn with_recipe(mut self, recipe: &OptimConfig, horizon: Option<u64>) -> Self {
+        self.recipe = recipe.clone();
+        self.horizon = horizon;
+        self
+    }
+
+    /// The learning rate of the latest step (of the first, before any).
+    pub fn current_lr(&self) -> f64 {
+        self.recipe
+            .rate(self.lr, self.t.saturating_sub(1), self.horizon)
     }
 
     /// One step down the gradient of `loss` with respect to `params`.
@@ -233,16 +344,34 @@ impl Adam {
     /// One update of `params` (autodiff leaves) from `grads`. Parameters
     /// without a gradient are left alone, as PyTorch does.
     pub fn step(&mut self, params: &mut [T3], grads: &Grads) {
+        let lr = self.recipe.rate(self.lr, self.t, self.horizon);
         self.t += 1;
         let t = self.t as i32;
         let bc1 = 1.0 - self.beta1.powi(t);
         let bc2 = 1.0 - self.beta2.powi(t);
-        for (i, p) in params.iter_mut().enumerate() {
-            let Some(g) = p.grad(grads) else { continue };
+        let mut found: Vec<(usize, T3)> = params
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.grad(grads).map(|g| (i, g)))
+            .collect();
+        if let Some(max_norm) = self.recipe.clip_norm {
+            let (idx, gs): (Vec<usize>, Vec<T3>) = found.into_iter().unzip();
+            found = idx
+                .into_iter()
+                .zip(clip_global_norm(gs, max_norm))
+                .collect();
+        }
+        let decay = self.recipe.weight_decay;
+        for (i, g) in found {
+            let p = &mut params[i];
+            let mut theta = p.clone().inner();
+            if decay != 0.0 {
+                theta = theta * (1.0 - lr * decay);
+            }
             let m = self.m[i].clone() * self.beta1 + g.clone() * (1.0 - self.beta1);
             let v = self.v[i].clone() * self.beta2 + g.clone() * g * (1.0 - self.beta2);
             let denom = v.clone().sqrt() / bc2.sqrt() + self.eps;
-            let new = p.clone().inner() - m.clone() / denom * (self.lr / bc1);
+            let new = theta - m.clone() / denom * (lr / bc1);
             *p = Tensor::from_inner(new).require_grad();
             self.m[i] = m;
             self.v[i] = v;
@@ -329,6 +458,94 @@ mod tests {
             "{got:?}"
         );
         assert_eq!(got[2], 3.0);
+    }
+
+    /// Orthogonal layers have orthonormal columns (in ≥ out) or rows
+    /// (in < out) times the gain; Xavier's stay inside their bound.
+    #[test]
+    fn orthogonal_and_xavier_layers_are_what_torch_draws() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for (fan_in, out) in [(6, 3), (3, 6), (4, 4), (5, 1)] {
+            let w = LayerInit::Orthogonal(2.0).draw(fan_in, out, &mut rng);
+            let at = |i: usize, j: usize| w[i * out + j] as f64;
+            let (vectors, len) = if fan_in >= out {
+                (out, fan_in)
+            } else {
+                (fan_in, out)
+            };
+            for a in 0..vectors {
+                for b in 0..vectors {
+                    let dot: f64 = (0..len)
+                        .map(|k| match fan_in >= out {
+                            true => at(k, a) * at(k, b),
+                            false => at(a, k) * at(b, k),
+                        })
+                        .sum();
+                    let want = if a == b { 4.0 } else { 0.0 };
+                    assert!((dot - want).abs() < 1e-5, "{fan_in}×{out}: {dot}");
+                }
+            }
+        }
+        let w = LayerInit::XavierUniform(1e-2).draw(256, 4, &mut rng);
+        let bound = 1e-2 * (6.0f64 / 260.0).sqrt();
+        assert!(w.iter().all(|x| (*x as f64).abs() <= bound + 1e-9));
+        assert!(w.iter().any(|x| (*x as f64).abs() > bound / 2.0));
+    }
+
+    /// Weight decay shrinks parameters whose gradient is zero by
+    /// (1 − lr·λ) (AdamW), and plain Adam leaves them alone.
+    #[test]
+    fn weight_decay_shrinks_parameters_without_gradient() {
+        let dev = Device::cpu();
+        let w = tensor3(vec![1.0, -2.0], [1, 1, 2], dev.autodiff()).require_grad();
+        let zero = tensor3(vec![0.0, 0.0], [1, 1, 2], dev.autodiff());
+        for (decay, want) in [(0.0, [1.0, -2.0]), (0.5, [0.95, -1.9])] {
+            let mut params = vec![w.clone()];
+            let recipe = OptimConfig {
+                weight_decay: decay,
+                ..OptimConfig::default()
+            };
+            let mut adam = Adam::new(0.1, &params).with_recipe(&recipe, None);
+            let grads = (params[0].clone() * zero.clone()).sum().backward();
+            adam.step(&mut params, &grads);
+            let got = to_vec(&params[0]);
+            assert!(
+                (got[0] - want[0]).abs() < 1e-6 && (got[1] - want[1]).abs() < 1e-6,
+                "λ = {decay}: {got:?}"
+            );
+        }
+    }
+
+    /// A scheduled Adam steps with the rate of its step count, and
+    /// clipping is applied before the moments (a clipped first step still
+    /// moves by lr·sign(g); the second moment shows the clipped size).
+    #[test]
+    fn adam_follows_its_schedule_and_clips_before_the_moments() {
+        let dev = Device::cpu();
+        let w = tensor3(vec![0.0, 0.0], [1, 1, 2], dev.autodiff()).require_grad();
+        let x = tensor3(vec![30.0, 40.0], [1, 1, 2], dev.autodiff());
+        let recipe = OptimConfig {
+            clip_norm: Some(5.0),
+            ..OptimConfig::cosine()
+        };
+        let mut params = vec![w];
+        let mut adam = Adam::new(0.1, &params).with_recipe(&recipe, Some(2));
+        assert_eq!(adam.current_lr(), 0.1);
+        let grads = (params[0].clone() * x.clone()).sum().backward();
+        adam.step(&mut params, &grads);
+        assert_eq!(adam.current_lr(), 0.1, "the first step used the base rate");
+        let v = to_vec(&adam.v[0]);
+        // clipped gradient (3, 4): v = 0.001·g²
+        assert!(
+            (v[0] - 0.009).abs() < 1e-6 && (v[1] - 0.016).abs() < 1e-6,
+            "{v:?}"
+        );
+        let grads = (params[0].clone() * x).sum().backward();
+        adam.step(&mut params, &grads);
+        assert!(
+            (adam.current_lr() - 0.05).abs() < 1e-12,
+            "cos(π/2) halves it"
+        );
     }
 
     /// The host copy computes what the tensor network computes.

@@ -7,7 +7,8 @@
 use super::agent::TrainState;
 use super::device::{B, Device};
 use super::losses::{logsumexp, tanh_gaussian, td_target};
-use super::nets::{Adam, DeviceBatch, Mlp, T3, gaussian, layer_sizes, tensor3};
+use super::nets::{Adam, DeviceBatch, LayerInit, Mlp, T3, gaussian, layer_sizes, tensor3};
+use super::optim::OptimConfig;
 use super::parts::declare_parts;
 use burn::tensor::Tensor;
 use rand::RngExt;
@@ -48,6 +49,31 @@ pub struct SacRates {
     pub alpha: f64,
 }
 
+/// The optimiser recipes of SAC's three optimisers and their planned
+/// number of steps (each steps once per update).
+#[derive(Debug, Clone, Copy)]
+pub struct SacRecipes<'a> {
+    pub actor: &'a OptimConfig,
+    pub critic: &'a OptimConfig,
+    pub alpha: &'a OptimConfig,
+    pub planned_steps: Option<u64>,
+}
+
+/// How SAC's networks are initialised. `Default` is PyTorch's `nn.Linear`
+/// default everywhere (what COMBO uses).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SacInit {
+    /// The actor's last layer (biases 0, and `log_std_offset` on the
+    /// log-std outputs); `None`: PyTorch's default.
+    pub actor_last: Option<LayerInit>,
+    /// Added to the bias of the actor's log-std outputs at initialisation.
+    pub log_std_offset: f32,
+    /// The critics' hidden layers (biases 0); `None`: PyTorch's default.
+    pub critic_hidden: Option<LayerInit>,
+    /// The critics' last layer (bias 0); `None`: PyTorch's default.
+    pub critic_last: Option<LayerInit>,
+}
+
 /// A reparameterised sample of the policy at a batch of states.
 #[derive(Debug, Clone)]
 pub struct PolicySample {
@@ -61,7 +87,8 @@ pub struct PolicySample {
 
 impl Sac {
     /// Actor and twin critics with `hidden` layers (drawn in that order from
-    /// `state.rng`), temperatures starting at `log_alpha`.
+    /// `state.rng`), temperatures starting at `log_alpha`, PyTorch's default
+    /// initialisation.
     pub fn new(
         state: &mut TrainState,
         hidden: &[usize],
@@ -69,12 +96,38 @@ impl Sac {
         lr: SacRates,
         device: &Device,
     ) -> Self {
+        Self::with_init(state, hidden, log_alpha, lr, SacInit::default(), device)
+    }
+
+    /// As [`Sac::new`], the layers that `init` names drawn again by it
+    /// (after the default draws, in the order actor, critics).
+    pub fn with_init(
+        state: &mut TrainState,
+        hidden: &[usize],
+        log_alpha: &[f32],
+        lr: SacRates,
+        init: SacInit,
+        device: &Device,
+    ) -> Self {
         let (od, ad) = (state.obs_dim, state.act_dim);
         let dev = device.autodiff();
-        let actor =
-            Mlp::new(1, &layer_sizes(od, hidden, 2 * ad), &mut state.rng, dev).require_grad();
-        let critic =
-            Mlp::new(2, &layer_sizes(od + ad, hidden, 1), &mut state.rng, dev).require_grad();
+        let mut actor = Mlp::new(1, &layer_sizes(od, hidden, 2 * ad), &mut state.rng, dev);
+        let mut critic = Mlp::new(2, &layer_sizes(od + ad, hidden, 1), &mut state.rng, dev);
+        let last = hidden.len();
+        if let Some(how) = init.actor_last {
+            let mut bias = vec![0.0; 2 * ad];
+            bias[ad..].fill(init.log_std_offset);
+            actor.init_layer(last, how, &bias, &mut state.rng);
+        }
+        if let Some(how) = init.critic_hidden {
+            for (l, &width) in hidden.iter().enumerate() {
+                critic.init_layer(l, how, &vec![0.0; width], &mut state.rng);
+            }
+        }
+        if let Some(how) = init.critic_last {
+            critic.init_layer(last, how, &[0.0], &mut state.rng);
+        }
+        let (actor, critic) = (actor.require_grad(), critic.require_grad());
         let log_alpha: Vec<T3> = log_alpha
             .iter()
             .map(|&a| tensor3(vec![a], [1, 1, 1], dev).require_grad())
@@ -88,6 +141,24 @@ impl Sac {
             critic,
             log_alpha,
         }
+    }
+
+    /// The same learner with the optimisers following `r`.
+    pub fn with_recipes(mut self, r: SacRecipes) -> Self {
+        let h = r.planned_steps;
+        self.actor_opt = self.actor_opt.with_recipe(r.actor, h);
+        self.critic_opt = self.critic_opt.with_recipe(r.critic, h);
+        self.alpha_opt = self.alpha_opt.with_recipe(r.alpha, h);
+        self
+    }
+
+    /// The learning rate of each optimiser's latest step, as metrics.
+    pub fn lr_metrics(&self) -> [(&'static str, f32); 3] {
+        [
+            ("lr_actor", self.actor_opt.current_lr() as f32),
+            ("lr_critic", self.critic_opt.current_lr() as f32),
+            ("lr_alpha", self.alpha_opt.current_lr() as f32),
+        ]
     }
 
     /// `a ~ π(·|s)` at the states `obs` (autodiff), with noise from `rng`.

@@ -15,6 +15,7 @@ use super::agent::{Agent, TrainState};
 use super::device::{B, Device};
 use super::losses::td_target;
 use super::nets::{Adam, DeviceBatch, Mlp, T3, gaussian, layer_sizes, read_metrics, tensor3};
+use super::optim::{OptimConfig, check_planned};
 use super::parts::{self, agent_basics, agent_constructors, declare_parts};
 use super::ranges::Ranges;
 use crate::data::Batch;
@@ -46,6 +47,12 @@ pub struct Td3BcConfig {
     pub policy_freq: u64,
     /// α of λ = α / mean|Q|.
     pub alpha: f64,
+    /// Optimiser recipes (the paper's: plain Adam). The actor's plan is
+    /// `planned_steps / policy_freq` of its own (delayed) steps.
+    pub actor_optim: OptimConfig,
+    pub critic_optim: OptimConfig,
+    /// Updates training is planned to take: where schedules end.
+    pub planned_steps: Option<u64>,
 }
 
 impl Default for Td3BcConfig {
@@ -62,6 +69,9 @@ impl Default for Td3BcConfig {
             noise_clip: 0.5,
             policy_freq: 2,
             alpha: 2.5,
+            actor_optim: OptimConfig::default(),
+            critic_optim: OptimConfig::default(),
+            planned_steps: None,
         }
     }
 }
@@ -81,7 +91,12 @@ impl Td3BcConfig {
         r.non_negative("policy_noise", self.policy_noise)?;
         r.non_negative("noise_clip", self.noise_clip)?;
         r.count("policy_freq", self.policy_freq, 1, u64::MAX)?;
-        r.non_negative("alpha", self.alpha)
+        r.non_negative("alpha", self.alpha)?;
+        check_planned(&r, self.planned_steps)?;
+        let (h, freq) = (self.planned_steps, self.policy_freq.max(1));
+        self.actor_optim
+            .validate(&r, "actor_optim", h.map(|h| h / freq))?;
+        self.critic_optim.validate(&r, "critic_optim", h)
     }
 }
 
@@ -125,8 +140,12 @@ impl Td3Bc {
         Td3Bc {
             actor_target: actor.inner(),
             critic_target: critic.inner(),
-            actor_opt: Adam::new(config.actor_lr, &actor.params),
-            critic_opt: Adam::new(config.critic_lr, &critic.params),
+            actor_opt: Adam::new(config.actor_lr, &actor.params).with_recipe(
+                &config.actor_optim,
+                config.planned_steps.map(|h| h / config.policy_freq.max(1)),
+            ),
+            critic_opt: Adam::new(config.critic_lr, &critic.params)
+                .with_recipe(&config.critic_optim, config.planned_steps),
             actor,
             critic,
             config,
@@ -200,7 +219,12 @@ impl Agent for Td3Bc {
                 ("lambda", lambda.inner()),
             ]);
         }
-        Ok(read_metrics(metrics))
+        let mut metrics = read_metrics(metrics);
+        metrics.extend([
+            ("lr_actor", self.actor_opt.current_lr() as f32),
+            ("lr_critic", self.critic_opt.current_lr() as f32),
+        ]);
+        Ok(metrics)
     }
 }
 

@@ -8,6 +8,7 @@ use crate::env::{Dim, EnvSpec};
 
 mod deploy;
 mod guards;
+mod recipes;
 
 fn cpu() -> Device {
     Device::cpu()
@@ -360,9 +361,11 @@ fn bc_recovers_a_linear_controller() {
         rms < 0.02 && worst < 0.1,
         "rms {rms}, worst {worst}, summary {s:?}"
     );
-    // The learning curve has one panel per metric.
+    // The learning curve has one panel per metric (the loss and the
+    // learning rate), each a raw and a smoothed trace.
+    assert_eq!(bc.history().names, ["bc_mse", "lr_actor"]);
     let f = crate::report::LearningCurve::learning_curve(&bc);
-    assert_eq!(f.json["data"].as_array().unwrap().len(), 2);
+    assert_eq!(f.json["data"].as_array().unwrap().len(), 4);
 }
 
 #[test]
@@ -681,7 +684,7 @@ fn host_vectors_round_trip_through_a_checkpoint() {
 /// code.
 #[test]
 fn agent_modules_import_each_other_without_a_cycle() {
-    let files: [(&str, &str); 15] = [
+    let files: [(&str, &str); 16] = [
         ("agent", include_str!("agent.rs")),
         ("divergence", include_str!("divergence.rs")),
         ("ranges", include_str!("ranges.rs")),
@@ -694,6 +697,7 @@ fn agent_modules_import_each_other_without_a_cycle() {
         ("iql", include_str!("iql.rs")),
         ("losses", include_str!("losses.rs")),
         ("nets", include_str!("nets.rs")),
+        ("optim", include_str!("optim.rs")),
         ("parts", include_str!("parts.rs")),
         ("sac", include_str!("sac.rs")),
         ("td3bc", include_str!("td3bc.rs")),

@@ -27,7 +27,9 @@ pub struct TrainArgs {
     /// Environment of the data, for files that do not name it (overrides the file's).
     #[arg(long)]
     env: Option<String>,
-    /// Gradient steps.
+    /// Gradient steps; for a new agent also its planned total, where
+    /// learning-rate schedules end (unless --set planned_steps=N says
+    /// otherwise). Continuing from a checkpoint keeps its plan.
     #[arg(long, default_value_t = 10_000)]
     steps: u64,
     #[arg(long, default_value_t = 0)]
@@ -76,6 +78,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("neorl-out/runs/{algo}-{}-s{}", spec.id, a.seed)));
+    // A new agent's schedules end where these steps end; a checkpoint
+    // keeps its own config, plan included.
+    let settings = match out.join(agents::checkpoint::FILE_NAME).exists() {
+        true => settings,
+        false => agents::with_planned_steps(&settings, a.steps),
+    };
     let new = NewAgent {
         algo,
         seed: a.seed,

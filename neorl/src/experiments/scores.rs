@@ -368,12 +368,14 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
             // Each run gets a pool of its own: runs side by side do not
             // share (and wait for) each other's threads.
             let device = device.with_threads(threads);
+            // Learning-rate schedules end where training ends.
+            let settings = agents::with_planned_steps(&cfg.settings, cfg.steps);
             let mut agent = agents::build_configured(
                 algo,
                 spec,
                 *seed,
                 cfg.hidden.clone(),
-                &cfg.settings,
+                &settings,
                 &device,
             )?;
             let mut env = crate::make(&spec.id)?;

@@ -330,13 +330,15 @@ impl SweepSpec {
                 }
             }
         }
+        // With the plan the tasks will have (a warm-up longer than it is refused).
+        let planned = agents::with_planned_steps(&settings, self.steps);
         for a in &checked {
             agents::build_configured(
                 a,
                 &specs[0],
                 0,
                 self.hidden.clone(),
-                &settings,
+                &planned,
                 &agents::Device::cpu(),
             )
             .map_err(|e| bad("set", e))?;
@@ -534,6 +536,13 @@ mod tests {
         let e = err(&format!("{OK}[set.td3bc]\nalpah = 1.0\n"));
         assert!(
             e.contains("`set`") && e.contains("no setting 'alpah'"),
+            "{e}"
+        );
+        // A recipe's part by a quoted dotted key, checked against the
+        // plan the tasks will have (steps = 10).
+        let e = err(&format!("{OK}[set]\n\"optim.warmup_steps\" = 20\n"));
+        assert!(
+            e.contains("`set`") && e.contains("optim.warmup_steps = 20") && e.contains("0 to 10"),
             "{e}"
         );
         let e = err(&format!("{OK}[set.nope]\nx = 1\n"));

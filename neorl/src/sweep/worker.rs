@@ -289,7 +289,8 @@ fn attempt(m: &Manifest, task: &Task, td: &TaskDir) -> Result<Attempt> {
         settings: if has_checkpoint {
             Default::default()
         } else {
-            task.settings.clone()
+            // Schedules end where the task ends (unless its settings plan otherwise).
+            agents::with_planned_steps(&task.settings, task.steps)
         },
     };
     let tracker = tracker(m, td)?;
