@@ -377,7 +377,7 @@ impl Checkpoint {
             .map(|(t, d)| (t.shape.as_slice(), d.as_slice()))
             .ok_or_else(|| {
                 self.err(format!(
-                    "tensor '{name}' is missing (written by another algorithm or version?)"
+                    "tensor '{name}' is missing: written by another algorithm, or by an older neorl whose {} agent has since changed (CQL's α′ got its own optimiser in issue 15) — such a checkpoint cannot be resumed, but its policy still deploys: `neorl serve --checkpoint DIR`, `neorl_plant::inference::AgentPolicy::from_checkpoint`", self.header.algo
                 ))
             })
     }
