@@ -7,6 +7,7 @@ use crate::data::Dataset;
 use crate::env::{Dim, EnvSpec};
 
 mod guards;
+mod manager;
 
 fn cpu() -> Device {
     Device::cpu()
