@@ -269,6 +269,13 @@ impl CheckpointManager {
         self
     }
 
+    /// The name of the metric a caller computes itself and hands to
+    /// [`CheckpointManager::save`] (as the sweep worker does).
+    pub fn with_metric_name(mut self, name: &str) -> Self {
+        self.index.metric = Some(name.to_string());
+        self
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
