@@ -33,7 +33,13 @@ fn train(data: &Path, out: &Path, steps: u64, extra: &[&str]) -> Command {
 }
 
 /// Run to the end; the JSON object it prints (success or error).
-fn run(mut cmd: Command) -> (bool, Value) {
+fn run(cmd: Command) -> (bool, Value) {
+    let (ok, v, _) = run_err(cmd);
+    (ok, v)
+}
+
+/// As [`run`], with what it wrote to stderr.
+fn run_err(mut cmd: Command) -> (bool, Value, String) {
     let out = cmd.output().expect("the neorl binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let v = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
@@ -42,7 +48,11 @@ fn run(mut cmd: Command) -> (bool, Value) {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    (out.status.success(), v)
+    (
+        out.status.success(),
+        v,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn step_of(file: &Path) -> u64 {
@@ -101,6 +111,22 @@ fn keep_last_and_keep_best_on_the_command_line() {
     assert_eq!(step_of(&out.join("best/agent.ckpt")), best);
     assert_eq!(step_of(&out.join("agent.ckpt")), 40);
     assert!(out.join("checkpoints.json").is_file());
+
+    // A corrupt latest: the next run warns, naming it, and continues from
+    // the newest kept checkpoint (step 40, kept in checkpoints/).
+    let latest = out.join("agent.ckpt");
+    let mut bytes = std::fs::read(&latest).unwrap();
+    let n = bytes.len() / 2;
+    bytes[n] ^= 1;
+    std::fs::write(&latest, bytes).unwrap();
+    let (ok, v, stderr) = run_err(train(&data, &out, 10, &flags));
+    assert!(ok, "{v}");
+    assert!(
+        stderr.contains(&format!("warning: {} cannot be loaded", latest.display()))
+            && stderr.contains("step-000000040"),
+        "{stderr}"
+    );
+    assert_eq!(v["steps"], 50);
     std::fs::remove_dir_all(&out).ok();
     std::fs::remove_dir_all(&data).ok();
 }
