@@ -17,18 +17,26 @@ fn tmp(name: &str) -> PathBuf {
 /// (cached in `data`) into `out`, with `extra` flags.
 fn train(data: &Path, out: &Path, steps: u64, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_neorl"));
-    cmd.args(["train", "--algo", "bc", "--dataset", "ChemicalReactor-medium-v0"])
-        .args(["--size", "1500", "--hidden", "8", "--device", "cpu", "--json"])
-        .args(["--steps", &steps.to_string(), "--out"])
-        .arg(out)
-        .args(extra)
-        .env("NEORL_PROGRESS", "off")
-        .env("NEORL_DATA_DIR", data)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env(
-            "NEORL_TRACKING_DIR",
-            std::env::temp_dir().join(format!("neorl-ckpt-mlruns-{}", std::process::id())),
-        );
+    cmd.args([
+        "train",
+        "--algo",
+        "bc",
+        "--dataset",
+        "ChemicalReactor-medium-v0",
+    ])
+    .args([
+        "--size", "1500", "--hidden", "8", "--device", "cpu", "--json",
+    ])
+    .args(["--steps", &steps.to_string(), "--out"])
+    .arg(out)
+    .args(extra)
+    .env("NEORL_PROGRESS", "off")
+    .env("NEORL_DATA_DIR", data)
+    .env_remove("MLFLOW_TRACKING_URI")
+    .env(
+        "NEORL_TRACKING_DIR",
+        std::env::temp_dir().join(format!("neorl-ckpt-mlruns-{}", std::process::id())),
+    );
     cmd
 }
 
@@ -73,7 +81,10 @@ fn checkpoint_flags_out_of_range_are_refused_before_training() {
         let msg = v["error"].as_str().unwrap_or_default();
         assert!(msg.contains(needle), "{flags:?}: {msg}");
     }
-    assert!(!out.exists() && !data.exists(), "refused before anything ran");
+    assert!(
+        !out.exists() && !data.exists(),
+        "refused before anything ran"
+    );
 }
 
 #[test]

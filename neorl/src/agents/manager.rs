@@ -163,10 +163,13 @@ struct Index {
     evaluations: Vec<(u64, Option<f64>)>,
 }
 
+/// What a [`Metric`] computes: a number from the agent.
+type MetricFn = dyn FnMut(&dyn Agent) -> Result<f64> + Send;
+
 /// A number computed from the agent, higher is better (see the module docs).
 pub struct Metric {
     pub name: String,
-    f: Box<dyn FnMut(&dyn Agent) -> Result<f64> + Send>,
+    f: Box<MetricFn>,
 }
 
 impl Metric {
@@ -244,7 +247,10 @@ impl CheckpointManager {
             }
         }
         index.entries.sort_by_key(|e| e.step);
-        if index.best.is_some_and(|b| !index.entries.iter().any(|e| e.step == b)) {
+        if index
+            .best
+            .is_some_and(|b| !index.entries.iter().any(|e| e.step == b))
+        {
             index.best = None;
         }
         let m = CheckpointManager {
@@ -348,10 +354,10 @@ impl CheckpointManager {
             })?;
             let step = agent.steps_done();
             let value = match (&mut self.metric, self.plan.eval_every) {
-                (Some(metric), Some(m)) if step % m == 0 => Some((metric.f)(agent)?),
+                (Some(metric), Some(m)) if step.is_multiple_of(m) => Some((metric.f)(agent)?),
                 _ => None,
             };
-            let save = step == end || self.plan.save_every.is_some_and(|k| step % k == 0);
+            let save = step == end || self.plan.save_every.is_some_and(|k| step.is_multiple_of(k));
             self.boundary(agent, save, value)?;
         }
         bar.finish();
@@ -411,7 +417,10 @@ impl CheckpointManager {
         // 3. The index, without the entries pruned.
         let n = self.index.entries.len();
         let (mut keep, mut drop) = (vec![], vec![]);
-        for (i, e) in std::mem::take(&mut self.index.entries).into_iter().enumerate() {
+        for (i, e) in std::mem::take(&mut self.index.entries)
+            .into_iter()
+            .enumerate()
+        {
             match i + self.plan.keep_last >= n || Some(e.step) == self.index.best {
                 true => keep.push(e),
                 false => drop.push(e),
@@ -561,7 +570,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let tmp = dir.join(format!("{name}.tmp-{}", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
@@ -580,4 +592,3 @@ fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
     let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
     write_atomic(to, &bytes)
 }
-

@@ -122,15 +122,19 @@ episodes = 1
     let planned = plan(&spec, &dir.join("sweep"), &opts).unwrap();
     assert_eq!(run_local(&planned.dir, 1).unwrap().done, [0]);
     let ck = tasks::TaskDir::new(&planned.dir, 0).checkpoint();
-    let m = CheckpointManager::open(&ck, CheckpointPlan::every(4).keep_last(2).keep_best(6))
-        .unwrap();
+    let m =
+        CheckpointManager::open(&ck, CheckpointPlan::every(4).keep_last(2).keep_best(6)).unwrap();
     // Evaluated at 6 and 12; saved at 4, 6, 8 and 12.
     let evals = m.evaluations().to_vec();
     assert_eq!(evals.iter().map(|e| e.0).collect::<Vec<_>>(), [6, 12]);
     let best = if evals[1].1 > evals[0].1 { 12 } else { 6 };
     assert_eq!(m.best().unwrap().step, best);
     let kept: Vec<u64> = m.entries().iter().map(|e| e.step).collect();
-    let expected: Vec<u64> = if best == 6 { vec![6, 8, 12] } else { vec![8, 12] };
+    let expected: Vec<u64> = if best == 6 {
+        vec![6, 8, 12]
+    } else {
+        vec![8, 12]
+    };
     assert_eq!(kept, expected);
     let step = |f: &std::path::Path| Checkpoint::read(f).unwrap().step();
     assert_eq!(step(&ck.join("best/agent.ckpt")), best);

@@ -467,16 +467,17 @@ fn train(
         false => None,
     };
     // `score`: the normalized score when the agent was evaluated at this step.
-    let mut checkpoint = |agent: &dyn Agent, evals: &[EvalPoint], score: Option<f64>| -> Result<()> {
-        write_progress(td, evals, seconds_before + t0.elapsed().as_secs_f64())?;
-        match &mut manager {
-            Some(m) => m.save(agent, score)?,
-            None => agent.save_checkpoint(&td.checkpoint())?,
-        }
-        let mut st = td.read_state().unwrap_or_else(|| running_state(m, 0));
-        st.step = agent.steps_done();
-        td.write_state(&st)
-    };
+    let mut checkpoint =
+        |agent: &dyn Agent, evals: &[EvalPoint], score: Option<f64>| -> Result<()> {
+            write_progress(td, evals, seconds_before + t0.elapsed().as_secs_f64())?;
+            match &mut manager {
+                Some(m) => m.save(agent, score)?,
+                None => agent.save_checkpoint(&td.checkpoint())?,
+            }
+            let mut st = td.read_state().unwrap_or_else(|| running_state(m, 0));
+            st.step = agent.steps_done();
+            td.write_state(&st)
+        };
     loop {
         let done = agent.steps_done();
         if done >= task.steps {

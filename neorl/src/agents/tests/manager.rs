@@ -76,7 +76,10 @@ fn saves_every_k_keeps_the_last_n_and_deletes_only_its_own_files() {
     assert_eq!(entries[1]["sha256"], sha.as_str());
     // A notebook shows the kept checkpoints as a table.
     let text = m.to_text();
-    assert!(text.contains("step-000000023") && text.contains("latest"), "{text}");
+    assert!(
+        text.contains("step-000000023") && text.contains("latest"),
+        "{text}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -96,13 +99,22 @@ fn the_best_is_kept_by_the_metric_higher_is_better() {
     assert_eq!(m.best().map(|b| (b.step, b.metric)), Some((8, Some(3.0))));
     assert_eq!(steps(&m), [8, 20], "the best and the last one");
     let best = dir.join(BEST_DIR).join(checkpoint::FILE_NAME);
-    assert_eq!(std::fs::read(&best).unwrap(), std::fs::read(kept(&dir, 8)).unwrap());
+    assert_eq!(
+        std::fs::read(&best).unwrap(),
+        std::fs::read(kept(&dir, 8)).unwrap()
+    );
     assert_eq!(step_of(&best), 8);
     assert!(!kept(&dir, 10).exists() && !kept(&dir, 4).exists());
     let evals: Vec<(u64, Option<f64>)> = m.evaluations().to_vec();
     assert_eq!(
         evals,
-        [(4, Some(1.0)), (8, Some(3.0)), (12, Some(2.0)), (16, None), (20, Some(3.0))]
+        [
+            (4, Some(1.0)),
+            (8, Some(3.0)),
+            (12, Some(2.0)),
+            (16, None),
+            (20, Some(3.0))
+        ]
     );
     // Opening the folder again keeps what the index says.
     let again = CheckpointManager::open(&dir, CheckpointPlan::every(10).keep_best(4)).unwrap();
@@ -194,7 +206,11 @@ fn a_crash_between_a_write_and_the_index_update_is_repaired_on_open() {
     assert_eq!(std::fs::read(dir.join(INDEX_FILE)).unwrap(), index);
     // And a best copy that is not the one the index names (a crash between
     // the index and the copy).
-    std::fs::copy(kept(&dir, 5), dir.join(BEST_DIR).join(checkpoint::FILE_NAME)).unwrap();
+    std::fs::copy(
+        kept(&dir, 5),
+        dir.join(BEST_DIR).join(checkpoint::FILE_NAME),
+    )
+    .unwrap();
     let m = CheckpointManager::open(&dir, plan).unwrap();
     assert_eq!(steps(&m), [5, 10, 15], "the step-15 file is adopted");
     assert_eq!(m.entries()[2].metric, None, "its metric was never recorded");
@@ -207,7 +223,10 @@ fn a_crash_between_a_write_and_the_index_update_is_repaired_on_open() {
 fn bad_plans_are_refused_with_the_setting_named() {
     let dir = tmp("bad");
     let refused = |plan: CheckpointPlan, what: &str| {
-        let e = CheckpointManager::open(&dir, plan).err().unwrap().to_string();
+        let e = CheckpointManager::open(&dir, plan)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains(what), "{e}");
     };
     refused(CheckpointPlan::every(0), "--save-every) is 0");
@@ -220,7 +239,10 @@ fn bad_plans_are_refused_with_the_setting_named() {
     refused(no_eval, "needs eval_every");
     // Evaluating needs a metric.
     let mut m = CheckpointManager::open(&dir, CheckpointPlan::every(5).keep_best(5)).unwrap();
-    let e = m.train(&mut small_bc(), &toy_data(100, 1), 5).unwrap_err().to_string();
+    let e = m
+        .train(&mut small_bc(), &toy_data(100, 1), 5)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("with_metric"), "{e}");
     assert!(!dir.exists(), "nothing written");
 }
