@@ -234,7 +234,11 @@ impl CheckpointManager {
             Err(e) => return Err(Error::io(&path, e)),
         };
         index.format = INDEX_FORMAT;
-        index.entries.retain(|e| dir.join(&e.path).is_file());
+        // Only `checkpoints/step-N/agent.ckpt` entries whose file is there:
+        // an edited index cannot point pruning at another file.
+        index
+            .entries
+            .retain(|e| is_kept_path(&e.path) && dir.join(&e.path).is_file());
         for (step, rel) in kept_on_disk(&dir)? {
             if !index.entries.iter().any(|e| e.step == step) {
                 let sha256 = sha256_file(&dir.join(&rel))?;
@@ -433,7 +437,7 @@ impl CheckpointManager {
             copy_atomic(&file, &self.dir.join(BEST_DIR).join(FILE_NAME))?;
         }
         // 5. Only the files the dropped entries name, then their folders if empty.
-        for e in drop {
+        for e in drop.iter().filter(|e| is_kept_path(&e.path)) {
             let f = self.dir.join(&e.path);
             std::fs::remove_file(&f).map_err(|err| Error::io(&f, err))?;
             if let Some(parent) = f.parent() {
@@ -549,6 +553,22 @@ fn kept_on_disk(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
         }
     }
     Ok(out)
+}
+
+/// Whether `rel` is a kept checkpoint's path: `checkpoints/step-N/agent.ckpt`.
+fn is_kept_path(rel: &Path) -> bool {
+    use std::path::Component::Normal;
+    let parts: Vec<_> = rel.components().collect();
+    match parts.as_slice() {
+        [Normal(a), Normal(b), Normal(c)] => {
+            *a == KEPT_DIR
+                && *c == FILE_NAME
+                && b.to_str()
+                    .and_then(|b| b.strip_prefix("step-"))
+                    .is_some_and(|n| n.parse::<u64>().is_ok())
+        }
+        _ => false,
+    }
 }
 
 /// SHA-256 of a file, hex.

@@ -120,6 +120,22 @@ fn the_best_is_kept_by_the_metric_higher_is_better() {
     let again = CheckpointManager::open(&dir, CheckpointPlan::every(10).keep_best(4)).unwrap();
     assert_eq!(again.best().map(|b| b.step), Some(8));
     assert!(again.to_text().contains("best"));
+    // An index edited to name a file outside the kept folders: the entry is
+    // ignored, so pruning can never delete that file.
+    let outside = dir.join("outside.txt");
+    std::fs::write(&outside, "not a checkpoint").unwrap();
+    let path = dir.join(INDEX_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replacen("checkpoints/step-000000008/agent.ckpt", "outside.txt", 1);
+    std::fs::write(&path, text).unwrap();
+    let mut m = CheckpointManager::open(&dir, CheckpointPlan::every(10).keep_last(1)).unwrap();
+    assert!(
+        m.entries()
+            .iter()
+            .all(|e| e.path != Path::new("outside.txt"))
+    );
+    m.train(&mut agent, &data, 20).unwrap();
+    assert!(outside.exists());
     std::fs::remove_dir_all(&dir).ok();
 }
 
