@@ -15,7 +15,8 @@
 //! # Ok::<(), neorl::Error>(())
 //! ```
 
-use super::{Agent, DataSource, Device, Settings, algo_name, build_configured, checkpoint, load};
+use super::manager::load_latest;
+use super::{Agent, DataSource, Device, Settings, algo_name, build_configured, checkpoint};
 use crate::env::EnvSpec;
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -59,7 +60,9 @@ pub struct Resumed {
 /// environment `spec`:
 ///
 /// - `dir` holds no checkpoint: a new agent as `new` says;
-/// - it holds one: training continues from it, provided that `new.settings`
+/// - it holds one: training continues from it (from the newest kept
+///   checkpoint of [`super::manager`] when `dir/agent.ckpt` is corrupt,
+///   with a warning naming the file), provided that `new.settings`
 ///   is empty (the checkpoint keeps its own config; `new`'s seed and widths
 ///   are not used either), that it is an agent of the same algorithm for
 ///   the same environment, and that it was trained on the same data (same
@@ -97,7 +100,8 @@ pub fn resume_or_build(
             dir.display()
         ));
     }
-    let agent = load(dir, device)?;
+    // The latest checkpoint, or the newest kept one where it is corrupt.
+    let agent = load_latest(dir, device)?;
     let st = agent.state();
     if agent.algo() != algo || st.env_id != spec.id {
         return refuse(format!(

@@ -9,6 +9,7 @@ use crate::env::{Dim, EnvSpec};
 mod deploy;
 mod guards;
 mod recipes;
+mod manager;
 
 fn cpu() -> Device {
     Device::cpu()

@@ -106,6 +106,8 @@ pub fn run(a: ScoresArgs) -> Result<()> {
         device: a.device,
         threads: threads.get(),
         checkpoint_every: None,
+        keep_last: None,
+        keep_best: false,
         data_dir: None,
         evaluation: Evaluation {
             every: a.eval_every,

@@ -1,12 +1,19 @@
 //! `neorl train`: an agent on a dataset, into a checkpoint folder (which it
 //! continues from when it holds one: `neorl::agents::resume_or_build`).
+//! With `--save-every`, `--keep-last`, `--keep-best` or `--eval-every` the
+//! folder is run by the checkpoint manager (`neorl::agents::manager`):
+//! saved every K steps, the last N and the best kept, indexed in
+//! `OUT/checkpoints.json`.
 
 use super::track::{TrackArgs, finish_train, start_train};
 use super::{parse_settings, print_json, sizes};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use neorl::agents::{self, Agent, BatchSource, Device, NewAgent, resume_or_build};
+use neorl::agents::{
+    self, Agent, BatchSource, CheckpointManager, CheckpointPlan, Device, NewAgent, resume_or_build,
+};
 use neorl::data::{Dataset, Registry};
+use neorl::experiments::scores::normalized_score_metric;
 use serde_json::json;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -50,10 +57,51 @@ pub struct TrainArgs {
     /// checkpoint of the same algorithm, training continues from it.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Save a checkpoint every K steps (kept in OUT/checkpoints/step-…/, the
+    /// latest in OUT/agent.ckpt): a killed run loses at most K steps.
+    #[arg(long, value_name = "K")]
+    save_every: Option<u64>,
+    /// Keep the newest N saved checkpoints (default 1), besides the best.
+    #[arg(long, value_name = "N")]
+    keep_last: Option<usize>,
+    /// Also keep the checkpoint of the highest normalized score (mean over
+    /// --eval-episodes episodes, every --eval-every steps) in OUT/best/.
+    #[arg(long)]
+    keep_best: bool,
+    /// Evaluate the normalized score every M steps (recorded in OUT/checkpoints.json).
+    #[arg(long, value_name = "M")]
+    eval_every: Option<u64>,
+    /// Episodes per evaluation of --eval-every.
+    #[arg(long, default_value_t = 10, value_name = "E")]
+    eval_episodes: usize,
+    /// Seed of the first evaluation episode (the same episodes at every evaluation).
+    #[arg(long, default_value_t = 10_000)]
+    eval_seed: u64,
     #[command(flatten)]
     track: TrackArgs,
     #[arg(long)]
     json: bool,
+}
+
+impl TrainArgs {
+    /// The checkpoint manager's plan, when a flag asks for one (checked).
+    fn plan(&self) -> Result<Option<CheckpointPlan>> {
+        if self.save_every.is_none()
+            && self.keep_last.is_none()
+            && !self.keep_best
+            && self.eval_every.is_none()
+        {
+            return Ok(None);
+        }
+        let plan = CheckpointPlan {
+            save_every: self.save_every,
+            keep_last: self.keep_last.unwrap_or(1),
+            eval_every: self.eval_every,
+            keep_best: self.keep_best,
+        };
+        plan.validate()?;
+        Ok(Some(plan))
+    }
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
@@ -61,6 +109,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         Device::parse(&a.device)?.with_threads(sizes::threads("--threads", a.threads.as_deref())?);
     let algo = agents::algo_name(&a.algo)?;
     sizes::steps("--steps", a.steps)?;
+    let plan = a.plan()?;
     let settings = parse_settings(&a.settings)?;
     let mut data = open_dataset(&a.dataset, a.size)?;
     let recorded_env = data.metadata().env_id.clone();
@@ -109,11 +158,47 @@ pub fn run(a: TrainArgs) -> Result<()> {
         agent.as_ref(),
         &data,
     )?;
-    let summary =
-        agents::train_loop_observed(agent.as_mut(), &data, a.steps, true, &mut |s, m| {
+    let mut manager = match plan {
+        Some(plan) => {
+            let m = CheckpointManager::open(&out, plan)?;
+            Some(match a.eval_every {
+                Some(_) => m.with_metric(normalized_score_metric(
+                    &spec.id,
+                    a.eval_episodes,
+                    a.eval_seed,
+                )?),
+                None => m,
+            })
+        }
+        None => None,
+    };
+    let before = manager.as_ref().map_or(0, |m| m.evaluations().len());
+    let summary = match &mut manager {
+        Some(m) => m.train_observed(agent.as_mut(), &data, a.steps, true, &mut |s, m| {
             run.log_metrics(s, m)
-        })?;
-    agent.save(&out)?;
+        })?,
+        None => {
+            let summary =
+                agents::train_loop_observed(agent.as_mut(), &data, a.steps, true, &mut |s, m| {
+                    run.log_metrics(s, m)
+                })?;
+            agent.save(&out)?;
+            summary
+        }
+    };
+    let mut checkpoints = serde_json::Value::Null;
+    if let Some(m) = &manager {
+        for &(step, v) in &m.evaluations()[before.min(m.evaluations().len())..] {
+            if let Some(v) = v {
+                run.log_metric("eval/normalized_score", v, step as i64)?;
+            }
+        }
+        checkpoints = json!({
+            "kept": m.entries().iter().map(|e| e.step).collect::<Vec<_>>(),
+            "best": m.best().map(|b| json!({"step": b.step, "normalized_score": b.metric})),
+            "evaluations": m.evaluations(),
+        });
+    }
     let mlflow = finish_train(run, agent.as_ref(), &out, &summary)?;
     let v = json!({
         "algo": agent.algo(),
@@ -129,6 +214,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         "seconds": summary.seconds,
         "final_metrics": summary.final_metrics,
         "mlflow": mlflow,
+        "checkpoints": checkpoints,
     });
     if a.json {
         return print_json(&v);

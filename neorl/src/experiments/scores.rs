@@ -270,6 +270,20 @@ pub fn eval_point(agent: &mut dyn Agent, env: &mut Env, opts: &EvalOptions) -> R
     })
 }
 
+/// The checkpoint manager's default metric ([`crate::agents::CheckpointManager`]):
+/// the normalized score of `episodes` evaluation episodes of the agent's
+/// deterministic policy in `env`, starting at seed `seed` (the same
+/// episodes every time, so evaluations differ only by the agent). Higher is
+/// better.
+pub fn normalized_score_metric(env: &str, episodes: usize, seed: u64) -> Result<agents::Metric> {
+    let mut env = crate::make(env)?;
+    let opts = EvalOptions::new(episodes).with_seed(seed);
+    check_episodes(episodes)?;
+    Ok(agents::Metric::new("normalized_score", move |agent| {
+        Ok(evaluate(&mut agent.policy(), &mut env, opts.clone())?.normalized_score)
+    }))
+}
+
 /// The behaviour policy's normalized score: the mean return of the
 /// dataset's complete episodes (all but a cut last one).
 pub fn behaviour_score(data: &Dataset, spec: &EnvSpec) -> f64 {

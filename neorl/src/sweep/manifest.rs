@@ -37,6 +37,14 @@ pub struct Task {
     pub episodes: usize,
     pub eval_seed: u64,
     pub checkpoint_every: u64,
+    /// Checkpoints kept besides the latest (`None`: the latest only). Left
+    /// out of the manifest when unset, so manifests planned before it keep
+    /// their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_last: Option<usize>,
+    /// Keep the checkpoint of the best evaluation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_best: bool,
     pub hidden: Option<Vec<usize>>,
     /// Hyper-parameters over the defaults (see [`crate::agents::Settings`]).
     pub settings: Settings,
@@ -134,6 +142,8 @@ pub fn tasks(spec: &SweepSpec) -> Result<Vec<Task>> {
                             episodes: spec.evaluation.episodes,
                             eval_seed: spec.evaluation.seed,
                             checkpoint_every: spec.checkpoint_every(),
+                            keep_last: spec.keep_last,
+                            keep_best: spec.keep_best,
                             hidden: spec.hidden.clone(),
                             settings: settings.clone(),
                             device: spec.device.clone(),

@@ -49,6 +49,14 @@ pub struct SweepSpec {
     /// Write a checkpoint every this many steps (default: every evaluation).
     #[serde(default)]
     pub checkpoint_every: Option<u64>,
+    /// Keep this many checkpoints of each task in `checkpoint/checkpoints/`
+    /// besides the latest (default: the latest only, no history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_last: Option<usize>,
+    /// Keep each task's checkpoint of the highest normalized score among its
+    /// evaluations in `checkpoint/best/`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_best: bool,
     /// Dataset cache (default: `NEORL_DATA_DIR` or the user's cache, as
     /// resolved at `plan`; on a cluster it must be on a shared file system).
     #[serde(default)]
@@ -303,6 +311,12 @@ impl SweepSpec {
                 "is 0; checkpoint every 1 or more steps",
             ));
         }
+        if self.keep_last == Some(0) {
+            return Err(bad(
+                "keep_last",
+                "is 0; keep at least 1 checkpoint (or leave it out to keep only the latest)",
+            ));
+        }
         if self.threads == 0 || self.threads > 1024 {
             return Err(bad(
                 "threads",
@@ -458,6 +472,8 @@ steps = {steps}                   # gradient steps per task
 device = "cpu"                  # cpu, cuda, cuda:N, auto
 threads = 1                     # CPU threads per task (SLURM --cpus-per-task)
 # checkpoint_every = {every}      # default: at every evaluation
+# keep_last = 3                 # keep the newest 3 checkpoints of each task (default: the latest only)
+# keep_best = true              # keep each task's checkpoint of the best evaluation
 # data_dir = "/shared/neorl-data"   # dataset cache; on a cluster, a shared file system
 
 [evaluation]

@@ -71,3 +71,73 @@ expectile = 0.8
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `keep_last` and `keep_best` in a spec: each task's checkpoint folder
+/// keeps its last N checkpoints and its best evaluation's; `keep_last = 0`
+/// is refused at parse; a spec without them plans the manifest it planned
+/// before (no new field in it, so the same hash).
+#[test]
+fn a_sweep_keeps_the_last_n_and_the_best_evaluation() {
+    use crate::agents::{Checkpoint, CheckpointManager, CheckpointPlan};
+    let dir = std::env::temp_dir().join(format!("neorl-sweep-keep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let spec_text = |keep: &str| {
+        format!(
+            r#"
+name = "keep"
+algorithms = ["bc"]
+environments = ["ChemicalReactor-v0"]
+sizes = [2500]
+seeds = 1
+steps = 12
+hidden = [8]
+checkpoint_every = 4
+{keep}
+data_dir = "{}"
+[evaluation]
+every = 6
+episodes = 1
+"#,
+            dir.join("data").display()
+        )
+    };
+    let e = SweepSpec::parse(&spec_text("keep_last = 0"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("keep_last") && e.contains("is 0"), "{e}");
+    let opts = PlanOptions {
+        no_track: true,
+        ..PlanOptions::default()
+    };
+    let plain = plan(
+        &SweepSpec::parse(&spec_text("")).unwrap(),
+        &dir.join("plain"),
+        &opts,
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(plain.dir.join(manifest::FILE_NAME)).unwrap();
+    assert!(!text.contains("keep_last") && !text.contains("keep_best"));
+
+    let spec = SweepSpec::parse(&spec_text("keep_last = 2\nkeep_best = true")).unwrap();
+    let planned = plan(&spec, &dir.join("sweep"), &opts).unwrap();
+    assert_eq!(run_local(&planned.dir, 1).unwrap().done, [0]);
+    let ck = tasks::TaskDir::new(&planned.dir, 0).checkpoint();
+    let m =
+        CheckpointManager::open(&ck, CheckpointPlan::every(4).keep_last(2).keep_best(6)).unwrap();
+    // Evaluated at 6 and 12; saved at 4, 6, 8 and 12.
+    let evals = m.evaluations().to_vec();
+    assert_eq!(evals.iter().map(|e| e.0).collect::<Vec<_>>(), [6, 12]);
+    let best = if evals[1].1 > evals[0].1 { 12 } else { 6 };
+    assert_eq!(m.best().unwrap().step, best);
+    let kept: Vec<u64> = m.entries().iter().map(|e| e.step).collect();
+    let expected: Vec<u64> = if best == 6 {
+        vec![6, 8, 12]
+    } else {
+        vec![8, 12]
+    };
+    assert_eq!(kept, expected);
+    let step = |f: &std::path::Path| Checkpoint::read(f).unwrap().step();
+    assert_eq!(step(&ck.join("best/agent.ckpt")), best);
+    assert_eq!(step(&ck.join("agent.ckpt")), 12);
+    std::fs::remove_dir_all(&dir).ok();
+}

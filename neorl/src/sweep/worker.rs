@@ -9,7 +9,10 @@
 //! ends with the same bits as an uninterrupted run (training continues from
 //! the checkpoint's full state; evaluations depend only on the agent). On
 //! SIGTERM (SLURM's `--signal`, `scancel`) it checkpoints after the update
-//! under way and stops. A task whose `done.json` exists is skipped.
+//! under way and stops. A task whose `done.json` exists is skipped. With
+//! the spec's `keep_last` or `keep_best`, its checkpoint folder is run by
+//! the checkpoint manager ([`crate::agents::manager`]): the last N kept in
+//! `checkpoint/checkpoints/`, the best evaluation's in `checkpoint/best/`.
 //!
 //! Its MLflow child run carries `mlflow.parentRunId`, `neorl.sweep_id` and
 //! `neorl.task_index`, the evaluations as metrics, and the result as exact
@@ -21,7 +24,9 @@ use super::files::write_json;
 use super::manifest::{Manifest, Task};
 use super::result::{self, COMPLETE, PARENT, SWEEP_ID, TASK_INDEX, TaskResult};
 use super::tasks::{State, TaskDir};
-use crate::agents::{self, Agent, BatchSource, Device, NewAgent, resume_or_build};
+use crate::agents::{
+    self, Agent, BatchSource, CheckpointManager, CheckpointPlan, Device, NewAgent, resume_or_build,
+};
 use crate::data::{Dataset, DatasetEntry, Store};
 use crate::env::EnvSpec;
 use crate::error::{Error, Result};
@@ -444,20 +449,43 @@ fn train(
     // At most ~500 points of each training metric per run.
     let log_every = (task.steps / 500).max(1);
     let boundary = |done: u64, every: u64| (done / every + 1) * every;
-    let checkpoint = |agent: &dyn Agent, evals: &[EvalPoint]| -> Result<()> {
-        write_progress(td, evals, seconds_before + t0.elapsed().as_secs_f64())?;
-        agent.save_checkpoint(&td.checkpoint())?;
-        let mut st = td.read_state().unwrap_or_else(|| running_state(m, 0));
-        st.step = agent.steps_done();
-        td.write_state(&st)
+    // With `keep_last` or `keep_best`, the checkpoint manager keeps the
+    // history in `checkpoint/checkpoints/` and the best in `checkpoint/best/`;
+    // `checkpoint/agent.ckpt` is the latest either way.
+    let mut manager = match task.keep_last.is_some() || task.keep_best {
+        true => Some(
+            CheckpointManager::open(
+                td.checkpoint(),
+                CheckpointPlan {
+                    save_every: Some(task.checkpoint_every),
+                    keep_last: task.keep_last.unwrap_or(1),
+                    eval_every: task.keep_best.then_some(task.eval_every),
+                    keep_best: task.keep_best,
+                },
+            )?
+            .with_metric_name("normalized_score"),
+        ),
+        false => None,
     };
+    // `score`: the normalized score when the agent was evaluated at this step.
+    let mut checkpoint =
+        |agent: &dyn Agent, evals: &[EvalPoint], score: Option<f64>| -> Result<()> {
+            write_progress(td, evals, seconds_before + t0.elapsed().as_secs_f64())?;
+            match &mut manager {
+                Some(m) => m.save(agent, score)?,
+                None => agent.save_checkpoint(&td.checkpoint())?,
+            }
+            let mut st = td.read_state().unwrap_or_else(|| running_state(m, 0));
+            st.step = agent.steps_done();
+            td.write_state(&st)
+        };
     loop {
         let done = agent.steps_done();
         if done >= task.steps {
             return Ok(Trained::Done);
         }
         if stop_requested() {
-            checkpoint(agent, evals)?;
+            checkpoint(agent, evals, None)?;
             return Ok(Trained::Stopped(done));
         }
         let next_eval = boundary(done, task.eval_every).min(task.steps);
@@ -484,17 +512,19 @@ fn train(
             return Err(e);
         }
         if interrupted {
-            checkpoint(agent, evals)?;
+            checkpoint(agent, evals, None)?;
             return Ok(Trained::Stopped(agent.steps_done()));
         }
         if let Err(e) = trained {
             return Ok(Trained::Failed(e.to_string()));
         }
         let done = agent.steps_done();
+        let mut score = None;
         if done == next_eval {
             match eval_point(agent, &mut env, &opts) {
                 Ok(p) => {
                     log_eval(run, &p)?;
+                    score = Some(p.normalized_score);
                     evals.push(p);
                 }
                 Err(e) => return Ok(Trained::Failed(e.to_string())),
@@ -502,6 +532,6 @@ fn train(
         }
         // Also after the last piece: a task that could not deliver its
         // records is run again without training again.
-        checkpoint(agent, evals)?;
+        checkpoint(agent, evals, score)?;
     }
 }
