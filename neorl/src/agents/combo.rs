@@ -203,7 +203,12 @@ impl ComboConfig {
         r.positive("model_lr", self.model_lr)?;
         r.count("model_steps", self.model_steps, 1, u64::MAX)?;
         r.open_unit("model_holdout", self.model_holdout)?;
-        r.count("model_holdout_max", self.model_holdout_max as u64, 1, 1 << 24)?;
+        r.count(
+            "model_holdout_max",
+            self.model_holdout_max as u64,
+            1,
+            1 << 24,
+        )?;
         r.count("model_patience", self.model_patience, 1, 1_000_000)?;
         r.non_negative("model_improvement", self.model_improvement)?;
         for &l in &self.model_weight_decay {
@@ -567,9 +572,12 @@ impl Combo {
                 let dev = self.device.autodiff();
                 // The termination head learns from member 0's rows.
                 let z = termination_rows(&x[..k * (od + ad)], &y[..k * d], od, ad);
-                let logits = self.termination.forward(tensor3(z, [1, k, 2 * od + ad], dev));
+                let logits = self
+                    .termination
+                    .forward(tensor3(z, [1, k, 2 * od + ad], dev));
                 let t_loss = termination_bce(logits, tensor3(term, [1, k, 1], dev));
-                self.termination_opt.minimise(&mut self.termination.params, &t_loss);
+                self.termination_opt
+                    .minimise(&mut self.termination.params, &t_loss);
                 let out = self.model.forward(tensor3(x, [m, k, od + ad], dev));
                 let loss = model_loss(
                     &self.model,
@@ -591,28 +599,46 @@ impl Combo {
             self.model_epochs += 1;
             // Held-out MSE per member; a diverged model shows here, before
             // its rollouts put NaN into the model buffer.
+            // The bounds are checked too: non-finite bounds with finite means
+            // would put NaN into the rollouts' noise.
             let mse = self.holdout_mse(&hx, &hy);
-            if let Some(&bad) = mse.iter().find(|v| !v.is_finite()) {
+            let (max_lv, min_lv) = self.logvar_bounds();
+            let bad = (mse
+                .iter()
+                .find(|v| !v.is_finite())
+                .map(|&v| ("model_holdout_mse", v as f32)))
+            .or_else(|| {
+                max_lv
+                    .iter()
+                    .chain(&min_lv)
+                    .find(|v| !v.is_finite())
+                    .map(|&v| ("model_logvar_bounds", v))
+            });
+            if let Some((metric, value)) = bad {
                 return Err(diverged(
                     ALGO,
                     self.model_step,
-                    "model_holdout_mse",
-                    bad as f32,
+                    metric,
+                    value,
                     &serde_json::to_value(&self.config).unwrap_or_default(),
                 ));
             }
-            let mut improved = false;
-            for (e, &v) in mse.iter().enumerate() {
-                if best[e].is_infinite() || (best[e] - v) / best[e] > c.model_improvement {
-                    best[e] = v;
-                    improved = true;
-                    for (s, p) in snapshot.iter_mut().zip(&self.model.params) {
-                        let w = to_vec(p);
+            let better: Vec<usize> = (0..m)
+                .filter(|&e| {
+                    best[e].is_infinite() || (best[e] - mse[e]) / best[e] > c.model_improvement
+                })
+                .collect();
+            if !better.is_empty() {
+                let params: Vec<Vec<f32>> = self.model.params.iter().map(to_vec).collect();
+                for &e in &better {
+                    best[e] = mse[e];
+                    for (s, w) in snapshot.iter_mut().zip(&params) {
                         let per = w.len() / m;
                         s[e * per..(e + 1) * per].copy_from_slice(&w[e * per..(e + 1) * per]);
                     }
                 }
             }
+            let improved = !better.is_empty();
             since_improved = if improved { 0 } else { since_improved + 1 };
             if since_improved >= c.model_patience || self.model_step >= c.model_steps {
                 break;
@@ -717,7 +743,10 @@ impl Combo {
         let base = self.device.base();
         let model = self.model.inner();
         let termination = self.termination.inner();
-        let (max_lv, min_lv) = (self.max_logvar.clone().inner(), self.min_logvar.clone().inner());
+        let (max_lv, min_lv) = (
+            self.max_logvar.clone().inner(),
+            self.min_logvar.clone().inner(),
+        );
         let d = od + 1;
         for _ in 0..c.rollout_length {
             if r == 0 {

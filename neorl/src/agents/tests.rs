@@ -578,7 +578,11 @@ fn combo_fits_a_model_rolls_out_and_resumes_exactly() {
     b.train(&data, 4).unwrap();
     b.save(&dir).unwrap();
     let mut b = Combo::load(&dir, &cpu()).unwrap();
-    assert_eq!(b.model_progress(), a.model_progress(), "the fit is not redone");
+    assert_eq!(
+        b.model_progress(),
+        a.model_progress(),
+        "the fit is not redone"
+    );
     b.train(&data, 6).unwrap();
     assert_eq!(a.parameters(), b.parameters());
     std::fs::remove_dir_all(&dir).ok();

@@ -61,7 +61,11 @@ fn combo_holds_out_a_disjoint_fifth_capped_at_1000() {
     assert_eq!((fit.holdout.len(), fit.train.len()), (60, 240));
     let mut all: Vec<u32> = fit.holdout.iter().chain(&fit.train).copied().collect();
     all.sort_unstable();
-    assert_eq!(all, (0..300).collect::<Vec<u32>>(), "disjoint, covering all");
+    assert_eq!(
+        all,
+        (0..300).collect::<Vec<u32>>(),
+        "disjoint, covering all"
+    );
     assert_eq!((fit.updates, fit.epochs), (1, 1), "the cap of 1 update");
     // 0.2 · 6 000 = 1 200, capped at 1 000.
     let data = easy_data(6_000, 2);
@@ -70,7 +74,10 @@ fn combo_holds_out_a_disjoint_fifth_capped_at_1000() {
     // Too little data to hold any out: an error naming the setting.
     let mut a = Combo::new(&toy_spec(), small(1), &cpu()).unwrap();
     let e = a.fit_model(&easy_data(4, 3)).unwrap_err().to_string();
-    assert!(e.contains("model_holdout") && e.contains("at least 6"), "{e}");
+    assert!(
+        e.contains("model_holdout") && e.contains("at least 6"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -114,7 +121,10 @@ fn combo_model_loss_has_weight_decay_and_the_bounds_penalty() {
     let ss = |p: &T3| to_vec(p).iter().map(|v| v * v).sum::<f32>();
     let want = 0.5 * 2.5e-5 * ss(&net.params[0]) + 0.5 * 1e-4 * ss(&net.params[2]);
     let got = loss(&[2.5e-5, 1e-4], 0.0) - base;
-    assert!(want > 0.0 && (got - want).abs() <= 1e-3 * want + 1e-6, "{got} vs {want}");
+    assert!(
+        want > 0.0 && (got - want).abs() <= 1e-3 * want + 1e-6,
+        "{got} vs {want}"
+    );
     // 0.01 · (0.5 + 0.25 − (−10 − 8)) = 0.1875
     let got = loss(&[0.0, 0.0], 0.01) - base;
     assert!(close(got, 0.1875), "{got}");
@@ -141,7 +151,11 @@ fn combo_elites_are_the_members_best_on_held_out_data() {
     // best it reached.
     let now = a.model_mse(&data, &fit.holdout);
     for (n, b) in now.iter().zip(&fit.holdout_mse) {
-        assert!((n - b).abs() <= 1e-5 * b, "{now:?} vs {:?}", fit.holdout_mse);
+        assert!(
+            (n - b).abs() <= 1e-5 * b,
+            "{now:?} vs {:?}",
+            fit.holdout_mse
+        );
     }
     let mut rank: Vec<usize> = (0..6).collect();
     rank.sort_by(|&i, &j| now[i].total_cmp(&now[j]));
@@ -188,5 +202,9 @@ fn combo_termination_head_learns_the_datasets_terminals() {
         .filter(|(i, p)| data.terminal(**i as usize) == (**p > 0.5))
         .count();
     // About half the transitions are terminal: 90 % is far above chance.
-    assert!(right * 10 >= fit.holdout.len() * 9, "{right} of {}", fit.holdout.len());
+    assert!(
+        right * 10 >= fit.holdout.len() * 9,
+        "{right} of {}",
+        fit.holdout.len()
+    );
 }
