@@ -208,3 +208,30 @@ fn combo_termination_head_learns_the_datasets_terminals() {
         fit.holdout.len()
     );
 }
+
+/// The fit happens in one go before the first update; a checkpoint after
+/// it holds the fitted model, its bounds, the termination head and the
+/// model buffer with its terminal flags, and resumes bit for bit.
+#[test]
+fn combo_resumes_exactly_with_terminated_rollouts() {
+    let data = easy_data(300, 10);
+    let cfg = || ComboConfig {
+        batch_size: 16,
+        rollout_freq: 2,
+        ..small(300)
+    };
+    let dir = std::env::temp_dir().join(format!("neorl-combo-term-{}", std::process::id()));
+    let mut a = Combo::new(&toy_spec(), cfg(), &cpu()).unwrap();
+    a.train(&data, 6).unwrap();
+    let terminals = a.parameters().pop().unwrap();
+    assert!(terminals.contains(&1.0), "some rollouts terminated");
+    let mut b = Combo::new(&toy_spec(), cfg(), &cpu()).unwrap();
+    b.train(&data, 3).unwrap();
+    b.save(&dir).unwrap();
+    let mut b = Combo::load(&dir, &cpu()).unwrap();
+    assert_eq!(b.model_progress(), a.model_progress());
+    assert_eq!(b.elites(), a.elites());
+    b.train(&data, 3).unwrap();
+    assert_eq!(a.parameters(), b.parameters());
+    std::fs::remove_dir_all(&dir).ok();
+}
