@@ -6,6 +6,7 @@ use super::*;
 use crate::data::Dataset;
 use crate::env::{Dim, EnvSpec};
 
+mod combo_model;
 mod deploy;
 mod guards;
 mod recipes;
@@ -539,13 +540,15 @@ fn combo_ensemble_nll_matches_hand_computation() {
     // soft bounds: ≈ 0 − softplus terms), target 3.
     let out = tensor3(vec![1.0, 0.0], [1, 1, 2], d.base());
     let y = tensor3(vec![3.0], [1, 1, 1], d.base());
+    let max = tensor3(vec![0.5], [1, 1, 1], d.base());
+    let min = tensor3(vec![-10.0], [1, 1, 1], d.base());
     let lv = {
         let sp = |x: f32| (1.0 + x.exp()).ln();
         let lv = 0.5 - sp(0.5 - 0.0);
         -10.0 + sp(lv + 10.0)
     };
     let want = 4.0 * (-lv).exp() + lv;
-    let got = to_vec(&combo::ensemble_nll(out, y))[0];
+    let got = to_vec(&combo::ensemble_nll(out, y, max, min))[0];
     assert!(close(got, want), "{got} vs {want}");
 }
 
@@ -560,6 +563,8 @@ fn combo_fits_a_model_rolls_out_and_resumes_exactly() {
         model_members: 3,
         model_elites: 2,
         model_hidden: vec![8],
+        model_weight_decay: vec![2.5e-5, 1e-4],
+        termination_hidden: vec![8],
         model_steps: 5,
         rollout_freq: 3,
         rollout_batch: 10,
@@ -578,6 +583,11 @@ fn combo_fits_a_model_rolls_out_and_resumes_exactly() {
     b.train(&data, 4).unwrap();
     b.save(&dir).unwrap();
     let mut b = Combo::load(&dir, &cpu()).unwrap();
+    assert_eq!(
+        b.model_progress(),
+        a.model_progress(),
+        "the fit is not redone"
+    );
     b.train(&data, 6).unwrap();
     assert_eq!(a.parameters(), b.parameters());
     std::fs::remove_dir_all(&dir).ok();

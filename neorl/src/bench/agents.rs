@@ -291,6 +291,8 @@ fn bench_agent(
         // one-off cost is not an update (measured apart by `model_fit`).
         "combo" => {
             settings.insert("model_steps".into(), serde_json::json!(model_steps));
+            // Fit to the cap (no early stopping), so the rate counts every update.
+            settings.insert("model_patience".into(), serde_json::json!(1_000_000));
         }
         // CQL's actor is trained by behaviour cloning for its first
         // `bc_steps` (10 000) updates; time the updates of the rest of

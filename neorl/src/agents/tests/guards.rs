@@ -182,7 +182,9 @@ fn a_diverging_agent_names_step_and_network_and_keeps_the_last_checkpoint() {
 }
 
 /// COMBO's dynamics model is fitted without reading its loss back each
-/// step; a diverged model is caught once fitted, naming the model.
+/// step; a diverged model is caught by the held-out check at the end of
+/// its first epoch (200 transitions: 160 trained on, 10 updates of 16),
+/// naming the model.
 #[test]
 fn a_diverging_dynamics_model_is_named() {
     let cfg = ComboConfig {
@@ -192,6 +194,8 @@ fn a_diverging_dynamics_model_is_named() {
         model_members: 2,
         model_elites: 1,
         model_hidden: vec![8],
+        model_weight_decay: vec![2.5e-5, 1e-4],
+        termination_hidden: vec![8],
         model_lr: 1e30,
         model_steps: 20,
         rollout_batch: 10,
@@ -202,7 +206,7 @@ fn a_diverging_dynamics_model_is_named() {
     let mut a = Combo::new(&toy_spec(), cfg, &cpu()).unwrap();
     let e = a.train(&toy_data(200, 3), 5).unwrap_err().to_string();
     assert!(
-        e.contains("combo diverged at step 20: model_validation_mse")
+        e.contains("combo diverged at step 10: model_holdout_mse")
             && e.contains("dynamics model")
             && e.contains("model_lr"),
         "{e}"
@@ -268,6 +272,14 @@ fn every_config_is_valid_by_default_and_refuses_values_out_of_range() {
         ("combo", "rollout_batch", 0.into()),
         ("combo", "rollout_length", 0.into()),
         ("combo", "batch_size", (1u64 << 40).into()),
+        ("combo", "model_weight_decay", serde_json::json!([1e-4])),
+        (
+            "combo",
+            "model_weight_decay",
+            serde_json::json!([1e-4, 1e-4, 1e-4, -1.0, 1e-4]),
+        ),
+        ("combo", "model_holdout", 1.0.into()),
+        ("combo", "model_patience", 0.into()),
     ];
     for (algo, key, value) in cases {
         let mut settings = Settings::new();
