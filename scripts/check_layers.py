@@ -41,6 +41,7 @@ LAYERS = {
         "policy": 1,
         "env": 2,
         "control": 3,
+        "estimate": 3,
         "safety": 4,
         "rollout": 5,
         "report": 6,

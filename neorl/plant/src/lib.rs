@@ -24,13 +24,14 @@
 //! ```
 //!
 //! Layers, bottom to top (no module imports one above it): [`error`],
-//! [`display`], [`limits`] → [`policy`] → [`env`] → [`control`] → [`safety`] →
+//! [`display`], [`limits`] → [`policy`] → [`env`] → [`control`], [`estimate`] → [`safety`] →
 //! [`rollout`] → [`report`].
 
 pub mod control;
 pub mod display;
 pub mod env;
 pub mod error;
+pub mod estimate;
 pub mod limits;
 pub mod paths;
 pub mod policy;

@@ -1,0 +1,215 @@
+//! What each process tells the generic estimator ([`super::observer`]):
+//! the state components the correction must not move and names for the
+//! states the table of the module docs talks about.
+//!
+//! A component is left out of the correction when the observation depends
+//! on it through a jump rather than a slope — a step or time counter that
+//! selects a set-point segment, an occupancy schedule or a day of the
+//! year, the index of a coil's steel grade — so that a finite difference
+//! would read a jump as a huge slope. Those components are advanced by the
+//! nominal model from the run's first observation, which is where they are
+//! exact: they are clocks and catalogues, not physics.
+
+use super::observer::Layout;
+use crate::env::{chemical_reactor as cr, hvac, robot_assembly as ra, steel_annealing as sa};
+use crate::env::{supply_chain as sc, water_treatment as wt};
+use crate::error::{Error, Result};
+
+fn names(list: &[(usize, &str)]) -> Vec<(usize, String)> {
+    list.iter().map(|&(i, s)| (i, s.to_string())).collect()
+}
+
+/// ChemicalReactor-v0: concentration, temperatures and the coolant flow
+/// are measured; the feed concentration `C_Af` is not (its drift is the
+/// disturbance the shutdown exists for) and stays at its nominal value;
+/// the set-point schedule is seen one segment at a time.
+fn chemical_reactor() -> Layout {
+    let mut n = vec![
+        (cr::S_CA, "C_A"),
+        (cr::S_T, "T"),
+        (cr::S_TJ, "T_j"),
+        (cr::S_TF, "T_f"),
+        (cr::S_CAF, "C_Af"),
+        (cr::S_FC, "F_c"),
+        (cr::S_DFC, "ΔF_c"),
+        (cr::S_STEP, "step"),
+    ];
+    n.push((cr::S_SP0, "C_A set-point, segment 0"));
+    Layout {
+        env_id: "ChemicalReactor-v0",
+        fixed: vec![(cr::S_STEP, "the step counter selects the set-point segment")],
+        names: names(&n),
+        notes: vec![
+            (cr::S_CAF, "the feed concentration stays at its nominal value"),
+            (cr::S_DFC, "the last coolant move, exact from the applied action"),
+        ],
+    }
+}
+
+/// HVACControl-v0: zone air temperatures are measured; the five zones'
+/// thermal masses are not (they follow the nominal RC model driven by the
+/// measured air temperatures); the outdoor temperature's components
+/// (season mean, daily swing, front, weather) are inferred from the
+/// measured outdoor temperature.
+fn hvac() -> Layout {
+    let mut n: Vec<(usize, String)> = (0..hvac::N_ZONES)
+        .flat_map(|i| {
+            [
+                (hvac::st::T_AIR + i, format!("T_air zone {}", i + 1)),
+                (hvac::st::T_MASS + i, format!("T_mass zone {}", i + 1)),
+            ]
+        })
+        .collect();
+    n.extend(names(&[
+        (hvac::st::TIME_H, "hours since Monday"),
+        (hvac::st::T_MEAN, "outdoor daily mean"),
+        (hvac::st::T_AMP, "outdoor half-swing"),
+        (hvac::st::FRONT, "front offset"),
+        (hvac::st::WEATHER, "weather noise"),
+        (hvac::st::CLOUD, "cloud cover"),
+    ]));
+    Layout {
+        env_id: "HVACControl-v0",
+        fixed: vec![(
+            hvac::st::TIME_H,
+            "the clock selects occupancy, price and the sun's hour angle",
+        )],
+        names: n,
+        notes: vec![],
+    }
+}
+
+/// WaterTreatment-v0: level, pH, the residual analyser's reading and the
+/// flows are measured; the chlorine and demand states of both tanks are
+/// not.
+fn water_treatment() -> Layout {
+    Layout {
+        env_id: "WaterTreatment-v0",
+        fixed: vec![],
+        names: names(&[
+            (wt::sx::LEVEL, "level"),
+            (wt::sx::C1, "chlorine tank 1"),
+            (wt::sx::C2, "chlorine tank 2"),
+            (wt::sx::PH2, "pH tank 2"),
+            (wt::sx::C_MEAS, "residual analyser"),
+        ]),
+        notes: vec![],
+    }
+}
+
+/// SteelAnnealing-v0: wall and strip temperatures and the line speed are
+/// measured; the burner-efficiency drift is not; the coils' grades enter
+/// the observation through a table look-up (a jump) and are not corrected.
+fn steel_annealing() -> Layout {
+    let mut n: Vec<(usize, String)> = (0..sa::N_FIRED)
+        .map(|i| (sa::S_WALL + i, format!("wall zone {}", i + 1)))
+        .collect();
+    n.extend((0..sa::N_ZONES).map(|i| (sa::S_STRIP + i, format!("strip zone {}", i + 1))));
+    n.extend(names(&[
+        (sa::S_SPEED, "line speed"),
+        (sa::S_ETA_DRIFT, "burner efficiency drift"),
+    ]));
+    Layout {
+        env_id: "SteelAnnealing-v0",
+        fixed: [sa::S_COIL_AHEAD, sa::S_COIL_ENTRY, sa::S_COIL_NEXT]
+            .into_iter()
+            .map(|c| (c + sa::C_GRADE, "a grade code selects the target from a table"))
+            .collect(),
+        names: n,
+        notes: vec![],
+    }
+}
+
+/// PowerGrid-v0: frequencies, tie flows and set-points are measured; the
+/// mechanical power splits into its HP and reheat stages by inference;
+/// governors, load levels, renewables and the contingency are not.
+fn power_grid() -> Result<Layout> {
+    let m = crate::env::model("PowerGrid-v0", crate::env::EnvOptions::deterministic())?;
+    // state = 4n + m_lines + 5n + 4, observation = 5n + m_lines.
+    let (dim, obs) = (m.state_dim(), m.spec().obs_dim());
+    let n = (dim - obs - 4) / 4;
+    let time = dim - n - 4;
+    let mut fixed = vec![(time, "the clock schedules the contingency")];
+    fixed.push((time + 1, "contingency onset (not observed)"));
+    fixed.push((time + 2, "contingency area index"));
+    let mut nm = vec![];
+    for i in 0..n {
+        nm.push((i, format!("Δf area {}", i + 1)));
+        nm.push((n + i, format!("ΔP_g area {}", i + 1)));
+        nm.push((2 * n + i, format!("ΔP_ch area {}", i + 1)));
+        nm.push((3 * n + i, format!("ΔP_rh area {}", i + 1)));
+    }
+    Ok(Layout {
+        env_id: "PowerGrid-v0",
+        fixed,
+        names: nm,
+        notes: vec![],
+    })
+}
+
+/// SupplyChain-v0: on-hand stock and backlogs are measured; the pipelines
+/// are seen only as totals and the demand history only as its last value
+/// and seven-day mean (both inferred); the calendar is not corrected.
+fn supply_chain() -> Layout {
+    Layout {
+        env_id: "SupplyChain-v0",
+        fixed: vec![
+            (sc::state::T, "the day counter selects the season"),
+            (sc::state::DOY0, "the first day of the year selects the season"),
+        ],
+        names: names(&[
+            (sc::state::INV_R, "retailer stock"),
+            (sc::state::INV_W, "warehouse stock"),
+            (sc::state::INV_F, "factory stock"),
+            (sc::state::PIPE_R, "retailer pipeline, slot 1"),
+            (sc::state::PIPE_W, "warehouse pipeline, slot 1"),
+            (sc::state::PIPE_F, "factory WIP, slot 1"),
+        ]),
+        notes: vec![],
+    }
+}
+
+/// RobotAssembly-v0: joint angles and speeds, the hole's position and the
+/// wrist force are measured (the tip pose is their function, so the
+/// correction is a least-squares fit of all of them); payload, friction
+/// and the torque disturbance are not.
+fn robot_assembly() -> Layout {
+    Layout {
+        env_id: "RobotAssembly-v0",
+        fixed: vec![],
+        names: names(&[
+            (ra::idx::Q, "q1"),
+            (ra::idx::Q + 1, "q2"),
+            (ra::idx::Q + 2, "q3"),
+            (ra::idx::QD, "q̇1"),
+            (ra::idx::QD + 1, "q̇2"),
+            (ra::idx::QD + 2, "q̇3"),
+            (ra::idx::X_HOLE, "hole x"),
+            (ra::idx::Y_SURF, "surface y"),
+            (ra::idx::PAYLOAD, "payload"),
+            (ra::idx::FRICTION, "friction"),
+            (ra::idx::FX, "F_x"),
+            (ra::idx::FY, "F_y"),
+        ]),
+        notes: vec![],
+    }
+}
+
+/// The layout of process `env_id`.
+pub fn layout(env_id: &str) -> Result<Layout> {
+    Ok(match env_id {
+        "ChemicalReactor-v0" => chemical_reactor(),
+        "HVACControl-v0" => hvac(),
+        "WaterTreatment-v0" => water_treatment(),
+        "SteelAnnealing-v0" => steel_annealing(),
+        "PowerGrid-v0" => power_grid()?,
+        "SupplyChain-v0" => supply_chain(),
+        "RobotAssembly-v0" => robot_assembly(),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "no state estimator for environment '{other}'; known: {}",
+                crate::env::ids().join(", ")
+            )));
+        }
+    })
+}
