@@ -65,6 +65,10 @@ pub const GN_ITERATIONS: usize = 2;
 /// is the nominal initial state, possibly far from the plant's).
 pub const GN_ITERATIONS_FIRST: usize = 3;
 
+/// Fraction of the hidden states' least-squares step taken per
+/// observation (1: the whole one-step innovation is attributed to them).
+pub const HIDDEN_GAIN: f64 = 1.0;
+
 /// What a process tells the generic estimator.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -98,6 +102,8 @@ pub struct ModelObserver {
     active: Vec<usize>,
     normal: Vec<f64>,
     rhs: Vec<f64>,
+    nu: Vec<f64>,
+    hidden: Vec<usize>,
     probe: Vec<f64>,
 }
 
@@ -111,7 +117,7 @@ impl ModelObserver {
         for &(i, _) in &layout.fixed {
             correctable[i] = false;
         }
-        Ok(ModelObserver {
+        let mut me = ModelObserver {
             correctable,
             estimate: vec![0.0; n],
             started: false,
@@ -124,10 +130,21 @@ impl ModelObserver {
             active: Vec::with_capacity(n),
             normal: vec![0.0; n * n],
             rhs: vec![0.0; n],
+            nu: vec![0.0; m],
+            hidden: vec![],
             probe: vec![0.0; n],
             layout,
             model,
-        })
+        };
+        // Hidden: correctable components no observation depends on (at
+        // the nominal initial state).
+        let mut rng = EnvRng::seed_from_u64(0);
+        me.model.reset(&mut me.estimate, &mut rng);
+        me.jacobian();
+        me.hidden = (0..n)
+            .filter(|&j| me.correctable[j] && (0..m).all(|i| me.jac[i * n + j] == 0.0))
+            .collect();
+        Ok(me)
     }
 
     /// `H = ∂h/∂x_C` at the current estimate into `self.jac`.
@@ -147,10 +164,61 @@ impl ModelObserver {
 
     /// One Gauss–Newton step toward `obs`.
     fn correct(&mut self, obs: &[f32]) {
-        let n = self.estimate.len();
-        let m = obs.len();
         self.jacobian();
         self.model.observe(&self.estimate, &mut self.y_hat, &mut self.rng);
+        for (v, (&y, &yh)) in self.nu.iter_mut().zip(obs.iter().zip(&self.y_hat)) {
+            *v = y as f64 - yh as f64;
+        }
+        if self.least_squares() {
+            for a in 0..self.active.len() {
+                self.estimate[self.active[a]] += self.rhs[a];
+            }
+        }
+    }
+
+    /// The hidden states' step: move the previous estimate's hidden
+    /// components (`self.hidden`) by the least-squares change that makes
+    /// the prediction through one step of the nominal model, `h(f(x̂, u))`,
+    /// reproduce `obs`; then predict.
+    fn predict_with_hidden(&mut self, obs: &[f32]) {
+        let (m, n) = (self.y_hat.len(), self.estimate.len());
+        if !self.hidden.is_empty() {
+            let mut x = std::mem::take(&mut self.probe);
+            x.copy_from_slice(&self.estimate);
+            self.model.step(&mut x, &self.action, &mut self.rng);
+            self.model.observe(&x, &mut self.y_hat, &mut self.rng);
+            for (v, (&y, &yh)) in self.nu.iter_mut().zip(obs.iter().zip(&self.y_hat)) {
+                *v = y as f64 - yh as f64;
+            }
+            self.jac.fill(0.0);
+            for &j in &self.hidden {
+                let d = 1e-2 * self.estimate[j].abs().max(1.0);
+                for (sign, out) in [(1.0, &mut self.y_plus), (-1.0, &mut self.y_minus)] {
+                    x.copy_from_slice(&self.estimate);
+                    x[j] += sign * d;
+                    self.model.step(&mut x, &self.action, &mut self.rng);
+                    self.model.observe(&x, out, &mut self.rng);
+                }
+                for i in 0..m {
+                    let s = (self.y_plus[i] as f64 - self.y_minus[i] as f64) / (2.0 * d);
+                    self.jac[i * n + j] = if s.is_finite() { s } else { 0.0 };
+                }
+            }
+            self.probe = x;
+            if self.least_squares() {
+                for a in 0..self.active.len() {
+                    self.estimate[self.active[a]] += HIDDEN_GAIN * self.rhs[a];
+                }
+            }
+        }
+        self.model.step(&mut self.estimate, &self.action, &mut self.rng);
+    }
+
+    /// Solve `min ‖H Δ − ν‖² + λ‖Δ‖²` over the columns of `self.jac` that
+    /// are not zero (listed into `self.active`); `Δ` into `self.rhs`.
+    /// `false` if no column is active or the system is singular.
+    fn least_squares(&mut self) -> bool {
+        let (m, n) = (self.y_hat.len(), self.estimate.len());
         self.active.clear();
         for j in 0..n {
             if (0..m).any(|i| self.jac[i * n + j] != 0.0) {
@@ -159,7 +227,7 @@ impl ModelObserver {
         }
         let k = self.active.len();
         if k == 0 {
-            return;
+            return false;
         }
         // Normal equations (HᵀH + λI) Δ = Hᵀν over the active columns.
         let mut max_diag: f64 = 0.0;
@@ -167,8 +235,7 @@ impl ModelObserver {
             let ja = self.active[a];
             let mut r = 0.0;
             for i in 0..m {
-                let nu = obs[i] as f64 - self.y_hat[i] as f64;
-                r += self.jac[i * n + ja] * nu;
+                r += self.jac[i * n + ja] * self.nu[i];
             }
             self.rhs[a] = r;
             for b in 0..k {
@@ -185,11 +252,7 @@ impl ModelObserver {
         for a in 0..k {
             self.normal[a * k + a] += lambda;
         }
-        if solve(&mut self.normal[..k * k], &mut self.rhs[..k], k) {
-            for a in 0..k {
-                self.estimate[self.active[a]] += self.rhs[a];
-            }
-        }
+        solve(&mut self.normal[..k * k], &mut self.rhs[..k], k)
     }
 
     fn state_name(&self, i: usize) -> String {
@@ -304,7 +367,7 @@ impl StateEstimator for ModelObserver {
                 for ((a, &v), d) in self.action.iter_mut().zip(u).zip(&spec.actions) {
                     *a = (v as f64).clamp(d.low, d.high);
                 }
-                self.model.step(&mut self.estimate, &self.action, &mut self.rng);
+                self.predict_with_hidden(obs);
                 for _ in 0..GN_ITERATIONS {
                     self.correct(obs);
                 }

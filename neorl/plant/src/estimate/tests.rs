@@ -24,6 +24,8 @@ struct Run {
     shutdowns: u64,
     /// Sum of squared estimate errors per state component, and their count.
     err_sq: Vec<f64>,
+    /// Sum of squared true values per state component.
+    truth_sq: Vec<f64>,
     /// Sum of squared sensor noise per observation component.
     noise_sq: Vec<f64>,
     samples: u64,
@@ -32,6 +34,10 @@ struct Run {
 impl Run {
     fn rms(&self, i: usize) -> f64 {
         (self.err_sq[i] / self.samples.max(1) as f64).sqrt()
+    }
+    /// The `f32` observation's rounding at state `i`'s typical size.
+    fn rounding(&self, i: usize) -> f64 {
+        1e-6 * (1.0 + (self.truth_sq[i] / self.samples.max(1) as f64).sqrt())
     }
     fn noise_rms(&self, i: usize) -> f64 {
         (self.noise_sq[i] / self.samples.max(1) as f64).sqrt()
@@ -72,6 +78,7 @@ fn run(
     let mut rng = EnvRng::seed_from_u64(0);
     let mut r = Run {
         err_sq: vec![0.0; n],
+        truth_sq: vec![0.0; n],
         noise_sq: vec![0.0; m],
         ..Run::default()
     };
@@ -135,6 +142,9 @@ fn run(
             nominal.observe(env.state(), &mut clean, &mut rng);
             for (e, (a, b)) in r.err_sq.iter_mut().zip(x_hat.iter().zip(env.state())) {
                 *e += (a - b) * (a - b);
+            }
+            for (e, b) in r.truth_sq.iter_mut().zip(env.state()) {
+                *e += b * b;
             }
             for (e, (a, b)) in r.noise_sq.iter_mut().zip(env.observation().iter().zip(&clean)) {
                 *e += ((a - b) as f64).powi(2);
@@ -215,14 +225,14 @@ fn measured_states_equal_the_truth_up_to_sensor_noise() {
         let r = run(id, quiet, Attack::Random, false, true, 5, 400);
         for &(i, _, _) in &measured {
             assert!(
-                r.rms(i) <= 1e-4,
+                r.rms(i) <= 10.0 * r.rounding(i),
                 "{id}: measured state {i} off by {} without sensor noise",
                 r.rms(i)
             );
         }
         let r = run(id, EnvOptions::default(), Attack::Random, false, true, 5, 400);
         for &(i, o, scale) in &measured {
-            let bound = 1.5 * r.noise_rms(o) / scale.abs() + 1e-4;
+            let bound = 1.5 * r.noise_rms(o) / scale.abs() + 10.0 * r.rounding(i);
             assert!(
                 r.rms(i) <= bound,
                 "{id}: measured state {i} off by {} (rms), sensor noise {} / {scale}",
