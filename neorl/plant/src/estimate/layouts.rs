@@ -15,6 +15,9 @@ use crate::env::{chemical_reactor as cr, hvac, robot_assembly as ra, steel_annea
 use crate::env::{supply_chain as sc, water_treatment as wt};
 use crate::error::{Error, Result};
 
+/// The default hidden-state gain.
+pub const HIDDEN_GAIN: f64 = 0.2;
+
 fn names(list: &[(usize, &str)]) -> Vec<(usize, String)> {
     list.iter().map(|&(i, s)| (i, s.to_string())).collect()
 }
@@ -43,6 +46,21 @@ fn chemical_reactor() -> Layout {
             (cr::S_CAF, "the feed concentration stays at its nominal value"),
             (cr::S_DFC, "the last coolant move, exact from the applied action"),
         ],
+        // Measured: one-step estimates of the feed concentration are the
+        // analyser's noise amplified; with them the shield tripped the
+        // shutdown three times as often (module docs).
+        refine: Some(reactor_schedule),
+        hidden_gain: 0.0,
+    }
+}
+
+/// The reactor's set-point schedule is seen one segment at a time: the
+/// segments not yet reached are held at the current set-point (the
+/// shield's look-ahead across a segment boundary assumes no change).
+fn reactor_schedule(obs: &[f32], s: &mut [f64]) {
+    let seg = ((s[cr::S_STEP] as usize) / cr::SEGMENT_STEPS).min(cr::N_SEGMENTS - 1);
+    for k in seg..cr::N_SEGMENTS {
+        s[cr::S_SP0 + k] = obs[cr::OBS_CA_SP] as f64;
     }
 }
 
@@ -70,12 +88,28 @@ fn hvac() -> Layout {
     ]));
     Layout {
         env_id: "HVACControl-v0",
-        fixed: vec![(
-            hvac::st::TIME_H,
-            "the clock selects occupancy, price and the sun's hour angle",
-        )],
+        fixed: vec![
+            (
+                hvac::st::TIME_H,
+                "the clock selects occupancy, price and the sun's hour angle",
+            ),
+            (
+                hvac::st::T_AMP,
+                "the outdoor temperature's innovation goes to the daily mean alone",
+            ),
+            (
+                hvac::st::FRONT,
+                "the outdoor temperature's innovation goes to the daily mean alone",
+            ),
+            (
+                hvac::st::WEATHER,
+                "the outdoor temperature's innovation goes to the daily mean alone",
+            ),
+        ],
         names: n,
         notes: vec![],
+        refine: None,
+        hidden_gain: HIDDEN_GAIN,
     }
 }
 
@@ -85,7 +119,10 @@ fn hvac() -> Layout {
 fn water_treatment() -> Layout {
     Layout {
         env_id: "WaterTreatment-v0",
-        fixed: vec![],
+        fixed: vec![(
+            wt::sx::H2,
+            "the pH solver's warm start, not a physical state",
+        )],
         names: names(&[
             (wt::sx::LEVEL, "level"),
             (wt::sx::C1, "chlorine tank 1"),
@@ -94,6 +131,8 @@ fn water_treatment() -> Layout {
             (wt::sx::C_MEAS, "residual analyser"),
         ]),
         notes: vec![],
+        refine: None,
+        hidden_gain: HIDDEN_GAIN,
     }
 }
 
@@ -113,11 +152,47 @@ fn steel_annealing() -> Layout {
         env_id: "SteelAnnealing-v0",
         fixed: [sa::S_COIL_AHEAD, sa::S_COIL_ENTRY, sa::S_COIL_NEXT]
             .into_iter()
-            .map(|c| (c + sa::C_GRADE, "a grade code selects the target from a table"))
+            .flat_map(|c| {
+                [
+                    (
+                        c + sa::C_GRADE,
+                        "set from the observed soak target by inverting the grade table",
+                    ),
+                    (c + sa::C_EMISSIVITY, "coil data: the nominal schedule's value"),
+                ]
+            })
+            .chain([(
+                sa::S_COIL_AHEAD + sa::C_THICKNESS,
+                "observed when the coil entered; carried forward by the model",
+            )])
             .collect(),
         names: n,
         notes: vec![],
+        refine: Some(steel_grades),
+        hidden_gain: HIDDEN_GAIN,
     }
+}
+
+/// The grade whose soak target is nearest `target`.
+fn grade_of(target: f32) -> f64 {
+    let mut best = 0;
+    for (g, &t) in sa::GRADE_TARGETS.iter().enumerate() {
+        if (t - target as f64).abs() < (sa::GRADE_TARGETS[best] - target as f64).abs() {
+            best = g;
+        }
+    }
+    best as f64
+}
+
+/// Grades from the observed targets: the coil entering, the coil after it
+/// and the coil in the soak zone (the coil ahead of the weld while the
+/// weld has not reached the soak zone; where it has, the soak coil is the
+/// entering one and the coil ahead, still in the last zone, is given the
+/// same grade until the weld passes it).
+fn steel_grades(obs: &[f32], s: &mut [f64]) {
+    s[sa::S_COIL_ENTRY + sa::C_GRADE] = grade_of(obs[sa::O_TARGET_ENTRY]);
+    s[sa::S_COIL_NEXT + sa::C_GRADE] = grade_of(obs[sa::O_TARGET_NEXT]);
+    s[sa::S_COIL_AHEAD + sa::C_GRADE] = grade_of(obs[sa::O_TARGET_SOAK]);
 }
 
 /// PowerGrid-v0: frequencies, tie flows and set-points are measured; the
@@ -144,6 +219,8 @@ fn power_grid() -> Result<Layout> {
         fixed,
         names: nm,
         notes: vec![],
+        refine: None,
+        hidden_gain: HIDDEN_GAIN,
     })
 }
 
@@ -166,6 +243,8 @@ fn supply_chain() -> Layout {
             (sc::state::PIPE_F, "factory WIP, slot 1"),
         ]),
         notes: vec![],
+        refine: None,
+        hidden_gain: HIDDEN_GAIN,
     }
 }
 
@@ -176,7 +255,10 @@ fn supply_chain() -> Layout {
 fn robot_assembly() -> Layout {
     Layout {
         env_id: "RobotAssembly-v0",
-        fixed: vec![],
+        fixed: vec![
+            (ra::idx::PAYLOAD, "a parameter, held at its nominal value"),
+            (ra::idx::FRICTION, "a parameter, held at its nominal value"),
+        ],
         names: names(&[
             (ra::idx::Q, "q1"),
             (ra::idx::Q + 1, "q2"),
@@ -192,6 +274,8 @@ fn robot_assembly() -> Layout {
             (ra::idx::FY, "F_y"),
         ]),
         notes: vec![],
+        refine: None,
+        hidden_gain: HIDDEN_GAIN,
     }
 }
 

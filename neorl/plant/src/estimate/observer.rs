@@ -65,10 +65,6 @@ pub const GN_ITERATIONS: usize = 2;
 /// is the nominal initial state, possibly far from the plant's).
 pub const GN_ITERATIONS_FIRST: usize = 3;
 
-/// Fraction of the hidden states' least-squares step taken per
-/// observation (1: the whole one-step innovation is attributed to them).
-pub const HIDDEN_GAIN: f64 = 1.0;
-
 /// What a process tells the generic estimator.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -81,6 +77,14 @@ pub struct Layout {
     pub names: Vec<(usize, String)>,
     /// Notes on how a predicted state evolves in the nominal model.
     pub notes: Vec<(usize, &'static str)>,
+    /// What the process knows beyond the generic correction, applied after
+    /// it: a catalogue look-up inverted (a grade from its target), a
+    /// schedule held at its last observed value.
+    pub refine: Option<fn(obs: &[f32], state: &mut [f64])>,
+    /// Fraction of the hidden states' one-step least-squares change taken
+    /// per observation (0: hidden states are only predicted; 1: the whole
+    /// one-step innovation is attributed to them, noise included).
+    pub hidden_gain: f64,
 }
 
 /// The generic estimator: nominal-model prediction and Gauss–Newton
@@ -104,6 +108,7 @@ pub struct ModelObserver {
     rhs: Vec<f64>,
     nu: Vec<f64>,
     hidden: Vec<usize>,
+    saved: Vec<f64>,
     probe: Vec<f64>,
 }
 
@@ -132,6 +137,7 @@ impl ModelObserver {
             rhs: vec![0.0; n],
             nu: vec![0.0; m],
             hidden: vec![],
+            saved: vec![0.0; n],
             probe: vec![0.0; n],
             layout,
             model,
@@ -182,7 +188,8 @@ impl ModelObserver {
     /// reproduce `obs`; then predict.
     fn predict_with_hidden(&mut self, obs: &[f32]) {
         let (m, n) = (self.y_hat.len(), self.estimate.len());
-        if !self.hidden.is_empty() {
+        if !self.hidden.is_empty() && self.layout.hidden_gain > 0.0 {
+            self.saved.copy_from_slice(&self.estimate);
             let mut x = std::mem::take(&mut self.probe);
             x.copy_from_slice(&self.estimate);
             self.model.step(&mut x, &self.action, &mut self.rng);
@@ -204,10 +211,21 @@ impl ModelObserver {
                     self.jac[i * n + j] = if s.is_finite() { s } else { 0.0 };
                 }
             }
-            self.probe = x;
             if self.least_squares() {
                 for a in 0..self.active.len() {
-                    self.estimate[self.active[a]] += HIDDEN_GAIN * self.rhs[a];
+                    self.estimate[self.active[a]] += self.layout.hidden_gain * self.rhs[a];
+                }
+            }
+            // A change that makes the prediction non-finite (a contact
+            // model driven outside its range) is not taken.
+            x.copy_from_slice(&self.estimate);
+            self.model.step(&mut x, &self.action, &mut self.rng);
+            let finite = x.iter().all(|v| v.is_finite());
+            self.probe = x;
+            if !finite {
+                self.probe.copy_from_slice(&self.estimate);
+                for &j in &self.hidden {
+                    self.estimate[j] = self.saved[j];
                 }
             }
         }
@@ -253,6 +271,19 @@ impl ModelObserver {
             self.normal[a * k + a] += lambda;
         }
         solve(&mut self.normal[..k * k], &mut self.rhs[..k], k)
+    }
+
+    /// The same estimator with another hidden-state gain (see
+    /// [`Layout::hidden_gain`]); `gain` in `[0, 1]`.
+    pub fn with_hidden_gain(mut self, gain: f64) -> Result<Self> {
+        if !(0.0..=1.0).contains(&gain) {
+            return Err(Error::InvalidArgument(format!(
+                "{} estimator: hidden-state gain {gain} is outside [0, 1]; 0 only predicts hidden states, 1 takes the whole one-step correction",
+                self.layout.env_id
+            )));
+        }
+        self.layout.hidden_gain = gain;
+        Ok(self)
     }
 
     fn state_name(&self, i: usize) -> String {
@@ -384,6 +415,9 @@ impl StateEstimator for ModelObserver {
                     "{id} estimator: an applied action came with the first observation of a run; pass None for the first observation after reset()"
                 )));
             }
+        }
+        if let Some(refine) = self.layout.refine {
+            refine(obs, &mut self.estimate);
         }
         if let Some(i) = self.estimate.iter().position(|v| !v.is_finite()) {
             self.started = false;

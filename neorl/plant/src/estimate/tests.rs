@@ -66,7 +66,15 @@ fn run(
     let nominal: Arc<dyn Model> = crate::env::model(id, EnvOptions::deterministic()).unwrap();
     let spec = env.spec().clone();
     let mut shield = Shield::for_env(&env, ShieldConfig::default()).unwrap();
-    let mut est = estimator(id).unwrap();
+    let mut est: Box<dyn StateEstimator> = match std::env::var("ESTIMATE_HIDDEN_GAIN") {
+        Ok(g) => Box::new(
+            ModelObserver::new(layouts::layout(id).unwrap())
+                .unwrap()
+                .with_hidden_gain(g.parse().unwrap())
+                .unwrap(),
+        ),
+        Err(_) => estimator(id).unwrap(),
+    };
     let mut random = RandomPolicy::new(&spec);
     let mut adversary = Adversary::new(nominal.clone(), 3);
     let (n, m, ad) = (env.state().len(), spec.obs_dim(), spec.act_dim());
