@@ -66,6 +66,10 @@ pub enum Origin {
     /// indices): the prediction moved by the smallest change that
     /// reproduces them.
     Inferred { obs: Vec<usize> },
+    /// No observation depends on it, but the next one does through the
+    /// dynamics: the prediction, corrected by `gain` × the one-step
+    /// least-squares change ([`observer`]).
+    Hidden { gain: f64 },
     /// No observation depends on it (or it is a clock the correction
     /// leaves alone): the nominal model's prediction.
     Predicted,

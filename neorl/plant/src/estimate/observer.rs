@@ -438,12 +438,16 @@ impl StateEstimator for ModelObserver {
         self.model.reset(&mut x, &mut rng);
         let (mut yp, mut ym, mut jac) = (vec![0.0; m], vec![0.0; m], vec![0.0; m * n]);
         jacobian(self.model.as_ref(), &self.correctable, &mut x, (&mut yp, &mut ym), &mut jac, &mut rng);
+        // An observation measures a state directly only if no other state,
+        // corrected or not, moves it.
+        let mut full = vec![0.0; m * n];
+        jacobian(self.model.as_ref(), &vec![true; n], &mut x, (&mut yp, &mut ym), &mut full, &mut rng);
         let spec = self.model.spec();
         (0..n)
             .map(|j| {
                 let seen: Vec<usize> = (0..m).filter(|&i| jac[i * n + j] != 0.0).collect();
                 let direct = seen.iter().copied().find(|&i| {
-                    (0..n).all(|l| l == j || jac[i * n + l] == 0.0)
+                    (0..n).all(|l| l == j || full[i * n + l] == 0.0)
                 });
                 let fixed = self.layout.fixed.iter().find(|(i, _)| *i == j);
                 let note = self.layout.notes.iter().find(|(i, _)| *i == j).map(|(_, s)| *s);
@@ -473,6 +477,17 @@ impl StateEstimator for ModelObserver {
                         format!(
                             "inferred: predicted by the nominal model, then moved by the smallest change that reproduces {}",
                             names.join(", ")
+                        ),
+                    )
+                } else if self.hidden.contains(&j) && self.layout.hidden_gain > 0.0 {
+                    (
+                        Origin::Hidden {
+                            gain: self.layout.hidden_gain,
+                        },
+                        format!(
+                            "hidden: predicted by the nominal model, then moved by {} of the least-squares change that makes the next observation's one-step prediction match it{}",
+                            self.layout.hidden_gain,
+                            note.map(|s| format!("; {s}")).unwrap_or_default()
                         ),
                     )
                 } else {

@@ -264,7 +264,7 @@ const ALLOWED: &[(&str, u64, &str)] = &[];
 fn the_shield_keeps_its_guarantee_under_the_estimator() {
     for id in crate::env::ids() {
         for attack in [Attack::Random, Attack::Adversarial] {
-            let steps = 300;
+            let steps = 600;
             let truth = run(id, EnvOptions::default(), attack, true, false, 11, steps);
             let est = run(id, EnvOptions::default(), attack, true, true, 11, steps);
             eprintln!(
@@ -301,10 +301,15 @@ fn estimator_table() {
         let d = e.describe();
         let count = |f: fn(&Origin) -> bool| d.iter().filter(|s| f(&s.origin)).count();
         eprintln!(
-            "SOURCES | {id} | {} | {} | {} | {} |",
+            "SOURCES | {id} | {} | {} | {} | {} | {} |",
             d.len(),
             count(|o| matches!(o, Origin::Measured { .. })),
             count(|o| matches!(o, Origin::Inferred { .. })),
+            d.iter()
+                .filter(|s| matches!(s.origin, Origin::Hidden { .. }))
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
             d.iter()
                 .filter(|s| matches!(s.origin, Origin::Predicted))
                 .map(|s| s.name.clone())
@@ -344,6 +349,7 @@ fn estimator_table() {
                     match s.origin {
                         Origin::Measured { .. } => "measured",
                         Origin::Inferred { .. } => "inferred",
+                        Origin::Hidden { .. } => "hidden",
                         Origin::Predicted => "predicted",
                     },
                     r.rms(s.index)
