@@ -27,7 +27,7 @@ fn names(list: &[(usize, &str)]) -> Vec<(usize, String)> {
 /// disturbance the shutdown exists for) and stays at its nominal value;
 /// the set-point schedule is seen one segment at a time.
 fn chemical_reactor() -> Layout {
-    let mut n = vec![
+    let n = vec![
         (cr::S_CA, "C_A"),
         (cr::S_T, "T"),
         (cr::S_TJ, "T_j"),
@@ -37,18 +37,27 @@ fn chemical_reactor() -> Layout {
         (cr::S_DFC, "ΔF_c"),
         (cr::S_STEP, "step"),
     ];
-    n.push((cr::S_SP0, "C_A set-point, segment 0"));
+    let seg: Vec<(usize, String)> = (0..cr::N_SEGMENTS)
+        .map(|k| (cr::S_SP0 + k, format!("C_A set-point, segment {}", k + 1)))
+        .collect();
     Layout {
         env_id: "ChemicalReactor-v0",
         fixed: vec![(cr::S_STEP, "the step counter selects the set-point segment")],
-        names: names(&n),
+        names: names(&n).into_iter().chain(seg).collect(),
         notes: vec![
-            (cr::S_CAF, "the feed concentration stays at its nominal value"),
-            (cr::S_DFC, "the last coolant move, exact from the applied action"),
+            (
+                cr::S_CAF,
+                "the feed concentration stays at its nominal value",
+            ),
+            (
+                cr::S_DFC,
+                "the last coolant move, exact from the applied action",
+            ),
         ],
         // Measured: one-step estimates of the feed concentration are the
         // analyser's noise amplified; with them the shield tripped the
         // shutdown three times as often (module docs).
+        constant: vec![],
         refine: Some(reactor_schedule),
         hidden_gain: 0.0,
     }
@@ -85,7 +94,18 @@ fn hvac() -> Layout {
         (hvac::st::FRONT, "front offset"),
         (hvac::st::WEATHER, "weather noise"),
         (hvac::st::CLOUD, "cloud cover"),
+        (hvac::st::SIN_DECL, "sin declination"),
+        (hvac::st::COS_DECL, "cos declination"),
+        (hvac::st::FRONT_T, "front onset"),
+        (hvac::st::FRONT_DT, "front size"),
+        (hvac::st::FRONT_DECAY, "front decay"),
+        (hvac::st::CLOUD_MEAN, "mean cloud cover"),
+        (hvac::st::BAND_LO, "comfort band low"),
+        (hvac::st::BAND_HI, "comfort band high"),
     ]));
+    n.extend(
+        (0..hvac::N_ZONES).map(|i| (hvac::st::ATTEND + i, format!("attendance zone {}", i + 1))),
+    );
     Layout {
         env_id: "HVACControl-v0",
         fixed: vec![
@@ -108,6 +128,7 @@ fn hvac() -> Layout {
         ],
         names: n,
         notes: vec![],
+        constant: vec![],
         refine: None,
         // Measured (module docs): 0 lets the thermal masses drift and the
         // shield miss breaches; 0.5 tracks them to about 0.1 K.
@@ -131,8 +152,32 @@ fn water_treatment() -> Layout {
             (wt::sx::C2, "chlorine tank 2"),
             (wt::sx::PH2, "pH tank 2"),
             (wt::sx::C_MEAS, "residual analyser"),
+            (wt::sx::D1, "demand tank 1"),
+            (wt::sx::W1, "charge balance tank 1"),
+            (wt::sx::CT1, "carbonate tank 1"),
+            (wt::sx::D2, "demand tank 2"),
+            (wt::sx::W2, "charge balance tank 2"),
+            (wt::sx::CT2, "carbonate tank 2"),
+            (wt::sx::TOD_SIN, "sin time of day"),
+            (wt::sx::TOD_COS, "cos time of day"),
+            (wt::sx::Q_BASE, "base demand"),
+            (wt::sx::DEM_DEV, "demand deviation"),
+            (wt::sx::Q_OUT, "outflow"),
+            (wt::sx::DIN_BASE, "raw demand base"),
+            (wt::sx::DIN, "raw chlorine demand"),
+            (wt::sx::PHIN_BASE, "raw pH base"),
+            (wt::sx::PHIN, "raw pH"),
+            (wt::sx::ALK_BASE, "raw alkalinity base"),
+            (wt::sx::ALK, "raw alkalinity"),
+            (wt::sx::Q_IN, "inflow"),
+            (wt::sx::C_SP, "chlorine set-point"),
+            (wt::sx::PH_SP, "pH set-point"),
+            (wt::sx::H_SP, "level set-point"),
+            (wt::sx::H2, "[H+] warm start"),
+            (wt::sx::CT_IN, "inlet carbonate"),
         ]),
         notes: vec![],
+        constant: vec![],
         refine: None,
         // Measured: the one-step correction spreads the innovation over
         // chlorine, demand and charge states of very different scales and
@@ -152,7 +197,18 @@ fn steel_annealing() -> Layout {
     n.extend(names(&[
         (sa::S_SPEED, "line speed"),
         (sa::S_ETA_DRIFT, "burner efficiency drift"),
+        (sa::S_WELD, "weld position"),
+        (sa::S_REMAINING, "coil length remaining"),
     ]));
+    for (c, coil) in [
+        (sa::S_COIL_AHEAD, "coil ahead"),
+        (sa::S_COIL_ENTRY, "coil entering"),
+        (sa::S_COIL_NEXT, "next coil"),
+    ] {
+        n.push((c + sa::C_THICKNESS, format!("{coil}: thickness")));
+        n.push((c + sa::C_EMISSIVITY, format!("{coil}: emissivity")));
+        n.push((c + sa::C_GRADE, format!("{coil}: grade")));
+    }
     Layout {
         env_id: "SteelAnnealing-v0",
         fixed: [sa::S_COIL_AHEAD, sa::S_COIL_ENTRY, sa::S_COIL_NEXT]
@@ -163,7 +219,10 @@ fn steel_annealing() -> Layout {
                         c + sa::C_GRADE,
                         "set from the observed soak target by inverting the grade table",
                     ),
-                    (c + sa::C_EMISSIVITY, "coil data: the nominal schedule's value"),
+                    (
+                        c + sa::C_EMISSIVITY,
+                        "coil data: the nominal schedule's value",
+                    ),
                 ]
             })
             .chain([(
@@ -173,6 +232,7 @@ fn steel_annealing() -> Layout {
             .collect(),
         names: n,
         notes: vec![],
+        constant: vec![],
         refine: Some(steel_grades),
         hidden_gain: HIDDEN_GAIN,
     }
@@ -218,12 +278,26 @@ fn power_grid() -> Result<Layout> {
         nm.push((n + i, format!("ΔP_g area {}", i + 1)));
         nm.push((2 * n + i, format!("ΔP_ch area {}", i + 1)));
         nm.push((3 * n + i, format!("ΔP_rh area {}", i + 1)));
+        let nx = 4 * n + (obs - 5 * n);
+        nm.push((nx + i, format!("load level area {}", i + 1)));
+        nm.push((nx + n + i, format!("renewable area {}", i + 1)));
+        nm.push((nx + 2 * n + i, format!("ΔP_ref area {}", i + 1)));
+        nm.push((nx + 3 * n + i, format!("ramp area {}", i + 1)));
+        nm.push((nx + 4 * n + 4 + i, format!("weather driver area {}", i + 1)));
     }
+    for e in 0..obs - 5 * n {
+        nm.push((4 * n + e, format!("tie flow {}", e + 1)));
+    }
+    nm.push((time, "time".to_string()));
+    nm.push((time + 1, "contingency onset".to_string()));
+    nm.push((time + 2, "contingency area".to_string()));
+    nm.push((time + 3, "contingency size".to_string()));
     Ok(Layout {
         env_id: "PowerGrid-v0",
         fixed,
         names: nm,
         notes: vec![],
+        constant: vec![],
         refine: None,
         hidden_gain: HIDDEN_GAIN,
     })
@@ -237,7 +311,10 @@ fn supply_chain() -> Layout {
         env_id: "SupplyChain-v0",
         fixed: vec![
             (sc::state::T, "the day counter selects the season"),
-            (sc::state::DOY0, "the first day of the year selects the season"),
+            (
+                sc::state::DOY0,
+                "the first day of the year selects the season",
+            ),
         ],
         names: names(&[
             (sc::state::INV_R, "retailer stock"),
@@ -246,8 +323,42 @@ fn supply_chain() -> Layout {
             (sc::state::PIPE_R, "retailer pipeline, slot 1"),
             (sc::state::PIPE_W, "warehouse pipeline, slot 1"),
             (sc::state::PIPE_F, "factory WIP, slot 1"),
-        ]),
+            (sc::state::BO_R, "retailer backlog"),
+            (sc::state::BO_W, "warehouse backlog"),
+            (sc::state::BO_F, "factory backlog"),
+            (sc::state::T, "day"),
+            (sc::state::DOY0, "first day of year"),
+            (sc::state::LEVEL, "demand level"),
+            (sc::state::PROMO_LEFT, "promotion days left"),
+            (sc::state::PROMO_LIFT, "promotion lift"),
+            (sc::state::PEAK_R, "retailer peak"),
+            (sc::state::PEAK_W, "warehouse peak"),
+            (sc::state::PEAK_F, "factory peak"),
+            (sc::state::LAST_D, "last demand"),
+        ])
+        .into_iter()
+        .chain((1..sc::L_R).map(|k| {
+            (
+                sc::state::PIPE_R + k,
+                format!("retailer pipeline, slot {}", k + 1),
+            )
+        }))
+        .chain((1..sc::L_W).map(|k| {
+            (
+                sc::state::PIPE_W + k,
+                format!("warehouse pipeline, slot {}", k + 1),
+            )
+        }))
+        .chain((1..sc::L_F).map(|k| {
+            (
+                sc::state::PIPE_F + k,
+                format!("factory WIP, slot {}", k + 1),
+            )
+        }))
+        .chain((0..7).map(|k| (sc::state::HIST + k, format!("demand {} days ago", k + 1))))
+        .collect(),
         notes: vec![],
+        constant: vec![],
         refine: None,
         // Measured: one-step corrections of the demand process are noise.
         hidden_gain: 0.0,
@@ -278,8 +389,19 @@ fn robot_assembly() -> Layout {
             (ra::idx::FRICTION, "friction"),
             (ra::idx::FX, "F_x"),
             (ra::idx::FY, "F_y"),
+            (ra::idx::DIST, "torque disturbance 1"),
+            (ra::idx::DIST + 1, "torque disturbance 2"),
+            (ra::idx::DIST + 2, "torque disturbance 3"),
+            (ra::idx::F_PEAK, "peak contact force"),
+            (ra::idx::GAP, "gap"),
+            (ra::idx::V_PEG, "peg speed"),
+            (ra::idx::ZONE_SPEED, "speed in the zone"),
+            (ra::idx::F_ROBUST, "shield's force bound"),
         ]),
         notes: vec![],
+        // The hole is fixed for the run, and the 0.1 mm noise of its
+        // measurement is a fifth of the 0.5 mm clearance.
+        constant: vec![ra::idx::X_HOLE, ra::idx::Y_SURF],
         refine: None,
         hidden_gain: HIDDEN_GAIN,
     }

@@ -40,13 +40,88 @@
 //!
 //! ## What is not measured, per process
 //!
-//! | process | state | measured | inferred | predicted only (not observed) |
-//! |---|---|---|---|---|
-//! TABLE-SOURCES
+//! Counts of the state components by origin ([`Origin`]): *measured* (an
+//! observation is the component, possibly scaled), *inferred* (only
+//! combinations observed), *hidden* (not observed, but the next
+//! observation depends on it through one step of the model) and
+//! *predicted* (the nominal model's prediction alone: clocks, catalogue
+//! data, parameters, and states whose one-step correction was measured to
+//! do harm). [`StateEstimator::describe`] gives the full list with the
+//! method for each.
+//!
+//! | process | states | measured | inferred | hidden (gain) | predicted only |
+//! |---|---|---|---|---|---|
+//! | ChemicalReactor-v0 | 16 | 6 | 0 | — (gain 0) | feed concentration `C_Af` (nominal), `ΔF_c` (exact from the applied action), step counter, set-point segments not yet reached (held at the current one) |
+//! | RobotAssembly-v0 | 20 | 10 | 0 | joint torque disturbances, contact bookkeeping (peak force, gap, peg speed, the shield's force bound) (0.2) | payload, friction (nominal) |
+//! | HVACControl-v0 | 29 | 7 | 1 (outdoor daily mean, from the outdoor temperature) | the five thermal masses, weather parameters, cloud cover, attendance (0.5) | clock, outdoor half-swing, front offset, weather noise |
+//! | WaterTreatment-v0 | 28 | 12 | 0 | — (gain 0) | chlorine, demand, charge and carbonate of both tanks, the raw-water disturbance bases, the pH solver's warm start |
+//! | SteelAnnealing-v0 | 20 | 11 | 0 | weld position before the first weld, burner-efficiency drift (0.2) | coils' emissivities, grades (set from the observed targets), the coil ahead's thickness |
+//! | PowerGrid-v0 | 34 | 9 | 6 (the HP and reheat stages, from the mechanical power) | governors, load levels, renewables, ramps, contingency size, weather drivers (0.2) | time, contingency onset and area |
+//! | SupplyChain-v0 | 32 | 7 | 17 (pipeline slots from their totals, demand history from its last value and seven-day mean) | — (gain 0) | day, first day of year, demand level, promotion, peaks |
+//!
+//! The hidden-state gains were chosen by measurement (the runs below at
+//! 2 000 steps): gain 0 let HVAC's thermal masses drift (10 of 16
+//! adversarial episodes breached); gain 1 made the reactor's feed
+//! concentration the analyser's amplified noise (435 shutdowns instead
+//! of 73 in 2 000 adversarial steps); in WaterTreatment and SupplyChain
+//! the correction spread over states of very different scales and made
+//! them worse than the prediction (chlorine in tank 1: 16 mg/L RMS error
+//! against 0.4). Robot's hole position is constant over a run and is
+//! estimated as the running mean of its measurements (10 µm RMS against
+//! the sensor's 100 µm; the hole's clearance is 500 µm).
 //!
 //! ## The shield's guarantee under the estimator
 //!
-//! TABLE-GUARANTEE
+//! Default shield (`Shield::for_env(&env, ShieldConfig::default())`),
+//! disturbances and sensor noise **on** (`EnvOptions::default()`), driven
+//! by hand as `Supervisor::step_proposed` drives it (an `Emergency`
+//! decision trips the stop: the shutdown where the plant has one, else the
+//! safe action for the rest of the episode). Each cell: whole episodes
+//! until at least 20 000 steps, the same seeds (21) for both feeds;
+//! "random" is the uniform policy, "adversarial" the privileged
+//! [`crate::safety::Adversary`] (it attacks from the true state). Entries:
+//! hard-breached episodes / episodes, the shield fed the **true state →
+//! the estimate**; then interventions (% of steps) and emergencies
+//! (shutdowns where the plant has one). `ESTIMATE_STEPS=20000 nice cargo
+//! test -p neorl-plant --lib estimator_table -- --ignored --nocapture`
+//! (about 12 minutes; `ESTIMATE_ENV=…` for one process; it also prints
+//! the RMS estimate error of every state component).
+//!
+//! | process | random: breached | adversarial: breached | interventions, random / adversarial | emergencies, random / adversarial |
+//! |---|---|---|---|---|
+//! | ChemicalReactor-v0 | 0/26 → **0/32** | 0/42 → **0/562** | 1.0 → 0.3 / 99.5 → 91.5 % | 1 → 7 / 17 → 540 (all shutdowns) |
+//! | RobotAssembly-v0 | 0/35 → **4/37** | 0/34 → **1/35** | 37.0 → 21.7 / 97.2 → 93.1 % | 4 → 30 / 0 → 6 |
+//! | HVACControl-v0 | 0/53 → **0/53** | 0/53 → **0/53** | 27.5 → 27.4 / 99.4 → 99.2 % | 0 → 0 / 0 → 0 |
+//! | WaterTreatment-v0 | 0/28 → **0/28** | 0/28 → **0/28** | 31.0 → 30.8 / 97.6 → 97.6 % | 0 → 0 / 0 → 0 |
+//! | SteelAnnealing-v0 | 0/38 → **0/38** | 0/38 → **0/38** | 15.6 → 12.0 / 98.3 → 89.3 % | 0 → 0 / 0 → 0 |
+//! | PowerGrid-v0 | 0/34 → **0/34** | 0/34 → **1/35** | 19.9 → 20.3 / 99.0 → 98.9 % | 0 → 0 / 0 → 0 |
+//! | SupplyChain-v0 | 0/56 → **0/70** | 0/55 → **1/83** | 24.0 → 22.1 / 24.3 → 27.6 % | 1 → 26 / 0 → 41 (all shutdowns) |
+//!
+//! **The guarantee does not carry over whole.** Under the estimator the
+//! shield kept every hard limit in HVAC, water treatment and steel
+//! annealing, and in the reactor — there at a price: without the feed
+//! concentration the shield cannot tell a recoverable state near ignition
+//! from a runaway and fires the shutdown in 540 of 562 adversarial
+//! episodes (17 of 42 with the true state), ending production. It did not
+//! hold in four cells: RobotAssembly (4 of 37 random and 1 of 35
+//! adversarial episodes breached), PowerGrid (1 of 35 adversarial) and
+//! SupplyChain (1 of 83 adversarial, where the shutdown also fired 41
+//! times against none). What the true-state shield has that the estimate
+//! lacks is the current value of the disturbances: the robot's joint
+//! torque disturbance (estimated to about 1 N·m RMS, 1.5 N·m if not
+//! estimated at all), the grid's load and renewable levels (their sum is
+//! identified, the split is not), the supply chain's demand level and
+//! promotion. The shield's scenarios draw *future* disturbances from that
+//! state, so a wrong current value shifts every scenario. Which of the
+//! robot's limits the breaches cross was not diagnosed in this change.
+//! The fast test (`the_shield_keeps_its_guarantee_under_the_estimator`,
+//! 600 steps per process and policy) has no breach under the estimator;
+//! the long runs above are the honest number. A deployment should read
+//! this table as: the estimator is enough for HVAC, water and steel; the
+//! reactor needs a feed-concentration analyser (or accepts the
+//! shutdowns); the robot, the grid and the supply chain need a
+//! disturbance observer with a model of the disturbance (or a larger
+//! back-off) before the shield's zero-breach claim holds at a plant.
 
 pub mod layouts;
 pub mod observer;

@@ -14,7 +14,14 @@
 //!    observation (clipped to the action bounds, as the plant clips it):
 //!    `x̂ ← f(x̂, u)`. On the first observation of a run there is no
 //!    previous estimate; `x̂` starts from the nominal model's initial state
-//!    (its `reset` with a fixed seed).
+//!    (its `reset` with a fixed seed). Before predicting, the *hidden*
+//!    components (correctable, but seen by no observation: a thermal mass,
+//!    a load level, a torque disturbance) are moved by
+//!    [`Layout::hidden_gain`] times the least-squares change that makes
+//!    the one-step prediction `h(f(x̂, u))` reproduce `y` (Jacobian by
+//!    central differences through the model's step). The gain is a
+//!    per-process choice, measured (see the module docs of
+//!    [`super`]); 0 leaves them to the prediction alone.
 //! 2. **Correct.** Only the *correctable* state components `C` (every
 //!    component except those the process lists as not correctable: time
 //!    and step counters, indices of discrete schedules, whose influence on
@@ -48,6 +55,13 @@
 //!   prediction from the previous estimate and the applied action. A
 //!   disturbance state of this kind stays at its nominal value.
 //!
+//! Two per-process additions ([`Layout`]): components constant over a
+//! run (the robot's hole) are the running mean of their corrections, so
+//! the sensor noise averages out; and a `refine` function applies what the
+//! process knows beyond the slope of `h` (the steel line's grades from the
+//! observed soak targets, the reactor's future set-points held at the
+//! current one).
+//!
 //! The estimator assumes it sees a run from its first observation (the
 //! counters start where the nominal model's reset puts them); a gap in the
 //! observations is a new run (`reset`).
@@ -57,7 +71,7 @@ use crate::error::{Error, Result};
 use rand::SeedableRng;
 use std::sync::Arc;
 
-use super::{Origin, StateSource, StateEstimator};
+use super::{Origin, StateEstimator, StateSource};
 
 /// Gauss–Newton steps per observation after the first.
 pub const GN_ITERATIONS: usize = 2;
@@ -77,6 +91,10 @@ pub struct Layout {
     pub names: Vec<(usize, String)>,
     /// Notes on how a predicted state evolves in the nominal model.
     pub notes: Vec<(usize, &'static str)>,
+    /// Measured states that are constant over a run (a fixture's
+    /// position): estimated as the running mean of their corrections, so
+    /// the sensor noise averages out instead of being passed on.
+    pub constant: Vec<usize>,
     /// What the process knows beyond the generic correction, applied after
     /// it: a catalogue look-up inverted (a grade from its target), a
     /// schedule held at its last observed value.
@@ -109,6 +127,7 @@ pub struct ModelObserver {
     nu: Vec<f64>,
     hidden: Vec<usize>,
     saved: Vec<f64>,
+    seen: u64,
     probe: Vec<f64>,
 }
 
@@ -138,6 +157,7 @@ impl ModelObserver {
             nu: vec![0.0; m],
             hidden: vec![],
             saved: vec![0.0; n],
+            seen: 0,
             probe: vec![0.0; n],
             layout,
             model,
@@ -171,7 +191,8 @@ impl ModelObserver {
     /// One Gauss–Newton step toward `obs`.
     fn correct(&mut self, obs: &[f32]) {
         self.jacobian();
-        self.model.observe(&self.estimate, &mut self.y_hat, &mut self.rng);
+        self.model
+            .observe(&self.estimate, &mut self.y_hat, &mut self.rng);
         for (v, (&y, &yh)) in self.nu.iter_mut().zip(obs.iter().zip(&self.y_hat)) {
             *v = y as f64 - yh as f64;
         }
@@ -229,7 +250,8 @@ impl ModelObserver {
                 }
             }
         }
-        self.model.step(&mut self.estimate, &self.action, &mut self.rng);
+        self.model
+            .step(&mut self.estimate, &self.action, &mut self.rng);
     }
 
     /// Solve `min ‖H Δ − ν‖² + λ‖Δ‖²` over the columns of `self.jac` that
@@ -399,13 +421,18 @@ impl StateEstimator for ModelObserver {
                     *a = (v as f64).clamp(d.low, d.high);
                 }
                 self.predict_with_hidden(obs);
+                for &j in &self.layout.constant {
+                    self.saved[j] = self.estimate[j];
+                }
                 for _ in 0..GN_ITERATIONS {
                     self.correct(obs);
                 }
             }
             (None, _) => {
-                self.model.reset(&mut self.estimate, &mut EnvRng::seed_from_u64(0));
+                self.model
+                    .reset(&mut self.estimate, &mut EnvRng::seed_from_u64(0));
                 self.started = true;
+                self.seen = 0;
                 for _ in 0..GN_ITERATIONS_FIRST {
                     self.correct(obs);
                 }
@@ -414,6 +441,15 @@ impl StateEstimator for ModelObserver {
                 return Err(Error::InvalidArgument(format!(
                     "{id} estimator: an applied action came with the first observation of a run; pass None for the first observation after reset()"
                 )));
+            }
+        }
+        // Running means of the constants (`self.saved` holds their values
+        // before this observation's correction).
+        self.seen += 1;
+        if self.seen > 1 {
+            let k = self.seen as f64;
+            for &j in &self.layout.constant {
+                self.estimate[j] = self.saved[j] + (self.estimate[j] - self.saved[j]) / k;
             }
         }
         if let Some(refine) = self.layout.refine {
@@ -437,11 +473,25 @@ impl StateEstimator for ModelObserver {
         let mut x = vec![0.0; n];
         self.model.reset(&mut x, &mut rng);
         let (mut yp, mut ym, mut jac) = (vec![0.0; m], vec![0.0; m], vec![0.0; m * n]);
-        jacobian(self.model.as_ref(), &self.correctable, &mut x, (&mut yp, &mut ym), &mut jac, &mut rng);
+        jacobian(
+            self.model.as_ref(),
+            &self.correctable,
+            &mut x,
+            (&mut yp, &mut ym),
+            &mut jac,
+            &mut rng,
+        );
         // An observation measures a state directly only if no other state,
         // corrected or not, moves it.
         let mut full = vec![0.0; m * n];
-        jacobian(self.model.as_ref(), &vec![true; n], &mut x, (&mut yp, &mut ym), &mut full, &mut rng);
+        jacobian(
+            self.model.as_ref(),
+            &vec![true; n],
+            &mut x,
+            (&mut yp, &mut ym),
+            &mut full,
+            &mut rng,
+        );
         let spec = self.model.spec();
         (0..n)
             .map(|j| {

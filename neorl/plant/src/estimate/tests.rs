@@ -154,7 +154,11 @@ fn run(
             for (e, b) in r.truth_sq.iter_mut().zip(env.state()) {
                 *e += b * b;
             }
-            for (e, (a, b)) in r.noise_sq.iter_mut().zip(env.observation().iter().zip(&clean)) {
+            for (e, (a, b)) in r
+                .noise_sq
+                .iter_mut()
+                .zip(env.observation().iter().zip(&clean))
+            {
                 *e += ((a - b) as f64).powi(2);
             }
             r.samples += 1;
@@ -175,13 +179,17 @@ fn every_process_has_an_estimator() {
         let d = e.describe();
         assert_eq!(d.len(), model.state_dim(), "{id}");
         assert!(
-            d.iter().any(|s| matches!(s.origin, Origin::Measured { .. })),
+            d.iter()
+                .any(|s| matches!(s.origin, Origin::Measured { .. })),
             "{id}: no measured state"
         );
         serde_json::to_string(&d).unwrap();
     }
     let err = estimator("Nope-v0").unwrap_err().to_string();
-    assert!(err.contains("Nope-v0") && err.contains("ChemicalReactor-v0"), "{err}");
+    assert!(
+        err.contains("Nope-v0") && err.contains("ChemicalReactor-v0"),
+        "{err}"
+    );
 }
 
 /// Bad input is an error naming the problem, never a panic, and leaves
@@ -204,7 +212,10 @@ fn bad_input_is_an_error() {
     assert!(msg.contains("observation[1]"), "{msg}");
     e.update(&obs, None, &mut x).unwrap();
     let before = x.clone();
-    let msg = e.update(&obs, Some(&[f32::INFINITY]), &mut x).unwrap_err().to_string();
+    let msg = e
+        .update(&obs, Some(&[f32::INFINITY]), &mut x)
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("applied action[0]"), "{msg}");
     assert!(e.update(&obs, Some(&[0.1, 0.2]), &mut x).is_err());
     assert_eq!(x, before);
@@ -238,7 +249,15 @@ fn measured_states_equal_the_truth_up_to_sensor_noise() {
                 r.rms(i)
             );
         }
-        let r = run(id, EnvOptions::default(), Attack::Random, false, true, 5, 400);
+        let r = run(
+            id,
+            EnvOptions::default(),
+            Attack::Random,
+            false,
+            true,
+            5,
+            400,
+        );
         for &(i, o, scale) in &measured {
             let bound = 1.5 * r.noise_rms(o) / scale.abs() + 10.0 * r.rounding(i);
             assert!(
