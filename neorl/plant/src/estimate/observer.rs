@@ -79,6 +79,10 @@ pub const GN_ITERATIONS: usize = 2;
 /// is the nominal initial state, possibly far from the plant's).
 pub const GN_ITERATIONS_FIRST: usize = 3;
 
+/// A process's own refinement of the estimate from the observation
+/// ([`Layout::refine`]).
+pub type Refine = fn(obs: &[f32], state: &mut [f64]);
+
 /// What a process tells the generic estimator.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -98,7 +102,7 @@ pub struct Layout {
     /// What the process knows beyond the generic correction, applied after
     /// it: a catalogue look-up inverted (a grade from its target), a
     /// schedule held at its last observed value.
-    pub refine: Option<fn(obs: &[f32], state: &mut [f64])>,
+    pub refine: Option<Refine>,
     /// Fraction of the hidden states' one-step least-squares change taken
     /// per observation (0: hidden states are only predicted; 1: the whole
     /// one-step innovation is attributed to them, noise included).
