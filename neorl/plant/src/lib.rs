@@ -3,6 +3,8 @@
 //! Seven physics-based industrial processes with hard and soft safety
 //! constraints ([`env`]), the plants' own controllers ([`control`]), the
 //! safety layer that sits between any policy and any plant ([`safety`]),
+//! the estimators of each plant's state from its observations that feed
+//! that layer at a real plant ([`estimate`]),
 //! the [`Policy`](policy::Policy) trait, rollouts with normalized scores
 //! ([`rollout`]) and the one error type ([`Error`]).
 //!

@@ -112,8 +112,16 @@
 //! estimated at all), the grid's load and renewable levels (their sum is
 //! identified, the split is not), the supply chain's demand level and
 //! promotion. The shield's scenarios draw *future* disturbances from that
-//! state, so a wrong current value shifts every scenario. Which of the
-//! robot's limits the breaches cross was not diagnosed in this change.
+//! state, so a wrong current value shifts every scenario. All five robot
+//! breaches cross the 80 N contact-force limit (the table run prints the
+//! constraints crossed): the bound the shield checks there
+//! (`Model::shield_constraints`) is computed from the estimated state, and
+//! the force jumps at first touch, so the torque-disturbance error and the
+//! noise of the measured joint angles and force decide on which side of
+//! the jump the estimate falls — the same mechanism that needed the
+//! force bound with the true state (see [`crate::safety`]). The grid's
+//! breach crosses area 1's frequency-deviation limit (`freq_dev_1`), the
+//! supply chain's the retailer's storage capacity (`retailer_storage`).
 //! The fast test (`the_shield_keeps_its_guarantee_under_the_estimator`,
 //! 600 steps per process and policy) has no breach under the estimator;
 //! the long runs above are the honest number. A deployment should read

@@ -88,8 +88,10 @@ pub type Refine = fn(obs: &[f32], state: &mut [f64]);
 pub struct Layout {
     /// The process id.
     pub env_id: &'static str,
-    /// State components the correction must not move (counters, indices of
-    /// discrete schedules), each with the reason.
+    /// State components the correction must not move, each with the
+    /// reason: counters and indices of discrete schedules (a jump, not a
+    /// slope), catalogue data and parameters held at their nominal value,
+    /// components whose share of an innovation another one takes.
     pub fixed: Vec<(usize, &'static str)>,
     /// A name for each state component, where the process's file gives one.
     pub names: Vec<(usize, String)>,

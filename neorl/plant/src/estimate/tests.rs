@@ -19,6 +19,8 @@ struct Run {
     steps: u64,
     /// Episodes that crossed a hard limit.
     breaches: u64,
+    /// The hard constraints crossed, by name (one entry per breach step).
+    crossed: Vec<String>,
     interventions: u64,
     emergencies: u64,
     shutdowns: u64,
@@ -142,6 +144,13 @@ fn run(
             r.steps += 1;
             r.shutdowns += out.shutdown as u64;
             breached |= out.hard_violation;
+            if out.hard_violation {
+                for (c, &v) in spec.constraints.iter().zip(env.constraint_values()) {
+                    if c.kind == crate::env::ConstraintKind::Hard && c.violated(v) {
+                        r.crossed.push(c.name.clone());
+                    }
+                }
+            }
             if out.terminated || out.truncated {
                 break;
             }
@@ -354,6 +363,12 @@ fn estimator_table() {
                 t.shutdowns,
                 s.shutdowns
             );
+            if !s.crossed.is_empty() {
+                eprintln!(
+                    "CROSSED {id} {attack:?} under the estimate: {:?}",
+                    s.crossed
+                );
+            }
             if attack == Attack::Random {
                 errs = Some(s);
             }
