@@ -42,6 +42,7 @@ LAYERS = {
         "env": 2,
         "inference": 2,
         "control": 3,
+        "estimate": 3,
         "safety": 4,
         "rollout": 5,
         "report": 6,

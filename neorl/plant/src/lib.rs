@@ -3,6 +3,8 @@
 //! Seven physics-based industrial processes with hard and soft safety
 //! constraints ([`env`]), the plants' own controllers ([`control`]), the
 //! safety layer that sits between any policy and any plant ([`safety`]),
+//! the estimators of each plant's state from its observations that feed
+//! that layer at a real plant ([`estimate`]),
 //! the [`Policy`](policy::Policy) trait, a trained agent's policy read from
 //! its checkpoint ([`inference`]), rollouts with normalized scores
 //! ([`rollout`]) and the one error type ([`Error`]).
@@ -26,12 +28,13 @@
 //!
 //! Layers, bottom to top (no module imports one above it): [`error`],
 //! [`display`], [`limits`] → [`policy`] → [`env`], [`inference`] →
-//! [`control`] → [`safety`] → [`rollout`] → [`report`].
+//! [`control`], [`estimate`] → [`safety`] → [`rollout`] → [`report`].
 
 pub mod control;
 pub mod display;
 pub mod env;
 pub mod error;
+pub mod estimate;
 pub mod inference;
 pub mod limits;
 pub mod paths;
