@@ -34,7 +34,8 @@ fi
 # packages). Installed when running as root with apt-get (CI); elsewhere
 # those tests say they are skipped.
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  for p in slurmctld slurmd slurm-client munge; do
+  # The policy server's tests: a real Prometheus scrapes its /metrics.
+  for p in slurmctld slurmd slurm-client munge prometheus; do
     dpkg -s "$p" >/dev/null 2>&1 || apt_missing+=("$p")
   done
 fi
@@ -65,7 +66,16 @@ fi
 # The Python side of the tests. NEORL_BOOTSTRAP_PYTHON=0 stops here (.ci/run
 # installs it in the background while the lints run).
 if [ "${NEORL_BOOTSTRAP_PYTHON:-1}" = 0 ]; then
-  say "ok ($(cargo --version), hdf5 $(pkg-config --modversion hdf5 2>/dev/null || echo '?'); Python packages skipped)"
+  # Tests: pymodbus (a PLC programmer's Modbus client reads and writes the
+# policy server's register map in a test).
+if ! python3 -c "import pymodbus" >/dev/null 2>&1; then
+  say "installing pymodbus (pip; the policy server's Modbus test uses it)"
+  python3 -m pip install -q pymodbus >/dev/null 2>&1 \
+    || python3 -m pip install -q --break-system-packages pymodbus >/dev/null 2>&1 \
+    || { say "could not install pymodbus; run: python3 -m pip install pymodbus"; exit 1; }
+fi
+
+say "ok ($(cargo --version), hdf5 $(pkg-config --modversion hdf5 2>/dev/null || echo '?'); Python packages skipped)"
   exit 0
 fi
 
@@ -89,6 +99,15 @@ if ! python3 -c "import mlflow" >/dev/null 2>&1; then
   python3 -m pip install -q mlflow >/dev/null 2>&1 \
     || python3 -m pip install -q --break-system-packages mlflow >/dev/null 2>&1 \
     || { say "could not install mlflow; run: python3 -m pip install mlflow"; exit 1; }
+fi
+
+# Tests: pymodbus (a PLC programmer's Modbus client reads and writes the
+# policy server's register map in a test).
+if ! python3 -c "import pymodbus" >/dev/null 2>&1; then
+  say "installing pymodbus (pip; the policy server's Modbus test uses it)"
+  python3 -m pip install -q pymodbus >/dev/null 2>&1 \
+    || python3 -m pip install -q --break-system-packages pymodbus >/dev/null 2>&1 \
+    || { say "could not install pymodbus; run: python3 -m pip install pymodbus"; exit 1; }
 fi
 
 say "ok ($(cargo --version), hdf5 $(pkg-config --modversion hdf5 2>/dev/null || echo '?'), mlflow $(python3 -c 'import mlflow; print(mlflow.__version__)' 2>/dev/null || echo '?'))"

@@ -78,6 +78,10 @@ enum Command {
         #[command(subcommand)]
         what: cli::track::TrackCmd,
     },
+    /// Serve a trained policy behind the plant's safety layer: HTTP/JSON, Modbus TCP, Prometheus metrics, bearer tokens (`serve token add`).
+    Serve(neorl_serve::cli::ServeArgs),
+    /// A simulated plant that uses a policy server over Modbus TCP as a PLC would (hardware-in-the-loop check).
+    PlantSim(neorl_serve::cli::PlantSimArgs),
     /// The main job, end to end: baselines on every environment, then a registry medium dataset → TD3+BC training → evaluation with and without the shield → figures and summary.
     Quickstart(cli::quickstart::QuickstartArgs),
 }
@@ -152,6 +156,8 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Bench { what } => cli::bench::run(what)?,
         Command::Track { what } => cli::track::run(what)?,
         Command::Quickstart(a) => cli::quickstart::run(a)?,
+        Command::Serve(a) => neorl_serve::cli::main(a)?,
+        Command::PlantSim(a) => neorl_serve::cli::plant_sim(a)?,
     }
     Ok(Outcome::Done)
 }

@@ -9,8 +9,8 @@ use crate::env::{Dim, EnvSpec};
 mod combo_model;
 mod deploy;
 mod guards;
-mod recipes;
 mod manager;
+mod recipes;
 
 fn cpu() -> Device {
     Device::cpu()

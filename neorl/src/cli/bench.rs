@@ -66,6 +66,20 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The policy server: decisions per second and latency per process, in process and over HTTP on loopback, with the full safety layer.
+    Serve {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// Decisions measured (in process, and again over HTTP).
+        #[arg(long, default_value_t = 5000)]
+        requests: usize,
+        /// Concurrent HTTP clients (keep-alive).
+        #[arg(long, default_value_t = 2)]
+        clients: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Nanoseconds per constraint check and per shield decision, next to a plain env step.
     Safety {
         /// Seconds per measurement.
@@ -124,6 +138,12 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
             io_transitions,
             json,
         } => datasets(env.as_deref(), transitions, io_transitions, json),
+        BenchCmd::Serve {
+            env,
+            requests,
+            clients,
+            json,
+        } => serve(env.as_deref(), requests, clients, json),
         BenchCmd::Safety {
             seconds,
             env,
@@ -132,6 +152,49 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
             json,
         } => safety(seconds, env.as_deref(), horizon, scenarios, json),
     }
+}
+
+fn serve(only: Option<&str>, requests: usize, clients: usize, json: bool) -> Result<()> {
+    if !(100..=10_000_000).contains(&requests) {
+        anyhow::bail!("--requests must be between 100 and 10000000 (got {requests})");
+    }
+    if !(1..=256).contains(&clients) {
+        anyhow::bail!("--clients must be between 1 and 256 (got {clients})");
+    }
+    let chosen = chosen_envs(only)?;
+    let rows = neorl::bench::serve::run(&chosen, requests, clients)?;
+    if json {
+        return print_json(&json!({ "serve": rows }));
+    }
+    println!(
+        "{:<20} {:>11} {:>9} {:>9} {:>11} {:>9} {:>9} {:>9} {:>8} {:>7}",
+        "env",
+        "inproc/s",
+        "p50 µs",
+        "p99 µs",
+        "http/s",
+        "p50 µs",
+        "p99 µs",
+        "p99.9 µs",
+        "http/in",
+        "shield%"
+    );
+    for r in rows {
+        println!(
+            "{:<20} {:>11.0} {:>9.1} {:>9.1} {:>11.0} {:>9.1} {:>9.1} {:>9.1} {:>8.2} {:>7.1}",
+            r.id,
+            r.in_process_per_s,
+            r.in_process_p50_us,
+            r.in_process_p99_us,
+            r.http_per_s,
+            r.http_p50_us,
+            r.http_p99_us,
+            r.http_p999_us,
+            r.http_over_in_process,
+            100.0 * r.intervention_rate
+        );
+    }
+    Ok(())
 }
 
 fn envs(batch: usize, seconds: f64, only: Option<&str>, json: bool) -> Result<()> {

@@ -1,7 +1,9 @@
 //! Real components the integration tests start and stop: an MLflow
-//! tracking server and a single-node SLURM cluster.
+//! tracking server, a single-node SLURM cluster and Prometheus.
 
 pub mod mlflow;
+#[allow(dead_code)]
+pub mod prometheus;
 #[allow(dead_code)]
 pub mod slurm;
 

@@ -27,7 +27,9 @@
 //! - [`adversary`]: a privileged worst-case policy for stress tests.
 //!
 //! The shield reads the plant's internal state ([`crate::env::Env::state`]);
-//! a real plant would feed it from a state estimator.
+//! at a real plant it is fed the state estimated from the observations
+//! ([`crate::estimate`], with the guarantee measured under it there), as the
+//! policy server does ([`Supervisor::serve`]).
 //!
 //! ## Emergency shutdowns
 //!

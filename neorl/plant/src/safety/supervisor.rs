@@ -155,6 +155,8 @@ pub struct Supervisor {
     safe: Vec<f64>,
     /// Constraint values of an estimated state ([`Supervisor::serve`]).
     values: Vec<f64>,
+    correlation_id: Option<String>,
+    audit_write_times: Vec<std::time::Duration>,
     estop_latched: bool,
     episode: Option<u64>,
     step: u64,
@@ -193,6 +195,8 @@ impl Supervisor {
             applied: vec![0.0; ad],
             safe: vec![0.0; ad],
             values: Vec::new(),
+            correlation_id: None,
+            audit_write_times: Vec::new(),
             estop_latched: false,
             episode: None,
             step: 0,
@@ -253,23 +257,35 @@ impl Supervisor {
 
     /// Write a record of an event outside the supervisor's own (the policy
     /// server's operator calls and refused requests) to the audit log, if
-    /// one is attached; returns how long the write took.
-    pub fn record(
-        &mut self,
-        event: &str,
-        payload: serde_json::Value,
-    ) -> Result<Option<std::time::Duration>> {
-        if self.audit.is_none() {
-            return Ok(None);
-        }
-        let t = std::time::Instant::now();
-        self.log(event, payload)?;
-        Ok(Some(t.elapsed()))
+    /// one is attached.
+    pub fn record(&mut self, event: &str, payload: serde_json::Value) -> Result<()> {
+        self.log(event, payload)
     }
 
-    fn log(&mut self, event: &str, payload: serde_json::Value) -> Result<()> {
+    /// A correlation id added to every audit record from now on (a policy
+    /// server sets the request's before deciding; `None` clears it).
+    pub fn set_correlation_id(&mut self, id: Option<String>) {
+        self.correlation_id = id;
+    }
+
+    /// How long each audit record written since the last call took
+    /// (append, and fsync when the log syncs), oldest first; at most the
+    /// latest 4096 are kept.
+    pub fn take_audit_write_times(&mut self) -> Vec<std::time::Duration> {
+        std::mem::take(&mut self.audit_write_times)
+    }
+
+    fn log(&mut self, event: &str, mut payload: serde_json::Value) -> Result<()> {
         if let Some(a) = self.audit.as_mut() {
+            if let (Some(id), Some(p)) = (&self.correlation_id, payload.as_object_mut()) {
+                p.insert("correlation_id".into(), id.clone().into());
+            }
+            let t = std::time::Instant::now();
             a.append(self.episode, Some(self.step), event, payload)?;
+            if self.audit_write_times.len() >= 4096 {
+                self.audit_write_times.remove(0);
+            }
+            self.audit_write_times.push(t.elapsed());
         }
         Ok(())
     }
