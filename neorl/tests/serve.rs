@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
-use support::wait_until;
+use support::{free_port, stdout_of, wait_until};
 
 const ENV: &str = "ChemicalReactor-v0";
 
@@ -27,14 +27,6 @@ fn tmp(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A small BC agent on the reactor, trained once per test binary.
@@ -63,11 +55,7 @@ fn checkpoint() -> &'static Path {
             .arg(&dir)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        stdout_of(out);
         dir
     })
 }
@@ -89,12 +77,8 @@ fn tokens(dir: &Path, extra: &str) -> Tokens {
             .arg(&config)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        let out = stdout_of(out);
+        String::from_utf8(out).unwrap().trim().to_string()
     };
     Tokens {
         client: add("plc-1", "client"),
@@ -139,18 +123,10 @@ impl Server {
             state: dir.join("state"),
             log,
         };
-        wait_until(
-            "the server answers /healthz",
-            60,
-            Duration::from_millis(50),
-            || {
-                raw(
-                    http,
-                    "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                )
-                .is_some()
-            },
-        );
+        // Listening (plain HTTP or TLS alike): a connection is accepted.
+        wait_until("the server listens", 60, Duration::from_millis(50), || {
+            std::net::TcpStream::connect(("127.0.0.1", http)).is_ok()
+        });
         s
     }
 
@@ -368,12 +344,8 @@ fn a_plant_in_closed_loop_over_modbus_and_http_gets_the_in_process_decisions() {
         .args(["--operator-token", &t.operator])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sim: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = stdout_of(out);
+    let sim: Value = serde_json::from_slice(&out).unwrap();
     let returns: Vec<u64> = sim["returns"]
         .as_array()
         .unwrap()
@@ -458,12 +430,8 @@ fn pymodbus_reads_and_writes_the_register_map() {
         .arg(json!(obs).to_string())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = stdout_of(out);
+    let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["version"], 1);
     assert_eq!(v["n_obs"], 7);
     assert_eq!(v["n_act"], 1);
@@ -743,7 +711,7 @@ fn https_through_rustls_when_configured() {
         key.display()
     );
     let t = tokens(&dir, &tls);
-    let server = Server::start_tls(&dir, &t);
+    let server = Server::start(&dir, &t);
     let out = Command::new("curl")
         .args(["-sS", "--cacert"])
         .arg(&cert)
@@ -751,12 +719,8 @@ fn https_through_rustls_when_configured() {
         .arg(format!("https://localhost:{}/v1/status", server.http))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = stdout_of(out);
+    let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["env"], ENV);
     // Plain HTTP to the TLS port gets no answer.
     let plain = raw(
@@ -764,39 +728,6 @@ fn https_through_rustls_when_configured() {
         "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert!(plain.is_none_or(|a| !a.contains("200 OK")));
-}
-
-impl Server {
-    /// As `start`, ready when a TLS handshake succeeds (curl).
-    fn start_tls(dir: &Path, t: &Tokens) -> Server {
-        let http = free_port();
-        let log = dir.join("server-tls.log");
-        let child = neorl()
-            .arg("serve")
-            .arg("--checkpoint")
-            .arg(checkpoint())
-            .args(["--http", &format!("127.0.0.1:{http}")])
-            .arg("--config")
-            .arg(&t.config)
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .stdout(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        wait_until(
-            "the TLS server listens",
-            60,
-            Duration::from_millis(50),
-            || std::net::TcpStream::connect(("127.0.0.1", http)).is_ok(),
-        );
-        Server {
-            child: Some(child),
-            http,
-            modbus: 0,
-            state: dir.join("state"),
-            log,
-        }
-    }
 }
 
 #[test]

@@ -87,11 +87,7 @@ impl Server {
     /// A server on a free port with its store in `dir`, started.
     #[allow(dead_code)]
     pub fn start(dir: PathBuf) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::free_port();
         let mut s = Server {
             child: None,
             port,

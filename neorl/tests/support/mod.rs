@@ -22,3 +22,25 @@ pub fn wait_until(what: &str, secs: u64, poll: Duration, f: impl Fn() -> bool) {
         std::thread::sleep(poll);
     }
 }
+
+/// A TCP port on loopback that nothing listens on now.
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The standard output of a finished command; fails the test with its
+/// standard error when it did not succeed.
+#[allow(dead_code)]
+pub fn stdout_of(out: std::process::Output) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}

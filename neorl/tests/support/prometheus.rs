@@ -41,11 +41,7 @@ impl Prometheus {
     /// Start it scraping `http://127.0.0.1:target/metrics` every second with
     /// `token`.
     pub fn start(&self, dir: &Path, target: u16, token: &str) -> Running {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::free_port();
         let config = dir.join("prometheus.yml");
         std::fs::write(
             &config,

@@ -44,14 +44,6 @@ fn unavailable() -> Option<String> {
     })
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn id_of(name: &str, flag: &str) -> u32 {
     let out = Command::new("id").args([flag, name]).output().unwrap();
     assert!(
@@ -150,8 +142,8 @@ impl Slurm {
              MailProg=/bin/true\n\
              NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN\n\
              PartitionName=test Nodes={host} Default=YES MaxTime=INFINITE State=UP\n",
-            ctld = free_port(),
-            slurmd = free_port(),
+            ctld = super::free_port(),
+            slurmd = super::free_port(),
             socket = socket.display(),
             state = d("state"),
             spool = d("spool"),
