@@ -167,8 +167,10 @@ fn a_killed_train_resumes_from_its_latest_checkpoint_to_the_same_bits() {
     let (ok, v) = run(train(&data, &killed, K, &["--save-every", "10"]));
     assert!(ok, "{v}");
     assert_eq!(v["steps"], at + K);
-    // … it ends with the bits of an uninterrupted run of as many steps.
-    assert!(run(train(&data, &whole, at + K, &[])).0);
+    // … it ends with the bits of an uninterrupted run of as many steps,
+    // planned as the killed run was (the plan is in the checkpoint).
+    let plan = ["--set", "planned_steps=1000000"];
+    assert!(run(train(&data, &whole, at + K, &plan)).0);
     assert_eq!(
         std::fs::read(&latest).unwrap(),
         std::fs::read(whole.join("agent.ckpt")).unwrap()

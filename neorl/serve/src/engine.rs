@@ -290,12 +290,9 @@ impl Engine {
                 json!({"by": who, "role": role, "estop_tripped": self.estop_tripped()}),
             )?;
         }
-        if self.estop_tripped() && !operator && self.running {
-            return Err(Refusal::Conflict(
-                "the emergency stop is tripped: an operator must reset it (POST /v1/operator/estop/reset) or start the new run".into(),
-            ));
-        }
-        if self.estop_tripped() && !operator && !self.running && self.runs > 0 {
+        // The first run of a server whose stop was restored tripped may
+        // start (it re-trips below); any later one needs the operator.
+        if self.estop_tripped() && !operator && (self.running || self.runs > 0) {
             return Err(Refusal::Conflict(
                 "the emergency stop is tripped: an operator must reset it (POST /v1/operator/estop/reset) or start the new run".into(),
             ));
