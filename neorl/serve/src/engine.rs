@@ -21,7 +21,8 @@ use neorl_plant::estimate::{StateEstimator, estimator};
 use neorl_plant::inference::AgentPolicy;
 use neorl_plant::inference::agent_policy::PolicyInfo;
 use neorl_plant::safety::{
-    ActionSource, AlarmLevel, AuditLog, OverrideSource, SafetyConfig, ServedStep, Supervisor,
+    ActionSource, AlarmLevel, AuditLog, InterventionKind, OverrideSource, SafetyConfig, ServedStep,
+    Supervisor,
 };
 use neorl_plant::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,9 @@ pub struct Decided {
     pub source: ActionSource,
     /// The shield's intervention (`none` when it passed the proposal).
     pub decision: &'static str,
+    /// The same, as the kind (for the Modbus registers).
+    #[serde(skip)]
+    pub intervention: Option<InterventionKind>,
     /// The constraint the shield acted on, if any.
     pub constraint: Option<String>,
     pub alarm_level: AlarmLevel,
@@ -334,7 +338,9 @@ impl Engine {
         }
         let was_tripped = self.supervisor.estop().is_tripped();
         let s: ServedStep = self.supervisor.serve(&self.state, obs, &mut self.policy)?;
-        self.model.constraints(&self.state, &mut self.values);
+        // The supervisor evaluated the constraints of this state.
+        self.values
+            .copy_from_slice(self.supervisor.served_constraint_values());
         let applied = self.supervisor.applied().to_vec();
         self.last_applied = Some(applied.clone());
         if self.supervisor.estop().is_tripped() != was_tripped {
@@ -346,6 +352,7 @@ impl Engine {
         }
         let step = self.step;
         self.step += 1;
+        let intervention = s.decision.and_then(|d| d.intervention);
         let constraint = s
             .decision
             .and_then(|d| d.intervention.and(d.constraint))
@@ -354,10 +361,8 @@ impl Engine {
             action: applied,
             proposed: self.supervisor.proposed().to_vec(),
             source: s.source,
-            decision: s
-                .decision
-                .and_then(|d| d.intervention)
-                .map_or("none", |k| k.as_str()),
+            decision: intervention.map_or("none", |k| k.as_str()),
+            intervention,
             constraint,
             alarm_level: s.level,
             tripped: s.tripped,
@@ -372,10 +377,12 @@ impl Engine {
 
     /// Smallest normalised hard margin of the latest estimated state.
     pub fn min_hard_margin(&self) -> f64 {
-        self.margins()
-            .into_iter()
-            .filter(|(_, hard, _)| *hard)
-            .map(|(_, _, m)| m)
+        self.spec
+            .constraints
+            .iter()
+            .zip(&self.values)
+            .filter(|(c, _)| c.kind == ConstraintKind::Hard)
+            .map(|(c, &v)| c.margin(v))
             .fold(f64::INFINITY, f64::min)
     }
 

@@ -16,7 +16,7 @@
 //! | `neorl_auth_failures_total` | counter | `status` (401, 403) |
 
 use crate::engine::{Decided, Engine};
-use neorl_plant::safety::{AlarmLevel, InterventionKind};
+use neorl_plant::safety::InterventionKind;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -207,13 +207,9 @@ impl Metrics {
     /// Gauges from the engine, and its audit write times.
     pub fn observe_engine(&self, engine: &mut Engine) {
         self.estop_tripped.set(engine.estop_tripped() as i64);
-        let level = match engine.supervisor().monitor().level() {
-            AlarmLevel::Normal => 0,
-            AlarmLevel::Warning => 1,
-            AlarmLevel::Alarm => 2,
-            AlarmLevel::EmergencyStop => 3,
-        };
-        self.alarm_level.set(level);
+        // Declared in the order of the codes: normal 0 … emergency stop 3.
+        self.alarm_level
+            .set(engine.supervisor().monitor().level() as i64);
         for (name, hard, m) in engine.margins() {
             let kind = if hard { "hard" } else { "soft" };
             self.margins

@@ -41,7 +41,7 @@
 
 use crate::engine::{Decided, Refusal};
 use crate::http::{Shared, log_line};
-use neorl_plant::safety::{ActionSource, AlarmLevel, InterventionKind};
+use neorl_plant::safety::ActionSource;
 use serde_json::json;
 use std::future;
 use std::sync::{Arc, Mutex};
@@ -174,18 +174,10 @@ impl ModbusService {
     }
 
     fn publish(&self, image: &mut [u16], d: &Decided) {
-        image[5] = d.decision.parse_kind().map_or(0, |k| {
-            1 + InterventionKind::ALL
-                .iter()
-                .position(|x| *x == k)
-                .unwrap_or(0) as u16
-        });
-        image[6] = match d.alarm_level {
-            AlarmLevel::Normal => 0,
-            AlarmLevel::Warning => 1,
-            AlarmLevel::Alarm => 2,
-            AlarmLevel::EmergencyStop => 3,
-        };
+        // `InterventionKind` and `AlarmLevel` are declared in the order of
+        // `InterventionKind::ALL` and of the alarm codes.
+        image[5] = d.intervention.map_or(0, |k| 1 + k as u16);
+        image[6] = d.alarm_level as u16;
         image[7] = (d.estop as u16)
             | (d.tripped as u16) << 1
             | (d.shutdown as u16) << 2
@@ -201,20 +193,6 @@ impl ModbusService {
                 image[base as usize + 2 * i + 1] = lo;
             }
         }
-    }
-}
-
-/// The shield decision's name back to its kind.
-trait ParseKind {
-    fn parse_kind(&self) -> Option<InterventionKind>;
-}
-
-impl ParseKind for &str {
-    fn parse_kind(&self) -> Option<InterventionKind> {
-        InterventionKind::ALL
-            .iter()
-            .copied()
-            .find(|k| k.as_str() == *self)
     }
 }
 
@@ -254,4 +232,32 @@ pub async fn serve(
         .serve_until(&on_connected, on_error, stop)
         .await
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neorl_plant::safety::{AlarmLevel, InterventionKind};
+
+    /// Registers 5 and 6 are the enums' discriminants: their declaration
+    /// order must stay the documented codes.
+    #[test]
+    fn decision_and_alarm_codes_are_the_documented_ones() {
+        for (i, k) in InterventionKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i, "{k:?}");
+        }
+        let levels = [
+            AlarmLevel::Normal,
+            AlarmLevel::Warning,
+            AlarmLevel::Alarm,
+            AlarmLevel::EmergencyStop,
+        ];
+        for (code, l) in levels.into_iter().enumerate() {
+            assert_eq!(l as usize, code, "{l:?}");
+        }
+        assert_eq!(
+            words_to_f32(f32_to_words(-1.5)[0], f32_to_words(-1.5)[1]),
+            -1.5
+        );
+    }
 }

@@ -246,6 +246,11 @@ impl Supervisor {
     pub fn totals(&self) -> SafetyTotals {
         self.totals
     }
+    /// Constraint values of the state the latest [`Supervisor::serve`]
+    /// decided on (the order of `spec.constraints`).
+    pub fn served_constraint_values(&self) -> &[f64] {
+        &self.values
+    }
     /// The action applied on the latest step.
     pub fn applied(&self) -> &[f32] {
         &self.applied
