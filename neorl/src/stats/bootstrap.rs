@@ -211,5 +211,9 @@ pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     let (a, b) = (sorted[below], sorted[above]);
     let d = b - a;
     // numpy's _lerp: from the nearer end, so that t = 1 gives b exactly.
-    if t >= 0.5 { b - d * (1.0 - t) } else { a + d * t }
+    if t >= 0.5 {
+        b - d * (1.0 - t)
+    } else {
+        a + d * t
+    }
 }

@@ -29,7 +29,9 @@ impl ScoreMatrix {
     pub fn new(tasks: Vec<String>, rows: Vec<Vec<f64>>) -> Result<Self> {
         let bad = |msg: String| Err(Error::InvalidArgument(format!("score matrix: {msg}")));
         if tasks.is_empty() {
-            return bad("no tasks; give at least one task name (one column per env × dataset)".into());
+            return bad(
+                "no tasks; give at least one task name (one column per env × dataset)".into(),
+            );
         }
         if rows.is_empty() {
             return bad(format!(

@@ -7,7 +7,8 @@ profiles and the probabilities of improvement, and prints them as JSON.
 Floats are written as Python's repr strings, so the Rust side parses them
 exactly (serde_json's default float parsing may be one ulp off).
 
-Input:  {"reps": int, "confidence": float, "seed": int, "gamma": float,
+Input:  {"reps": int, "poi_reps": int, "confidence": float, "seed": int,
+         "gamma": float,
          "taus": [float], "algos": [[name, [[score per task] per run]]],
          "pairs": [[x_name, y_name]]}
 Output: {"algos": {name: {"point": {metric: s}, "ci": {metric: [s, s]},
@@ -16,13 +17,13 @@ Output: {"algos": {name: {"point": {metric: s}, "ci": {metric: [s, s]},
          "versions": {package: version}}
 """
 
+import importlib.metadata
 import json
 import sys
 
 import numpy as np
 import scipy
 import arch
-import rliable
 from rliable import library as rly
 from rliable import metrics
 
@@ -73,7 +74,7 @@ def main():
     poi_points, poi_cis = rly.get_interval_estimates(
         pairs,
         lambda x, y: np.array([metrics.probability_of_improvement(x, y)]),
-        reps=reps,
+        reps=spec["poi_reps"],
         confidence_interval_size=size)
     for a, b in spec["pairs"]:
         key = f"{a},{b}"
@@ -86,7 +87,7 @@ def main():
         })
 
     out["versions"] = {
-        "rliable": getattr(rliable, "__version__", "?"),
+        "rliable": importlib.metadata.version("rliable"),
         "arch": arch.__version__,
         "numpy": np.__version__,
         "scipy": scipy.__version__,
