@@ -114,6 +114,25 @@ impl Bootstrap {
         (1.0 - self.confidence) / 2.0
     }
 
+    /// The most score draws one bootstrap may make (replications × scores
+    /// resampled per replication): 10¹⁰, about a minute. More is a mistake
+    /// in the inputs, not a wish for precision.
+    pub const MAX_DRAWS: u128 = 10_000_000_000;
+
+    /// Refuse a bootstrap of `scores` values per replication that would run
+    /// for many minutes.
+    pub(crate) fn check_work(&self, scores: usize) -> Result<()> {
+        let draws = self.reps as u128 * scores as u128;
+        if draws > Self::MAX_DRAWS {
+            return Err(Error::InvalidArgument(format!(
+                "bootstrap: {} replications of {scores} scores is {draws} draws, more than {} (about a minute); use fewer replications",
+                self.reps,
+                Self::MAX_DRAWS
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) fn rng(&self) -> ChaCha8Rng {
         ChaCha8Rng::seed_from_u64(self.seed)
     }
@@ -131,6 +150,7 @@ pub fn interval(m: &ScoreMatrix, agg: Aggregate, b: &Bootstrap) -> Result<Interv
 /// resampling is done once.
 pub fn intervals(m: &ScoreMatrix, aggs: &[Aggregate], b: &Bootstrap) -> Result<Vec<Interval>> {
     b.validate()?;
+    b.check_work(m.values().len())?;
     let mut resampler = Resampler::new(m);
     let mut scratch = Vec::with_capacity(m.values().len());
     let points: Vec<f64> = aggs

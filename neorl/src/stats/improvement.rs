@@ -32,6 +32,7 @@ pub fn probability_of_improvement(
 ) -> Result<Interval> {
     b.validate()?;
     same_tasks(x, y)?;
+    b.check_work(x.values().len() + y.values().len())?;
     let mut rx = Resampler::new(x);
     let mut ry = Resampler::new(y);
     let mut work = Work::new(x.runs(), y.runs());

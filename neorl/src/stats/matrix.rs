@@ -12,8 +12,9 @@ pub const MAX_SCORES: usize = 1 << 24;
 
 /// Normalized scores of one algorithm: rows = runs (seeds), columns = tasks
 /// (env × dataset). Every run has a score on every task; all scores are
-/// finite.
-#[derive(Debug, Clone, PartialEq)]
+/// finite. Serializes as `{"tasks": [...], "runs": R, "values": [...]}`
+/// (row-major).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ScoreMatrix {
     tasks: Vec<String>,
     runs: usize,

@@ -37,6 +37,7 @@ pub struct Profile {
 /// > τ, for each τ, with pointwise stratified-bootstrap CIs.
 pub fn performance_profile(m: &ScoreMatrix, taus: &[f64], b: &Bootstrap) -> Result<Profile> {
     b.validate()?;
+    b.check_work(m.values().len())?;
     if taus.is_empty() {
         return Err(Error::InvalidArgument(
             "performance profile: no thresholds; give the scores τ to evaluate it at, e.g. 0, 5, …, 150"

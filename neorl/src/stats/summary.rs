@@ -87,7 +87,8 @@ impl StatsTable {
     }
 
     /// The table: algorithm, runs × tasks, then `point [lo, hi]` per
-    /// aggregate; the best point estimate of each column in bold.
+    /// aggregate (one decimal); the best point estimate of each column in
+    /// bold.
     pub fn table(&self) -> Table {
         let mut columns = vec!["algorithm".to_string(), "runs × tasks".to_string()];
         columns.extend(Aggregate::ALL.iter().map(|a| {
@@ -120,7 +121,9 @@ impl StatsTable {
                 Cell::from(format!("{} × {}", r.runs, r.tasks)),
             ];
             for (i, iv) in r.intervals.iter().enumerate() {
-                let text = format!("{} [{}, {}]", num(iv.point), num(iv.lo), num(iv.hi));
+                // One decimal, as neorl's score tables (normalized scores
+                // span 0–100); the exact values are in `rows`.
+                let text = format!("{:.1} [{:.1}, {:.1}]", iv.point, iv.lo, iv.hi);
                 // Bold only where it sets one algorithm apart.
                 let is_best = self.rows.len() > 1 && best[i] == Some(iv.point);
                 row.push(if is_best {

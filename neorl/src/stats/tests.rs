@@ -298,6 +298,9 @@ fn improvement_matrix_and_summary() {
     assert!(html.contains("<table") && html.contains("95 % stratified-bootstrap"));
     assert!(t.to_text().contains("cql"));
     assert!(format!("{t:?}").contains("StatsTable"));
+    let json = serde_json::to_value(&t).unwrap();
+    assert_eq!(json["rows"][0]["intervals"].as_array().unwrap().len(), 4);
+    assert_eq!(json["bootstrap"]["reps"], 300);
 }
 
 #[test]
@@ -361,6 +364,15 @@ fn bad_inputs_are_errors_that_say_what_to_do() {
         assert!(err(probability_of_improvement(&m, &m, &b)).contains(what));
     }
     let b = Bootstrap::default();
+    // 10⁶ replications of 2¹⁴ scores: 1.6·10¹⁰ draws, refused before any.
+    let big = ScoreMatrix::new(names(1 << 7), vec![vec![1.0; 1 << 7]; 1 << 7]).unwrap();
+    let long = Bootstrap {
+        reps: 1_000_000,
+        ..b
+    };
+    assert!(err(interval(&big, Aggregate::Mean, &long)).contains("fewer replications"));
+    assert!(err(performance_profile(&big, &[0.0], &long)).contains("fewer replications"));
+    assert!(err(probability_of_improvement(&big, &big, &long)).contains("fewer replications"));
     assert!(err(performance_profile(&m, &[], &b)).contains("no thresholds"));
     assert!(err(performance_profile(&m, &[0.0, f64::NAN], &b)).contains("threshold 1 is NaN"));
     let other = ScoreMatrix::new(vec!["task0".into(), "x".into()], vec![vec![1.0, 2.0]]).unwrap();
