@@ -60,6 +60,17 @@ impl Interval {
     }
 }
 
+/// `point [lo, hi]`, with the precision asked for (`{:.1}`), else as
+/// `f64` prints.
+impl std::fmt::Display for Interval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match f.precision() {
+            Some(p) => write!(f, "{:.p$} [{:.p$}, {:.p$}]", self.point, self.lo, self.hi),
+            None => write!(f, "{} [{}, {}]", self.point, self.lo, self.hi),
+        }
+    }
+}
+
 /// How to bootstrap: replications, coverage and the seed of the resampling.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Bootstrap {

@@ -18,6 +18,9 @@ use super::bootstrap::{Bootstrap, Resampler, percentile_interval};
 use super::matrix::ScoreMatrix;
 use crate::error::{Error, Result};
 use crate::limits::{bytes_for, check_memory};
+use crate::viz::{Html, Table, num};
+use neorl_plant::display::{HEAD_ROWS, TAIL_ROWS};
+use neorl_plant::rich_display;
 use serde::Serialize;
 
 /// A performance profile with pointwise confidence intervals.
@@ -95,3 +98,28 @@ fn fractions_above(scores: &mut [f64], taus: &[f64], out: &mut [f64]) {
         *o = (n - scores.partition_point(|&x| x <= tau)) as f64 / n as f64;
     }
 }
+
+impl Profile {
+    /// τ, the fraction above it and its interval, one row per τ (long
+    /// profiles show their first and last rows).
+    pub fn table(&self) -> Table {
+        let mut t = Table::new(&["τ", "fraction > τ", "lo", "hi"]).caption("Performance profile");
+        t.fill_head_tail(self.taus.len(), HEAD_ROWS, TAIL_ROWS, |k| {
+            vec![
+                num(self.taus[k]).into(),
+                num(self.fraction[k]).into(),
+                num(self.lo[k]).into(),
+                num(self.hi[k]).into(),
+            ]
+        });
+        t
+    }
+
+    pub(crate) fn rich(&self) -> Html {
+        let mut h = Html::default();
+        h.table(&self.table());
+        h.finish()
+    }
+}
+
+rich_display!(Profile);

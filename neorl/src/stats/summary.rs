@@ -123,7 +123,7 @@ impl StatsTable {
             for (i, iv) in r.intervals.iter().enumerate() {
                 // One decimal, as neorl's score tables (normalized scores
                 // span 0–100); the exact values are in `rows`.
-                let text = format!("{:.1} [{:.1}, {:.1}]", iv.point, iv.lo, iv.hi);
+                let text = format!("{iv:.1}");
                 // Bold only where it sets one algorithm apart.
                 let is_best = self.rows.len() > 1 && best[i] == Some(iv.point);
                 row.push(if is_best {

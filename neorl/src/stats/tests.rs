@@ -194,6 +194,12 @@ fn profile_counts_scores_strictly_above_tau() {
     // Deterministic.
     let again = performance_profile(&m, &p.taus, &Bootstrap::default()).unwrap();
     assert_eq!(again, p);
+    let text = p.to_text();
+    assert!(
+        text.contains("fraction > τ") && text.contains("0.75"),
+        "{text}"
+    );
+    assert!(p.to_html().contains("<table"));
 }
 
 #[test]
@@ -206,6 +212,13 @@ fn mann_whitney_counts_ties_as_half() {
     let y = column(&[2.0, 3.0]);
     let p = probability_of_improvement(&x, &y, &Bootstrap::default()).unwrap();
     assert_eq!(p.point, 0.125);
+    let shown = Interval {
+        point: 0.125,
+        lo: 0.0,
+        hi: 0.5,
+    };
+    assert_eq!(format!("{shown:.2}"), "0.12 [0.00, 0.50]");
+    assert_eq!(shown.to_string(), "0.125 [0, 0.5]");
     // The brute-force count on random data agrees with the sorted walk.
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
     for _ in 0..200 {
