@@ -110,4 +110,15 @@ if ! python3 -c "import pymodbus" >/dev/null 2>&1; then
     || { say "could not install pymodbus; run: python3 -m pip install pymodbus"; exit 1; }
 fi
 
+# Tests: rliable (neorl::stats is checked against the reference
+# implementation of Agarwal et al. 2021). Checked by importing its
+# `library`, which imports arch: arch < 8 (what rliable 1.2 allows) does
+# not import under pandas 3, so pandas is held below 3 (MLflow allows it).
+if ! python3 -c "import rliable.library" >/dev/null 2>&1; then
+  say "installing rliable (pip, with pandas<3 for its arch<8; the statistics test compares against it)"
+  python3 -m pip install -q rliable 'pandas<3' >/dev/null 2>&1 \
+    || python3 -m pip install -q --break-system-packages rliable 'pandas<3' >/dev/null 2>&1 \
+    || { say "could not install rliable; run: python3 -m pip install rliable 'pandas<3'"; exit 1; }
+fi
+
 say "ok ($(cargo --version), hdf5 $(pkg-config --modversion hdf5 2>/dev/null || echo '?'), mlflow $(python3 -c 'import mlflow; print(mlflow.__version__)' 2>/dev/null || echo '?'))"

@@ -24,6 +24,7 @@ pub mod experiments;
 pub mod progress;
 pub mod quickstart;
 pub mod report;
+pub mod stats;
 pub mod sweep;
 pub mod track;
 pub mod viz;
@@ -73,6 +74,7 @@ pub mod prelude {
     pub use crate::safety::{
         AlarmLevel, AuditLog, OverrideSource, SafetyConfig, Shield, ShieldConfig, Supervisor,
     };
+    pub use crate::stats::{Aggregate, Bootstrap, ScoreMatrix, StatsTable, summarize};
     /// Every `Debug` value shows as a cell's result in one build (see the trait).
     pub use crate::viz::display::DebugDisplay;
     pub use crate::viz::{Figure, Html, JsMode, PlotlyJs, Table, init_notebook, set_plotly_js};

@@ -1,9 +1,12 @@
 //! Real components the integration tests start and stop: an MLflow
-//! tracking server, a single-node SLURM cluster and Prometheus.
+//! tracking server, a single-node SLURM cluster and Prometheus; and the
+//! Python packages some tests compare against.
 
 pub mod mlflow;
 #[allow(dead_code)]
 pub mod prometheus;
+#[allow(dead_code)]
+pub mod python;
 #[allow(dead_code)]
 pub mod slurm;
 
