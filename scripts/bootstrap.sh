@@ -66,16 +66,7 @@ fi
 # The Python side of the tests. NEORL_BOOTSTRAP_PYTHON=0 stops here (.ci/run
 # installs it in the background while the lints run).
 if [ "${NEORL_BOOTSTRAP_PYTHON:-1}" = 0 ]; then
-  # Tests: pymodbus (a PLC programmer's Modbus client reads and writes the
-# policy server's register map in a test).
-if ! python3 -c "import pymodbus" >/dev/null 2>&1; then
-  say "installing pymodbus (pip; the policy server's Modbus test uses it)"
-  python3 -m pip install -q pymodbus >/dev/null 2>&1 \
-    || python3 -m pip install -q --break-system-packages pymodbus >/dev/null 2>&1 \
-    || { say "could not install pymodbus; run: python3 -m pip install pymodbus"; exit 1; }
-fi
-
-say "ok ($(cargo --version), hdf5 $(pkg-config --modversion hdf5 2>/dev/null || echo '?'); Python packages skipped)"
+  say "ok ($(cargo --version), hdf5 $(pkg-config --modversion hdf5 2>/dev/null || echo '?'); Python packages skipped)"
   exit 0
 fi
 
