@@ -741,7 +741,15 @@ fn cli_datasets_commands() {
     let rows = v["datasets"].as_array().unwrap();
     assert_eq!(rows.len(), 28 + 35, "28 -v0 and 35 protocol-v1 datasets");
     for r in rows {
-        for k in ["id", "env", "quality", "transitions", "seed", "sha256", "pinned"] {
+        for k in [
+            "id",
+            "env",
+            "quality",
+            "transitions",
+            "seed",
+            "sha256",
+            "pinned",
+        ] {
             assert!(!r[k].is_null(), "{k} missing in {r}");
         }
     }
@@ -900,10 +908,7 @@ fn unpinned_v1_entries_load_with_a_clear_note() {
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("(not pinned yet)"), "{stdout}");
     assert!(stdout.contains("2 datasets are not pinned yet"), "{stdout}");
-    assert!(
-        stdout.contains("environment not in this build"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("environment not in this build"), "{stdout}");
     let (code, stdout, stderr) = run(&["datasets", "generate", "SupplyChain-medium-v1", "--json"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
@@ -936,13 +941,15 @@ fn unpinned_v1_entries_load_with_a_clear_note() {
         "{}",
         d.metadata().behavior_policy
     );
-    let again = data::generate_entry(store.registry.get("SupplyChain-medium-v1").unwrap(), 1500)
-        .unwrap();
+    let again =
+        data::generate_entry(store.registry.get("SupplyChain-medium-v1").unwrap(), 1500).unwrap();
     assert_eq!(content_sha256(&d), content_sha256(&again));
     // The v1 recipe is not the v0 one.
     let v0 = small(Quality::Medium, 1500, 2);
     assert_ne!(content_sha256(&d), content_sha256(&v0));
-    assert!(data::unpinned_note(store.registry.get("SupplyChain-medium-v1").unwrap())
-        .contains("not pinned yet"));
+    assert!(
+        data::unpinned_note(store.registry.get("SupplyChain-medium-v1").unwrap())
+            .contains("not pinned yet")
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -60,7 +60,11 @@ pub enum DatasetsCmd {
         #[arg(required_unless_present = "registry", conflicts_with = "registry")]
         env: Option<String>,
         /// Target normalized score (random = 0, expert = 100).
-        #[arg(long, required_unless_present = "registry", conflicts_with = "registry")]
+        #[arg(
+            long,
+            required_unless_present = "registry",
+            conflicts_with = "registry"
+        )]
         target: Option<f64>,
         /// Episodes each candidate is scored on.
         #[arg(long, default_value_t = 100)]

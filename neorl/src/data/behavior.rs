@@ -63,6 +63,9 @@ use serde::Serialize;
 /// the environment's).
 const COIN_SALT: u64 = 0xC015_5A17_0DD5_EED5;
 
+/// Salt of the random actions' stream.
+const RANDOM_SALT: u64 = 0x005E_ED0F_DA7A;
+
 /// The expert with a fraction ε of its steps replaced by uniform random
 /// actions (see the module documentation).
 #[derive(Debug)]
@@ -117,7 +120,7 @@ impl Policy for DegradedExpert {
 
     fn reset(&mut self, seed: u64) {
         self.expert.reset(seed);
-        self.random.reset(seed ^ 0x5EED_0F_DA7A);
+        self.random.reset(seed ^ RANDOM_SALT);
         self.coin = EnvRng::seed_from_u64(seed ^ POLICY_SEED_SALT ^ COIN_SALT);
     }
 
@@ -348,13 +351,18 @@ mod tests {
         let mut large = DegradedExpert::new(&spec, 0.6).unwrap();
         let seed = 11;
         expert.reset(seed);
-        random.reset(seed ^ 0x5EED_0F_DA7A);
+        random.reset(seed ^ RANDOM_SALT);
         for p in [&mut e0, &mut e1, &mut small, &mut large] {
             p.reset(seed);
         }
         let ad = spec.act_dim();
         let obs = vec![0.5f32; spec.obs_dim()];
-        let (mut a, mut b, mut c, mut d) = (vec![0f32; ad], vec![0f32; ad], vec![0f32; ad], vec![0f32; ad]);
+        let (mut a, mut b, mut c, mut d) = (
+            vec![0f32; ad],
+            vec![0f32; ad],
+            vec![0f32; ad],
+            vec![0f32; ad],
+        );
         let (mut n_small, mut n_large) = (0, 0);
         for _ in 0..400 {
             expert.act(&obs, &mut a).unwrap();
@@ -372,7 +380,10 @@ mod tests {
             n_large += replaced_large as usize;
         }
         assert!((40..=120).contains(&n_small), "{n_small} of 400 at ε = 0.2");
-        assert!((200..=280).contains(&n_large), "{n_large} of 400 at ε = 0.6");
+        assert!(
+            (200..=280).contains(&n_large),
+            "{n_large} of 400 at ε = 0.6"
+        );
     }
 
     #[test]

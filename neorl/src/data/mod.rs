@@ -67,6 +67,7 @@ pub mod registry;
 pub mod validate;
 
 pub use batch::{Batch, BatchSource, DataSource};
+pub use behavior::{Calibration, CalibrationConfig, DegradedExpert, calibrate, family_score};
 pub use checksum::{content_sha256, metadata_sha256};
 pub use dataset::{Columns, ConstraintColumn, Dataset, Metadata, Normalization};
 pub use episodes::{EpisodeRow, EpisodesTable};
@@ -74,7 +75,6 @@ pub use formats::{read, read_with};
 pub use frame::{ColumnSummary, Summary};
 #[cfg(feature = "frames")]
 pub use frame::{Frame, FrameExt, write_parquet};
-pub use behavior::{Calibration, CalibrationConfig, DegradedExpert, calibrate, family_score};
 pub use generate::{GENERATOR, GENERATOR_V1, GenerateConfig, Quality, check_fits, generate};
 pub use h5::{Reader, WriteOptions, write, write_with};
 pub use info::{FileInfo, info};
@@ -170,11 +170,11 @@ fn note_unpinned(entry: &DatasetEntry, size: usize) {
     if entry.is_pinned() || size != entry.transitions {
         return;
     }
-    if let Ok(mut seen) = SEEN.lock() {
-        if !seen.contains(&entry.id) {
-            seen.push(entry.id.clone());
-            eprintln!("{}", unpinned_note(entry));
-        }
+    if let Ok(mut seen) = SEEN.lock()
+        && !seen.contains(&entry.id)
+    {
+        seen.push(entry.id.clone());
+        eprintln!("{}", unpinned_note(entry));
     }
 }
 

@@ -191,7 +191,7 @@ impl DatasetEntry {
 pub fn split_version(env: &str) -> (&str, &str) {
     match env.rsplit_once("-v") {
         Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
-            (base, &env[base.len() + 1..])
+            (base, env.get(base.len() + 1..).unwrap_or("v0"))
         }
         _ => (env, "v0"),
     }
@@ -563,7 +563,10 @@ ref_expert_return = 1.0
             DatasetEntry::make_id("ChemicalReactor-v1", Quality::Low),
             "ChemicalReactor-low-v1"
         );
-        assert_eq!(DatasetEntry::make_id("Custom", Quality::Expert), "Custom-expert-v0");
+        assert_eq!(
+            DatasetEntry::make_id("Custom", Quality::Expert),
+            "Custom-expert-v0"
+        );
         assert_eq!(split_version("A-B-v12"), ("A-B", "v12"));
         assert_eq!(split_version("A-vx"), ("A-vx", "v0"));
         assert_eq!(split_version("A-v"), ("A-v", "v0"));
