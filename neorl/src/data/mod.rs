@@ -130,13 +130,10 @@ pub fn cache_file_name(entry: &DatasetEntry, size: usize) -> String {
 /// no checksum check).
 pub fn generate_entry(entry: &DatasetEntry, size: usize) -> Result<Dataset> {
     if let Err(e) = crate::env::model(&entry.env, crate::env::EnvOptions::default()) {
-        return Err(Error::Registry {
-            path: entry.id.clone(),
-            problem: format!(
-                "is made on environment {}, which this build of neorl does not have ({e}); use a neorl that has it (protocol-v1 datasets need the -v1 environments)",
-                entry.env
-            ),
-        });
+        return Err(Error::InvalidArgument(format!(
+            "dataset {} is made on environment {}, which this build of neorl does not have ({e}); use a neorl that has it (protocol-v1 datasets need the -v1 environments)",
+            entry.id, entry.env
+        )));
     }
     let mut cfg = GenerateConfig::new(&entry.env, entry.quality, size, entry.seed);
     cfg.dataset_id = entry.id.clone();
