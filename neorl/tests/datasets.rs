@@ -739,9 +739,17 @@ fn cli_datasets_commands() {
     let (code, v) = neorl_json(&["datasets", "list", "--json"], &dir);
     assert_eq!(code, 0);
     let rows = v["datasets"].as_array().unwrap();
-    assert_eq!(rows.len(), 28);
+    assert_eq!(rows.len(), 28 + 35, "28 -v0 and 35 protocol-v1 datasets");
     for r in rows {
-        for k in ["id", "env", "quality", "transitions", "seed", "sha256"] {
+        for k in [
+            "id",
+            "env",
+            "quality",
+            "transitions",
+            "seed",
+            "sha256",
+            "pinned",
+        ] {
             assert!(!r[k].is_null(), "{k} missing in {r}");
         }
     }
@@ -859,4 +867,89 @@ fn agents_train_on_a_dataset() {
     let mut bc = Bc::new(&spec, cfg, &Device::cpu()).unwrap();
     bc.train(&d, 5).unwrap();
     assert!(bc.history().steps.iter().all(|&s| (1..=5).contains(&s)));
+}
+
+/// Protocol v1's datasets before they are pinned: a registry entry with an
+/// empty sha256 lists as "not pinned yet", loads by id with a note saying
+/// its content is not checked, and its ε-degraded recipe generates
+/// reproducibly; an entry on an environment this build lacks says so.
+#[test]
+fn unpinned_v1_entries_load_with_a_clear_note() {
+    let _serial = serial();
+    let dir = tmp("unpinned");
+    let registry = dir.join("registry.toml");
+    let entry = |id: &str, env: &str, eps: &str| {
+        format!(
+            "[[datasets]]\nid = \"{id}\"\nenv = \"{env}\"\nquality = \"medium\"\ntransitions = 1500\nseed = 2\ngenerator = \"{}\"\nbehavior_policy = \"\"\nsha256 = \"\"\nref_random_return = 0.0\nref_expert_return = 0.0\nepsilons = {eps}\ntarget_score = 50.0\ncalibrated_on = \"{env}\"\n\n",
+            data::GENERATOR_V1
+        )
+    };
+    std::fs::write(
+        &registry,
+        entry("SupplyChain-medium-v1", ENV, "[0.5]")
+            + &entry("SupplyChain-medium-v9", "SupplyChain-v9", "[0.5]"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_neorl"))
+            .args(args)
+            .env("NEORL_PROGRESS", "off")
+            .env("NEORL_DATA_DIR", &dir)
+            .env("NEORL_DATASET_REGISTRY", &registry)
+            .output()
+            .expect("the neorl binary runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, _) = run(&["datasets", "list"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("(not pinned yet)"), "{stdout}");
+    assert!(stdout.contains("2 datasets are not pinned yet"), "{stdout}");
+    assert!(stdout.contains("environment not in this build"), "{stdout}");
+    let (code, stdout, stderr) = run(&["datasets", "generate", "SupplyChain-medium-v1", "--json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("SupplyChain-medium-v1 is not pinned yet")
+            && stderr.contains("neorl datasets pin"),
+        "{stderr}"
+    );
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["pinned"], false, "{v}");
+    assert_eq!(v["transitions"], 1500, "{v}");
+    let (code, stdout, stderr) = run(&["datasets", "generate", "SupplyChain-medium-v9"]);
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        stderr.contains("SupplyChain-v9") && stderr.contains("does not have"),
+        "{stderr}"
+    );
+
+    // The library loads the same entry by id, with the recipe's ε in its
+    // behaviour description and the v1 generator; the same again is
+    // bit-identical.
+    let store = Store {
+        registry: data::Registry::from_path(&registry).unwrap(),
+        dir: dir.clone(),
+    };
+    let d = store.load("SupplyChain-medium-v1").unwrap();
+    assert_eq!(d.len(), 1500);
+    assert_eq!(d.metadata().generator, data::GENERATOR_V1);
+    assert!(
+        d.metadata().behavior_policy.contains("ε = 0.5"),
+        "{}",
+        d.metadata().behavior_policy
+    );
+    let again =
+        data::generate_entry(store.registry.get("SupplyChain-medium-v1").unwrap(), 1500).unwrap();
+    assert_eq!(content_sha256(&d), content_sha256(&again));
+    // The v1 recipe is not the v0 one.
+    let v0 = small(Quality::Medium, 1500, 2);
+    assert_ne!(content_sha256(&d), content_sha256(&v0));
+    assert!(
+        data::unpinned_note(store.registry.get("SupplyChain-medium-v1").unwrap())
+            .contains("not pinned yet")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -287,6 +287,22 @@ fn matrix(s: &Scratch) -> Vec<Case> {
         ),
         (words("datasets list"), vec![], vec![], vec![], vec![]),
         (
+            words("datasets calibrate SupplyChain-v0 --target 50 --episodes 2"),
+            vec!["--target", "--seed", "--tolerance"],
+            vec![],
+            vec![],
+            vec![],
+        ),
+        (
+            // A target no member reaches: one candidate, so only the
+            // episode counts are at stake.
+            words("datasets calibrate SupplyChain-v0 --target=1e300"),
+            vec!["--episodes"],
+            vec![],
+            vec![],
+            vec![],
+        ),
+        (
             with(
                 "datasets generate ChemicalReactor-medium-v0 --size 20 --out",
                 &[&s.path("gen.h5")],
@@ -467,6 +483,8 @@ fn every_subcommand_survives_hostile_arguments() {
         // and regenerates in full: real work, not a hostile case.
         if p != "/dev/null" {
             s.survives(&[words("datasets pin --registry"), vec![p.clone()]].concat());
+            s.survives(&[words("datasets calibrate --registry"), vec![p.clone()]].concat());
+            runs += 1;
         }
         s.survives(
             &[

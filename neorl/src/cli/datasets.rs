@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum DatasetsCmd {
-    /// List the registry: 7 environments × random, medium, expert, mixed.
+    /// List the registry: 7 environments × random, medium, expert, mixed at -v0, and protocol v1's -v1 datasets (which add low).
     List {
         #[arg(long)]
         json: bool,
@@ -54,7 +54,34 @@ pub enum DatasetsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Regenerate every dataset of the registered environments and rewrite the registry's checksums (for developers, after a deliberate model change).
+    /// Find the behaviour family's ε (the expert with that fraction of random actions) for a target normalized score on ENV; or, with --registry, recalibrate every protocol-v1 entry of a registry file in place (nothing is generated).
+    Calibrate {
+        /// Environment id, e.g. SupplyChain-v0.
+        #[arg(required_unless_present = "registry", conflicts_with = "registry")]
+        env: Option<String>,
+        /// Target normalized score (random = 0, expert = 100).
+        #[arg(
+            long,
+            required_unless_present = "registry",
+            conflicts_with = "registry"
+        )]
+        target: Option<f64>,
+        /// Episodes each candidate is scored on.
+        #[arg(long, default_value_t = 100)]
+        episodes: usize,
+        /// First episode seed.
+        #[arg(long, default_value_t = 2_000_000)]
+        seed: u64,
+        /// Stop within this many normalized points of the target.
+        #[arg(long, default_value_t = 2.0)]
+        tolerance: f64,
+        /// Registry file whose protocol-v1 entries to recalibrate (protocol defaults: 100 episodes from seed 2000000, ±2).
+        #[arg(long)]
+        registry: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Regenerate every dataset of the registered environments and rewrite the registry's checksums (for developers, after a deliberate model change); protocol-v1 entries calibrated on another environment are calibrated first.
     Pin {
         /// Registry file to rewrite.
         #[arg(long)]
@@ -108,7 +135,7 @@ pub fn run(what: DatasetsCmd) -> Result<Outcome> {
                 if json {
                     print_json(&json!({
                         "id": g.id, "path": g.path.to_string_lossy(), "transitions": g.transitions,
-                        "episodes": g.episodes, "sha256": g.sha256,
+                        "episodes": g.episodes, "sha256": g.sha256, "pinned": g.pinned,
                     }))?;
                 } else {
                     println!(
@@ -205,6 +232,60 @@ pub fn run(what: DatasetsCmd) -> Result<Outcome> {
                 );
             }
         }
+        DatasetsCmd::Calibrate {
+            env,
+            target,
+            episodes,
+            seed,
+            tolerance,
+            registry,
+            json,
+        } => {
+            if let Some(path) = registry {
+                let mut reg = Registry::from_path(&path)?;
+                let rows = data::calibrate_registry(&mut reg, true)?;
+                std::fs::write(&path, reg.to_toml())?;
+                if json {
+                    print_json(&json!({"registry": path.to_string_lossy(), "calibrated": rows}))?;
+                } else {
+                    for r in &rows {
+                        println!(
+                            "{:<32} ε = {:?} score {:.2}{}{}",
+                            r.id,
+                            r.epsilons,
+                            r.calibrated_score,
+                            r.target_score
+                                .map(|t| format!(" (target {t})"))
+                                .unwrap_or_default(),
+                            if r.within_tolerance {
+                                ""
+                            } else {
+                                " NOT within tolerance"
+                            }
+                        );
+                    }
+                    println!(
+                        "wrote {} ({} entries calibrated; the checksums of changed recipes are stale: run `neorl datasets pin`)",
+                        path.display(),
+                        rows.len()
+                    );
+                }
+            } else {
+                let cfg = data::CalibrationConfig {
+                    episodes,
+                    seed,
+                    tolerance,
+                    ..Default::default()
+                };
+                let env = env.unwrap_or_default();
+                let c = data::calibrate(&env, target.unwrap_or_default(), &cfg)?;
+                if json {
+                    print_json(&serde_json::to_value(&c)?)?;
+                } else {
+                    print!("{c}");
+                }
+            }
+        }
         DatasetsCmd::Pin { registry, json } => {
             let path = registry.unwrap_or_else(data::registry::source_path);
             let rows = data::pin(&path)?;
@@ -234,7 +315,10 @@ fn list(json: bool) -> Result<()> {
             .iter()
             .map(|d| {
                 json!({"id": d.id, "env": d.env, "quality": d.quality, "transitions": d.transitions,
-                       "seed": d.seed, "sha256": d.sha256})
+                       "seed": d.seed, "sha256": d.sha256, "pinned": d.is_pinned(),
+                       "generator": d.generator, "epsilons": d.epsilons,
+                       "target_score": d.target_score, "calibrated_score": d.calibrated_score,
+                       "calibrated_on": d.calibrated_on})
             })
             .collect();
         return print_json(&json!({ "datasets": rows }));
@@ -243,19 +327,38 @@ fn list(json: bool) -> Result<()> {
         "{:<32} {:<20} {:<7} {:>11} {:>4}  sha256",
         "id", "env", "quality", "transitions", "seed"
     );
+    let registered = |env: &str| neorl::env::model(env, Default::default()).is_ok();
+    let (mut unpinned, mut missing) = (0, 0);
     for d in &reg.datasets {
+        let env_note = if registered(&d.env) {
+            ""
+        } else {
+            missing += 1;
+            "  (environment not in this build)"
+        };
+        unpinned += !d.is_pinned() as usize;
         println!(
-            "{:<32} {:<20} {:<7} {:>11} {:>4}  {}",
+            "{:<32} {:<20} {:<7} {:>11} {:>4}  {}{env_note}",
             d.id,
             d.env,
             d.quality,
             d.transitions,
             d.seed,
-            if d.sha256.is_empty() {
-                "(not pinned)"
-            } else {
+            if d.is_pinned() {
                 &d.sha256[..16]
+            } else {
+                "(not pinned yet)"
             }
+        );
+    }
+    if unpinned > 0 {
+        println!(
+            "{unpinned} datasets are not pinned yet: they load, but their content is not checked against a registry checksum until `neorl datasets pin` records one"
+        );
+    }
+    if missing > 0 {
+        println!(
+            "{missing} datasets need an environment this build does not have: they load once it does"
         );
     }
     println!("cache: {}", data::data_dir().display());

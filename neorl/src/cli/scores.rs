@@ -32,7 +32,7 @@ pub struct ScoresArgs {
     /// Episodes per evaluation.
     #[arg(long, default_value_t = 10)]
     episodes: usize,
-    /// Dataset quality: random, medium, expert or mixed.
+    /// Dataset quality: random, medium, expert or mixed (and low on -v1 environments, protocol v1).
     #[arg(long, default_value = "medium")]
     quality: String,
     /// Transitions per dataset (default: the registry's size).

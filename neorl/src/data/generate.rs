@@ -31,7 +31,21 @@
 //! All arithmetic is IEEE with the pure-Rust `libm` (in the models), all
 //! randomness seeded ChaCha8, and nothing depends on thread scheduling: the
 //! same id, size and seed give bit-identical arrays on any machine.
+//!
+//! ## Recipe `neorl-datagen/2` (protocol v1)
+//!
+//! Steps 1, 3 and 4 as above; step 2 differs: the behaviour policy of every
+//! lane is a member of [`super::behavior`]'s family, the expert with a
+//! fraction ε of its steps replaced by uniform random actions, and the
+//! recipe names the ε of each lane: `epsilons = [ε₀, …, ε_{k−1}]`, lane `l`
+//! runs `ε_{l mod k}` (`k` is 1 or 3; `L` is a multiple of 3, so each ε
+//! runs on the same number of lanes). A single-level dataset has one ε (1
+//! for `random`, the calibrated one for `low`, `medium`, `expert`); `mixed`
+//! has three (`[1, ε_low, ε_medium]`). The registry stores the ε with the
+//! entry ([`super::registry`]), so the recipe is reproducible without
+//! recalibrating.
 
+use super::behavior::DegradedExpert;
 use super::dataset::{Columns, Dataset, Metadata};
 use crate::control::{PolicyKind, make_policy};
 use crate::env::{EnvOptions, EnvSpec, VecEnv, model};
@@ -45,12 +59,19 @@ use serde::{Deserialize, Serialize};
 /// whenever a change to this recipe changes the bytes it produces.
 pub const GENERATOR: &str = "neorl-datagen/1";
 
+/// The protocol-v1 recipe (the ε-degraded expert family); the version of
+/// registry entries that carry `epsilons`.
+pub const GENERATOR_V1: &str = "neorl-datagen/2";
+
 /// Dataset quality: which behaviour policy generated the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Quality {
     /// Uniform random actions over the actuator bounds.
     Random,
+    /// Protocol v1 only: the ε-degraded expert calibrated to a normalized
+    /// score of about 25.
+    Low,
     /// The expert's structure with detuned gains and actuator noise.
     Medium,
     /// The plant's own controller.
@@ -60,8 +81,18 @@ pub enum Quality {
 }
 
 impl Quality {
+    /// The `-v0` registry's qualities (generator `neorl-datagen/1`).
     pub const ALL: [Quality; 4] = [
         Quality::Random,
+        Quality::Medium,
+        Quality::Expert,
+        Quality::Mixed,
+    ];
+
+    /// Protocol v1's qualities (generator `neorl-datagen/2`).
+    pub const V1: [Quality; 5] = [
+        Quality::Random,
+        Quality::Low,
         Quality::Medium,
         Quality::Expert,
         Quality::Mixed,
@@ -70,17 +101,20 @@ impl Quality {
     pub fn as_str(self) -> &'static str {
         match self {
             Quality::Random => "random",
+            Quality::Low => "low",
             Quality::Medium => "medium",
             Quality::Expert => "expert",
             Quality::Mixed => "mixed",
         }
     }
 
-    /// Behaviour policy of lane `lane`.
+    /// Behaviour policy of lane `lane` in the `neorl-datagen/1` recipe
+    /// (`low` has none there: it is generated from the v1 family only, and
+    /// [`generate`] refuses it without `epsilons`).
     pub fn lane_policy(self, lane: usize) -> PolicyKind {
         match self {
             Quality::Random => PolicyKind::Random,
-            Quality::Medium => PolicyKind::Medium,
+            Quality::Low | Quality::Medium => PolicyKind::Medium,
             Quality::Expert => PolicyKind::Expert,
             Quality::Mixed => {
                 [PolicyKind::Random, PolicyKind::Medium, PolicyKind::Expert][lane % 3]
@@ -98,12 +132,12 @@ impl std::fmt::Display for Quality {
 impl std::str::FromStr for Quality {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        Quality::ALL
+        Quality::V1
             .into_iter()
             .find(|q| q.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
                 Error::InvalidArgument(format!(
-                    "unknown dataset quality '{s}'; choose one of: random, medium, expert, mixed"
+                    "unknown dataset quality '{s}'; choose one of: random, low (protocol v1 only), medium, expert, mixed"
                 ))
             })
     }
@@ -122,6 +156,10 @@ pub struct GenerateConfig {
     pub threads: usize,
     /// Registry id written into the metadata (may be empty).
     pub dataset_id: String,
+    /// `None`: the `neorl-datagen/1` recipe (the quality's controllers).
+    /// `Some(ε per lane)`: the `neorl-datagen/2` recipe, lane `l` running
+    /// the expert degraded by `epsilons[l % epsilons.len()]` (1 or 3 values).
+    pub epsilons: Option<Vec<f64>>,
 }
 
 impl GenerateConfig {
@@ -135,8 +173,31 @@ impl GenerateConfig {
                 .map(|n| n.get())
                 .unwrap_or(1),
             dataset_id: String::new(),
+            epsilons: None,
         }
     }
+
+    /// The generator this configuration's recipe is.
+    pub fn generator(&self) -> &'static str {
+        match self.epsilons {
+            None => GENERATOR,
+            Some(_) => GENERATOR_V1,
+        }
+    }
+}
+
+/// Check a v1 recipe's per-lane ε list: 1 or 3 values, each in `[0, 1]`.
+pub fn check_epsilons(epsilons: &[f64], what: &str) -> Result<()> {
+    if !matches!(epsilons.len(), 1 | 3) {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: epsilons must hold 1 value (one behaviour) or 3 (a mixed dataset's thirds of the lanes), got {}",
+            epsilons.len()
+        )));
+    }
+    for &e in epsilons {
+        super::behavior::check_epsilon(e, what)?;
+    }
+    Ok(())
 }
 
 /// Number of parallel lanes: `3 × clamp(round(transitions / (24 × horizon)), 1, 16)`,
@@ -179,9 +240,25 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Dataset> {
     let (od, ad, nc) = (spec.obs_dim(), spec.act_dim(), spec.n_constraints());
     let lanes = lanes_for(n, spec.horizon);
     let mut venv = VecEnv::new(m, lanes, cfg.seed, cfg.threads)?;
-    let mut policies: Vec<Box<dyn Policy>> = (0..lanes)
-        .map(|l| make_policy(&spec, cfg.quality.lane_policy(l)))
-        .collect::<Result<_>>()?;
+    let mut policies: Vec<Box<dyn Policy>> = match &cfg.epsilons {
+        None if cfg.quality == Quality::Low => {
+            return Err(Error::InvalidArgument(format!(
+                "quality 'low' exists only in the protocol-v1 recipe ({GENERATOR_V1}): give its epsilons (registry entries <Env>-low-v1 carry them)"
+            )));
+        }
+        None => (0..lanes)
+            .map(|l| make_policy(&spec, cfg.quality.lane_policy(l)))
+            .collect::<Result<_>>()?,
+        Some(eps) => {
+            check_epsilons(eps, &spec.id)?;
+            (0..lanes)
+                .map(|l| {
+                    let e = eps[l % eps.len()];
+                    Ok(Box::new(DegradedExpert::new(&spec, e)?) as Box<dyn Policy>)
+                })
+                .collect::<Result<_>>()?
+        }
+    };
     let mut episode = vec![0u64; lanes];
     for (l, p) in policies.iter_mut().enumerate() {
         p.reset(episode_seed(cfg.seed, l, 0));
@@ -265,13 +342,13 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Dataset> {
         }
     }
     progress.finish();
-    let behavior = describe_behavior(cfg.quality, &policies);
+    let behavior = describe_behavior(cfg.quality, &policies, cfg.epsilons.as_deref());
     let meta = Metadata {
         dataset_id: cfg.dataset_id.clone(),
         env_id: spec.id.clone(),
         quality: cfg.quality.as_str().into(),
         seed: Some(cfg.seed),
-        generator: GENERATOR.into(),
+        generator: cfg.generator().into(),
         neorl_version: env!("CARGO_PKG_VERSION").into(),
         behavior_policy: behavior,
         ref_min_score: Some(spec.ref_random_return),
@@ -394,9 +471,16 @@ pub fn check_fits(spec: &EnvSpec, transitions: usize, what: &str, fix: &str) -> 
 }
 
 /// The behaviour policy as the controllers name themselves.
-fn describe_behavior(q: Quality, policies: &[Box<dyn Policy>]) -> String {
-    match q {
-        Quality::Mixed => format!(
+fn describe_behavior(q: Quality, policies: &[Box<dyn Policy>], eps: Option<&[f64]>) -> String {
+    match (q, eps) {
+        (_, Some([a, b, c])) => format!(
+            "{q}: equal thirds of the lanes run ε = {a}, {b} and {c} of the expert's steps replaced by uniform random actions [{}], [{}], [{}]",
+            policies[0].name(),
+            policies[1].name(),
+            policies[2].name()
+        ),
+        (_, Some(_)) => policies[0].name(),
+        (Quality::Mixed, None) => format!(
             "mixed: equal thirds of the lanes (and so about a third of the transitions each) run random [{}], medium [{}] and expert [{}]",
             policies[0].name(),
             policies[1].name(),

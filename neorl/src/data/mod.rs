@@ -45,12 +45,16 @@
 //! ## Registry and cache
 //!
 //! `datasets/registry.toml` ([`registry`]) lists 7 environments × 4
-//! qualities, each with its recipe and content SHA-256. [`load`] generates a
+//! qualities at `-v0`, each with its recipe and content SHA-256, and
+//! protocol v1's 7 × 5 (`<Env>-<quality>-v1`: the ε-degraded expert of
+//! [`behavior`], calibrated to target scores). [`load`] generates a
 //! dataset on first use ([`generate`]), checks it against the registry, and
 //! caches it in [`data_dir`]; later calls read the cached file and check it
-//! again.
+//! again. An entry not pinned yet (empty `sha256`) loads with a note on
+//! stderr that its content is not checked.
 
 pub mod batch;
+pub mod behavior;
 pub mod checksum;
 pub mod dataset;
 pub mod episodes;
@@ -63,6 +67,7 @@ pub mod registry;
 pub mod validate;
 
 pub use batch::{Batch, BatchSource, DataSource};
+pub use behavior::{Calibration, CalibrationConfig, DegradedExpert, calibrate, family_score};
 pub use checksum::{content_sha256, metadata_sha256};
 pub use dataset::{Columns, ConstraintColumn, Dataset, Metadata, Normalization};
 pub use episodes::{EpisodeRow, EpisodesTable};
@@ -70,7 +75,7 @@ pub use formats::{read, read_with};
 pub use frame::{ColumnSummary, Summary};
 #[cfg(feature = "frames")]
 pub use frame::{Frame, FrameExt, write_parquet};
-pub use generate::{GENERATOR, GenerateConfig, Quality, check_fits, generate};
+pub use generate::{GENERATOR, GENERATOR_V1, GenerateConfig, Quality, check_fits, generate};
 pub use h5::{Reader, WriteOptions, write, write_with};
 pub use info::{FileInfo, info};
 pub use registry::{DatasetEntry, Registry};
@@ -124,8 +129,15 @@ pub fn cache_file_name(entry: &DatasetEntry, size: usize) -> String {
 /// Generate the registry dataset `entry` at `size` transitions (no cache,
 /// no checksum check).
 pub fn generate_entry(entry: &DatasetEntry, size: usize) -> Result<Dataset> {
+    if let Err(e) = crate::env::model(&entry.env, crate::env::EnvOptions::default()) {
+        return Err(Error::InvalidArgument(format!(
+            "dataset {} is made on environment {}, which this build of neorl does not have ({e}); use a neorl that has it (protocol-v1 datasets need the -v1 environments)",
+            entry.id, entry.env
+        )));
+    }
     let mut cfg = GenerateConfig::new(&entry.env, entry.quality, size, entry.seed);
     cfg.dataset_id = entry.id.clone();
+    cfg.epsilons = entry.epsilons.clone();
     let d = generate(&cfg)?;
     if d.metadata().generator != entry.generator {
         return Err(Error::Registry {
@@ -138,6 +150,29 @@ pub fn generate_entry(entry: &DatasetEntry, size: usize) -> Result<Dataset> {
         });
     }
     Ok(d)
+}
+
+/// The note an entry that is not pinned yet gets when it is loaded or
+/// generated at the registry's size.
+pub fn unpinned_note(entry: &DatasetEntry) -> String {
+    format!(
+        "neorl: note: {} is not pinned yet (its sha256 in the registry is empty), so its content is not checked against a reference; once its environment is final, `neorl datasets pin` records its checksum",
+        entry.id
+    )
+}
+
+/// Print [`unpinned_note`] on stderr, once per id and process.
+fn note_unpinned(entry: &DatasetEntry, size: usize) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    if entry.is_pinned() || size != entry.transitions {
+        return;
+    }
+    if let Ok(mut seen) = SEEN.lock()
+        && !seen.contains(&entry.id)
+    {
+        seen.push(entry.id.clone());
+        eprintln!("{}", unpinned_note(entry));
+    }
 }
 
 /// Compare a dataset's content with the registry's pinned SHA-256 (only at
@@ -172,6 +207,9 @@ pub struct Generated {
     pub transitions: usize,
     pub episodes: usize,
     pub sha256: String,
+    /// Whether the registry pins this content (false: not pinned yet, or a
+    /// size other than the registry's, which its own file attributes check).
+    pub pinned: bool,
 }
 
 impl Store {
@@ -247,6 +285,7 @@ impl Store {
                 ));
             }
             check_pinned(&e, &d, &path.display().to_string(), &fix)?;
+            note_unpinned(&e, size);
             return Ok(d);
         }
         Ok(self.generate_dataset(id, Some(size), None)?.0)
@@ -279,6 +318,7 @@ impl Store {
             Some(p) => p.to_path_buf(),
             None => self.dir.join(cache_file_name(&e, size)),
         };
+        note_unpinned(&e, size);
         let sha256 = write(&d, &path)?;
         let g = Generated {
             id: e.id.clone(),
@@ -286,6 +326,7 @@ impl Store {
             transitions: d.len(),
             episodes: d.num_episodes(),
             sha256,
+            pinned: e.is_pinned() && size == e.transitions,
         };
         Ok((d, g))
     }
@@ -393,16 +434,119 @@ pub struct Pinned {
     pub generated: bool,
     pub changed: bool,
     pub sha256: String,
+    /// Protocol v1: the behaviour family's ε per lane, after calibration.
+    pub epsilons: Option<Vec<f64>>,
+    /// Protocol v1: the calibrated score (see [`DatasetEntry::calibrated_score`]).
+    pub calibrated_score: Option<f64>,
+}
+
+/// What [`calibrate_registry`] did to one protocol-v1 entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Calibrated {
+    pub id: String,
+    pub env: String,
+    pub target_score: Option<f64>,
+    pub epsilons: Vec<f64>,
+    pub calibrated_score: f64,
+    /// Whether the targeted score was reached within the tolerance (always
+    /// true for random and mixed, which have no target).
+    pub within_tolerance: bool,
+}
+
+/// Calibrate the protocol-v1 entries of `reg` whose environment is
+/// registered in this build: every one when `force`, else those calibrated
+/// on another environment ([`DatasetEntry::needs_calibration`]). Entries
+/// with a target score get ε from [`calibrate`] (default
+/// [`CalibrationConfig`]); then `random` entries are scored at ε = 1 and
+/// `mixed` ones take `[1, ε_low, ε_medium]` from the low and medium
+/// entries of the same name and version ([`DatasetEntry::sibling_id`]) and are scored as the mean of the three (the lanes
+/// are equal thirds) on the same episodes. Nothing is generated.
+pub fn calibrate_registry(reg: &mut Registry, force: bool) -> Result<Vec<Calibrated>> {
+    let cfg = CalibrationConfig::default();
+    let registered = |env: &str| crate::env::model(env, crate::env::EnvOptions::default()).is_ok();
+    let wanted: Vec<usize> = (0..reg.datasets.len())
+        .filter(|&i| {
+            let e = &reg.datasets[i];
+            e.is_v1() && registered(&e.env) && (force || e.needs_calibration())
+        })
+        .collect();
+    let mut out = vec![];
+    // Targeted qualities first: mixed is built from low and medium.
+    let mut order = wanted.clone();
+    order.sort_by_key(|&i| reg.datasets[i].target_score.is_none());
+    for i in order {
+        let e = reg.datasets[i].clone();
+        let context = |err: Error| Error::Registry {
+            path: reg.source.clone(),
+            problem: format!("calibrating {} on {}: {err}", e.id, e.env),
+        };
+        let (eps, score, within) = match (e.target_score, e.quality) {
+            (Some(t), _) => {
+                let c = calibrate(&e.env, t, &cfg).map_err(context)?;
+                (vec![c.epsilon], c.score, c.within_tolerance)
+            }
+            (None, Quality::Mixed) => {
+                let level = |q: Quality| -> Result<f64> {
+                    let id = e.sibling_id(q);
+                    let l = reg.get(&id).map_err(|_| Error::Registry {
+                        path: reg.source.clone(),
+                        problem: format!(
+                            "{}: a v1 mixed dataset takes its ε from {id}, which the registry lacks; add it",
+                            e.id
+                        ),
+                    })?;
+                    match l.epsilons.as_deref() {
+                        Some([x]) => Ok(*x),
+                        _ => Err(Error::Registry {
+                            path: reg.source.clone(),
+                            problem: format!("{}: {id} must carry exactly one ε", e.id),
+                        }),
+                    }
+                };
+                let eps = vec![1.0, level(Quality::Low)?, level(Quality::Medium)?];
+                let mut sum = 0.0;
+                for &x in &eps {
+                    sum += family_score(&e.env, x, cfg.episodes, cfg.seed).map_err(context)?;
+                }
+                (eps, sum / 3.0, true)
+            }
+            (None, _) => {
+                let eps = e.epsilons.clone().unwrap_or_else(|| vec![1.0]);
+                let mut sum = 0.0;
+                for &x in &eps {
+                    sum += family_score(&e.env, x, cfg.episodes, cfg.seed).map_err(context)?;
+                }
+                (eps.clone(), sum / eps.len() as f64, true)
+            }
+        };
+        let d = &mut reg.datasets[i];
+        d.epsilons = Some(eps.clone());
+        d.calibrated_score = Some(score);
+        d.calibrated_on = Some(d.env.clone());
+        out.push(Calibrated {
+            id: d.id.clone(),
+            env: d.env.clone(),
+            target_score: d.target_score,
+            epsilons: eps,
+            calibrated_score: score,
+            within_tolerance: within,
+        });
+    }
+    // Report in registry order.
+    out.sort_by_key(|c| reg.datasets.iter().position(|d| d.id == c.id));
+    Ok(out)
 }
 
 /// Regenerate every registry dataset whose environment is registered in
 /// this build, at its registry size, and rewrite the registry file at
 /// `path` with the new checksums, behaviour policies and reference returns
-/// (entries of other environments are kept; missing ones are added
-/// unpinned).
+/// (entries of other environments are kept; missing `-v0` ones are added
+/// unpinned). Protocol-v1 entries calibrated on another environment (or
+/// never) are calibrated first ([`calibrate_registry`]).
 pub fn pin(path: impl AsRef<Path>) -> Result<Vec<Pinned>> {
     let path = path.as_ref();
     let mut reg = Registry::from_path(path)?.complete();
+    calibrate_registry(&mut reg, false)?;
     let mut out = vec![];
     for e in &mut reg.datasets {
         let Ok(m) = crate::env::model(&e.env, crate::env::EnvOptions::default()) else {
@@ -411,11 +555,13 @@ pub fn pin(path: impl AsRef<Path>) -> Result<Vec<Pinned>> {
                 generated: false,
                 changed: false,
                 sha256: e.sha256.clone(),
+                epsilons: e.epsilons.clone(),
+                calibrated_score: e.calibrated_score,
             });
             continue;
         };
         let before = e.clone();
-        e.generator = GENERATOR.to_string();
+        e.generator = if e.is_v1() { GENERATOR_V1 } else { GENERATOR }.to_string();
         let d = generate_entry(e, e.transitions)?;
         e.sha256 = content_sha256(&d);
         e.behavior_policy = d.metadata().behavior_policy.clone();
@@ -426,6 +572,8 @@ pub fn pin(path: impl AsRef<Path>) -> Result<Vec<Pinned>> {
             generated: true,
             changed: *e != before,
             sha256: e.sha256.clone(),
+            epsilons: e.epsilons.clone(),
+            calibrated_score: e.calibrated_score,
         });
     }
     std::fs::write(path, reg.to_toml()).map_err(|e| Error::io(path, e))?;

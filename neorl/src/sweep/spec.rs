@@ -27,7 +27,7 @@ pub struct SweepSpec {
     pub algorithms: Vec<String>,
     /// Environment ids.
     pub environments: Vec<String>,
-    /// Registry dataset qualities: random, medium, expert, mixed.
+    /// Registry dataset qualities: random, medium, expert, mixed (and low, protocol v1 only).
     #[serde(default = "default_qualities")]
     pub qualities: Vec<Quality>,
     /// Transitions per dataset; empty: the registry's size.
@@ -464,7 +464,7 @@ pub fn example(small: bool) -> String {
 name = "{name}"
 algorithms = {algos}           # bc, td3bc, iql, cql, combo
 environments = ["ChemicalReactor-v0"]   # `neorl envs` lists them
-qualities = ["medium"]          # registry datasets: random, medium, expert, mixed
+qualities = ["medium"]          # registry datasets: random, medium, expert, mixed; low for -v1 envs
 {size}                  # transitions per dataset (default: the registry's size)
 seeds = {seeds}                       # agent seeds 0..seeds
 steps = {steps}                   # gradient steps per task
