@@ -565,6 +565,7 @@ fn make_spec(p: &Params) -> EnvSpec {
         reward_range: (-(QUALITY_CAP + COOLANT_COST), 0.0),
         ref_random_return: -1684.662154271729,
         ref_expert_return: -286.5795723517679,
+        breach: super::spec::BreachPenalty::RemainingHorizon,
     }
 }
 

@@ -196,6 +196,9 @@ pub const DF_MAX_HZ: f64 = 0.7;
 pub const TIE_MAX: f64 = 0.06;
 /// Soft limit on the AGC set-point ramp rate, p.u./s (10 %/min).
 pub const RAMP_MAX: f64 = 0.1 / 60.0;
+/// Set-point rate limit inside the v1 plant, p.u./s: the 10 %/min of the
+/// soft `ramp_i` limit (see the module docs, "Set-point rate limit (v1)").
+pub const SETPOINT_RAMP_V1: f64 = RAMP_MAX;
 /// AGC set-point range (actuator bound), ±p.u.
 pub const U_MAX: f64 = 0.25;
 /// Largest number of dynamic states (4 per area + 1 per tie line).
@@ -309,6 +312,9 @@ pub struct PowerGrid {
     z_resid: Vec<f64>,
     /// Probability of a load switching step per area per step.
     p_step: f64,
+    /// Rate limit of the applied set-point, p.u./s (`None`: v0, the plant
+    /// applies any commanded set-point at once).
+    setpoint_ramp: Option<f64>,
 }
 
 /// The default three-area ring.
@@ -365,6 +371,16 @@ pub fn default_ties() -> [TieLine; 3] {
 /// Default three-area ring with disturbances per `options`.
 pub fn build(options: EnvOptions) -> Arc<dyn Model> {
     Arc::new(PowerGrid::new(&default_areas(), &default_ties(), options))
+}
+
+/// The plant of `PowerGrid-v1` (still under the v0 spec; the registry wraps
+/// it in `protocol::Versioned`): the default ring with the set-point rate
+/// limited to [`SETPOINT_RAMP_V1`] inside the plant.
+pub fn build_v1_plant(options: EnvOptions) -> Arc<dyn Model> {
+    Arc::new(
+        PowerGrid::new(&default_areas(), &default_ties(), options)
+            .with_setpoint_ramp_limit(SETPOINT_RAMP_V1),
+    )
 }
 
 impl PowerGrid {
@@ -471,7 +487,26 @@ impl PowerGrid {
             lag_b,
             z_resid,
             p_step,
+            setpoint_ramp: None,
         }
+    }
+
+    /// The plant of protocol v1: each area's applied set-point moves towards
+    /// the commanded one at most `rate` p.u./s, as a governor's
+    /// load-reference motor (speed changer) does, so a jump of the AGC signal
+    /// becomes a ramp (see the module docs, "Set-point rate limit (v1)").
+    /// The `ramp_i` soft constraint then measures the commanded rate
+    /// `|ΔP_ref,cmd(k) − ΔP_ref(k−1)|/dt`, i.e. what the AGC asked beyond the
+    /// units. A non-finite or non-positive rate is a programming error.
+    pub fn with_setpoint_ramp_limit(mut self, rate: f64) -> Self {
+        assert!(rate.is_finite() && rate > 0.0, "ramp rate must be positive");
+        self.setpoint_ramp = Some(rate);
+        self
+    }
+
+    /// The set-point rate limit in the plant, p.u./s (`None` in v0).
+    pub fn setpoint_ramp_limit(&self) -> Option<f64> {
+        self.setpoint_ramp
     }
 
     fn make_spec(areas: &[AreaParams], ties: &[TieLine]) -> EnvSpec {
@@ -551,6 +586,7 @@ impl PowerGrid {
             reward_range: (-COST_CAP, 0.0),
             ref_random_return: REF_RANDOM_RETURN,
             ref_expert_return: REF_EXPERT_RETURN,
+            breach: super::spec::BreachPenalty::RemainingHorizon,
         }
     }
 
@@ -742,11 +778,23 @@ impl Model for PowerGrid {
                 state[nx + a] += state[c + 2];
             }
         }
+        // The set-point applied: the command (v0), or the command reached
+        // at the plant's rate limit from the set-point in force (v1).
+        let mut applied = [0.0; MAX_AREAS];
+        for i in 0..n {
+            applied[i] = match self.setpoint_ramp {
+                None => action[i],
+                Some(rate) => {
+                    let prev = state[nx + 2 * n + i];
+                    prev + (action[i] - prev).clamp(-rate * DT, rate * DT)
+                }
+            };
+        }
         // Inputs held over the interval: u = ΔP_ref, d = ΔP_L + renewable.
         let mut v = [0.0; MAX_NX + 2 * MAX_AREAS];
         v[..nx].copy_from_slice(&state[..nx]);
         for i in 0..n {
-            v[nx + i] = action[i];
+            v[nx + i] = applied[i];
             v[nx + n + i] = state[nx + i] + state[nx + n + i];
         }
         // x_{k+1} = Φ x_k + Γ [u; d], column by column.
@@ -761,9 +809,10 @@ impl Model for PowerGrid {
         let mut du = [0.0; MAX_AREAS];
         for i in 0..n {
             let p = nx + 2 * n + i;
-            du[i] = action[i] - state[p];
-            state[p] = action[i];
-            state[nx + 3 * n + i] = du[i].abs() / DT;
+            // The ramp signal is the commanded move (in v0 the applied one).
+            state[nx + 3 * n + i] = (action[i] - state[p]).abs() / DT;
+            du[i] = applied[i] - state[p];
+            state[p] = applied[i];
         }
         state[self.idx_time()] = t + DT;
         let cost = self.cost(state, &du[..n]).min(COST_CAP);

@@ -654,6 +654,7 @@ impl WaterTreatment {
             reward_range: (REWARD_MIN, 0.0),
             ref_random_return: -2103.811269057167,
             ref_expert_return: -149.6154203705545,
+            breach: super::spec::BreachPenalty::RemainingHorizon,
         }
     }
 

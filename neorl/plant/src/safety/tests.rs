@@ -45,6 +45,7 @@ impl Cart {
                 reward_range: (-2.0, 0.0),
                 ref_random_return: -100.0,
                 ref_expert_return: -1.0,
+                breach: crate::env::BreachPenalty::RemainingHorizon,
             },
         }
     }
@@ -120,6 +121,7 @@ impl Band {
                 reward_range: (-1.0, 0.0),
                 ref_random_return: -10.0,
                 ref_expert_return: 0.0,
+                breach: crate::env::BreachPenalty::RemainingHorizon,
             },
         }
     }
