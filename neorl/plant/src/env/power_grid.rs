@@ -1,4 +1,4 @@
-//! # PowerGrid-v0 — multi-area load-frequency control (AGC)
+//! # PowerGrid-v0 / PowerGrid-v1 — multi-area load-frequency control (AGC)
 //!
 //! ## Process
 //! An interconnected 60 Hz power system of `n` control areas (default: three
@@ -82,8 +82,17 @@
 //! 1973 turbine-model report); areas 2 and 3 vary these within the ranges those
 //! sources give (H 4–6 s, R 4–5 %, T_RH 6–8 s). Tie lines (synchronising
 //! coefficients `T_l`, p.u./rad): 1→2 0.0866 (Elgerd's classic two-area value,
-//! 2πT = 0.545 p.u./Hz), 2→3 0.070, 3→1 0.100, which put the inter-area
-//! modes at about 0.4–0.5 Hz, the usual inter-area range. `with_topology`
+//! 2πT = 0.545 p.u./Hz), 2→3 0.070, 3→1 0.100. The eigenvalues of the
+//! continuous-time matrix `A` of the default ring (computed by
+//! `datasets/protocol/power_grid_modes.py`) give two inter-area modes, at
+//! 0.555 Hz (ζ = 0.013; areas 1 and 2 swinging against each other) and
+//! 0.500 Hz (ζ = 0.016; area 3 against areas 1 and 2) — in the usual
+//! 0.1–0.8 Hz inter-area range but very lightly damped, since the model has
+//! no power-system stabilisers or damper windings, only load damping `D` —
+//! and one common (system-frequency) mode of the governors and turbines at
+//! 0.090 Hz (ζ = 0.65); the other eigenvalues are real (−5.6 to −0.13 1/s,
+//! and one zero: the ring's three tie flows have one redundant angle
+//! difference). `with_topology`
 //! builds any graph of identical Kundur areas with T = 0.0866; `new` takes
 //! arbitrary areas and lines (all specs keep the id `PowerGrid-v0`; the
 //! stored reference returns are those of the default grid).
@@ -100,12 +109,45 @@
 //!   scheduled interchange beyond the corridor's transfer reliability margin.
 //! * soft `ramp_i`: `|ΔP_ref,i(k) − ΔP_ref,i(k−1)|/dt ≤ 0.1/60 p.u./s`: the
 //!   generation rate constraint of reheat steam units, 10 %/min (IEEE 1973;
-//!   Bevrani ch. 2), uses the previous set-point kept in the state.
+//!   Bevrani ch. 2), uses the previous set-point kept in the state. In v0
+//!   it is only a cost: the plant applies any set-point jump at once. (In
+//!   v1 the plant rate-limits the set-point, see below, and the signal is
+//!   the *commanded* rate.)
 //!
-//! Droop alone holds the frequency within ±0.25 Hz for the largest
-//! generator trip here (0.08 p.u.), so a sensible AGC is always safe; set-point
-//! swings across the full ±0.25 p.u. range excite the reheat and inter-area
-//! dynamics enough to reach the load-shedding threshold.
+//! Droop alone (set-points held) arrests the largest generator trip here
+//! (0.08 p.u.) well above the load-shedding threshold: the frequency nadirs
+//! computed by `datasets/protocol/power_grid_modes.py` are −0.27 Hz (trip
+//! in area 1), −0.30 Hz (area 2) and −0.25 Hz (area 3) in the tripped area
+//! (−0.22 to −0.23 Hz in the others), about 2.4 s after the trip, settling
+//! to the droop equilibrium of about −0.07 Hz; so a sensible AGC is always
+//! safe. In v0, set-point jumps across the full ±0.25 p.u. range every
+//! second excite the reheat and lightly damped inter-area dynamics enough to
+//! reach the load-shedding threshold: they cause nearly all of v0's hard
+//! breaches (the random policy's: 97 of 100 episodes, largest |Δf| 0.95 Hz;
+//! the expert, which ramps at 10 %/min, peaks at 0.225 Hz, the generator
+//! trip included; `examples/protocol_v1.rs`).
+//!
+//! ## Set-point rate limit (v1)
+//! No steam unit can follow a set-point jump: the governor's load reference
+//! is moved by a motor-operated speed changer and the boiler limits how fast
+//! a unit may load, so LFC models put a generation rate constraint (GRC) in
+//! the turbine-governor loop itself (Bevrani 2014, ch. 2 and §3; Kundur
+//! 1994, §11.1). `PowerGrid-v1` does the same, on the set-point:
+//! `ΔP_ref,applied(k) = ΔP_ref(k−1) + clamp(ΔP_ref,cmd(k) − ΔP_ref(k−1),
+//! ±ρ dt)` with `ρ = 0.1/60 p.u./s` ([`SETPOINT_RAMP_V1`]), the 10 %/min
+//! that v0 charges as the soft `ramp_i` limit and the expert AGC already
+//! keeps. GRCs in LFC studies range from about 3 %/min (a single reheat
+//! unit) to 10 %/min; v1 takes the upper value, for an area's aggregate AGC
+//! fleet, so that v0's soft limit, v1's plant and the expert agree. The reward's set-point-move term uses the
+//! applied move; `ramp_i` reports the commanded rate (what the AGC asked
+//! beyond the units), and the observation `pref_i` is the applied set-point.
+//! Measured (`examples/protocol_v1.rs`, 100 episodes each): the random
+//! policy breaches in 97/100 v0 episodes (largest |Δf| 0.95 Hz) and in
+//! 0/100 v1 episodes (0.30 Hz); medium (0.36 → 0.27 Hz) and expert
+//! (0.225 Hz in both) breach in neither. In v1 the load-shedding limit is
+//! thus out of reach of any set-point sequence the controllers produce — as
+//! on a real grid, where UFLS is for contingencies beyond the dimensioning
+//! incident; it stays a hard limit for the safety layer.
 //!
 //! ## Reward
 //! `r = −min(c, 50)` with the normalised quadratic regulation cost
@@ -115,8 +157,9 @@
 //! of the L10 band of a 1000 MW area), frequency deviation on the
 //! interconnection's ε1 (30 mHz for ERCOT), and set-point movement is the
 //! "regulation mileage" that costs heat rate and wear on the AGC units.
-//! `reward_range = (−50, 0)`; a hard breach is charged −50 for every
-//! remaining step, worse than any way of finishing the episode.
+//! `reward_range = (−50, 0)`; in v0 a hard breach is charged −50 for every
+//! remaining step, worse than any way of finishing the episode; v1 adds an
+//! alive reward of +50 per step instead (`env::protocol`), `(0, 50)`.
 //!
 //! ## Disturbances (`options.disturbances`)
 //! * load switching: per area a Poisson process (rate 1/300 s⁻¹) of steps
