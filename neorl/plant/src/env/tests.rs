@@ -1,9 +1,9 @@
 //! Tests of the generic environment machinery (on a toy tank) and of the
 //! contract every registered environment must keep.
 
+use super::protocol::{self};
 use super::testing::Tank;
 use super::*;
-use super::protocol::{self};
 use crate::error::Error;
 use std::sync::Arc;
 
@@ -322,7 +322,10 @@ fn power_grid_v1_rate_limits_the_set_point_in_the_plant() {
             for i in 0..n {
                 let moved = (after[i] - before[i]).abs() as f64;
                 if limited {
-                    assert!(moved <= SETPOINT_RAMP_V1 * DT * (1.0 + 1e-5), "{id}: moved {moved}");
+                    assert!(
+                        moved <= SETPOINT_RAMP_V1 * DT * (1.0 + 1e-5),
+                        "{id}: moved {moved}"
+                    );
                     let ramp = s.info.constraint_values[s.info.constraint_values.len() - n + i];
                     assert!((ramp - (cmd as f64 - before[i] as f64).abs() / DT).abs() < 1e-6);
                 } else {

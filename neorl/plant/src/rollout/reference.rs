@@ -20,7 +20,10 @@ pub const REFERENCE_SEED: u64 = 1_000_000;
 
 /// Measured (random, expert) mean returns of environment `id`.
 pub fn measure(id: &str) -> Result<(f64, f64)> {
-    Ok((measure_one(id, PolicyKind::Random)?, measure_one(id, PolicyKind::Expert)?))
+    Ok((
+        measure_one(id, PolicyKind::Random)?,
+        measure_one(id, PolicyKind::Expert)?,
+    ))
 }
 
 /// Measured mean return of policy `kind` on environment `id`.
@@ -87,7 +90,10 @@ mod tests {
     #[test]
     fn expert_beats_medium_beats_random_and_expert_is_safe() {
         let mut random_breaches = 0;
-        let v1: Vec<_> = all_ids().into_iter().filter(|id| v1_plant_changed(id)).collect();
+        let v1: Vec<_> = all_ids()
+            .into_iter()
+            .filter(|id| v1_plant_changed(id))
+            .collect();
         for id in ids().into_iter().chain(v1) {
             let mut env = make(id).unwrap();
             let spec = env.spec().clone();

@@ -774,9 +774,19 @@ fn every_v1_id_is_shielded_and_estimated() {
     for id in crate::env::ids_of(crate::env::Version::V1) {
         let (env, _) = registered(id, EnvOptions::deterministic());
         let shield = Shield::for_model(env.model(), ShieldConfig::default()).unwrap();
-        assert!(shield.has_expert(), "{id}: the shield's backup must find the expert");
+        assert!(
+            shield.has_expert(),
+            "{id}: the shield's backup must find the expert"
+        );
         crate::estimate::estimator(id).unwrap_or_else(|e| panic!("{id}: {e}"));
-        let c = run_registered(id, EnvOptions::deterministic(), true, Attack::Random, 5, 100);
+        let c = run_registered(
+            id,
+            EnvOptions::deterministic(),
+            true,
+            Attack::Random,
+            5,
+            100,
+        );
         assert_eq!((c.violations, c.emergency), (0, 0), "{id}: {c:?}");
     }
 }
