@@ -146,8 +146,9 @@ pub fn advance(
 /// this step and every step left (lost production), or the worst reward for
 /// them if a hard limit was crossed; (v1, [`BreachPenalty::Alive`]):
 /// `reward_per_step` plus the alive offset for the trip's step only, or 0 if
-/// a hard limit was crossed — the alive rewards of the steps left are lost. Cost: one for the trip, plus one per hard limit
-/// crossed. Returns `None` for a model without a shutdown.
+/// a hard limit was crossed — the alive rewards of the steps left are lost.
+/// Cost: one for the trip, plus one per hard limit crossed. Returns `None`
+/// for a model without a shutdown.
 #[allow(clippy::too_many_arguments)]
 pub fn shut_down(
     model: &dyn Model,

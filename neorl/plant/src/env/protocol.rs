@@ -10,12 +10,14 @@
 //!   per-step reward), so rewards lie in `[0, r_max − r_min]`, and a hard
 //!   breach simply ends the episode — it forfeits the alive rewards of the
 //!   steps left. v0 charged `r_min` for every step left inside the breach
-//!   transition: up to 600 worst rewards (−30 000 on PowerGrid), 4–8× the
-//!   critic's whole value scale `r_min/(1 − γ)`. Every episode's v1 return
-//!   is its v0 return plus `horizon × |r_min|` (exactly, up to rounding),
-//!   so rankings and normalized scores do not move; a bounded charge of
+//!   transition: up to 600 worst rewards (−30 000 on PowerGrid), 2.8–7.9×
+//!   the critic's whole value scale `(r_max − r_min)/(1 − γ)` on six of the
+//!   seven processes. Reaching a true goal early (RobotAssembly's inserted
+//!   peg) earns the alive rewards of the steps it saves. Every episode's v1
+//!   return is its v0 return plus `horizon × |r_min|` (up to rounding), so
+//!   rankings and normalized scores do not move; a bounded charge of
 //!   1/(1 − γ) worst steps was measured and rejected: it lets RobotAssembly's
-//!   random policy (which breaches early) score as well as the expert.
+//!   random policy (which breaches early) return more than the expert.
 //!
 //! and for one process:
 //! * **PowerGrid-v1** rate-limits the AGC set-point inside the plant, as
@@ -33,7 +35,7 @@ use std::sync::Arc;
 /// Processes whose v1 plant differs from v0's (beyond the spec). The
 /// expensive property tests (the shield's long runs, reference returns of
 /// the expert) run on v1 only for these; elsewhere v1 steps exactly as v0
-/// and only the breach transition's reward differs.
+/// and only the rewards differ (by the alive offset).
 pub const V1_PLANT_CHANGED: &[&str] = &["PowerGrid"];
 
 /// Whether `id` is a v1 id whose plant differs from its v0 plant.
@@ -98,6 +100,9 @@ pub struct Versioned {
 
 impl Versioned {
     /// `inner` (a v0 model, or one with its v1 plant change) as protocol v1.
+    /// Reference returns: the measured ones of the registered v1 ids; for
+    /// any other model (a `PowerGrid::with_topology` grid, say) v0's plus
+    /// `horizon × offset`, exact when the plant is the v0 one.
     pub fn v1(inner: Arc<dyn Model>) -> Self {
         let mut spec = inner.spec().clone();
         let process = process_of(&spec.id).to_string();
@@ -109,7 +114,13 @@ impl Versioned {
             .iter()
             .find(|r| r.0 == spec.id)
             .map(|r| (r.1, r.2))
-            .unwrap_or((spec.ref_random_return, spec.ref_expert_return));
+            .unwrap_or_else(|| {
+                let shift = spec.horizon as f64 * -lo;
+                (
+                    spec.ref_random_return + shift,
+                    spec.ref_expert_return + shift,
+                )
+            });
         spec.ref_random_return = random;
         spec.ref_expert_return = expert;
         Versioned { inner, spec }
