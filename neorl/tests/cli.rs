@@ -78,7 +78,16 @@ fn env_ids() -> Vec<String> {
 fn envs_json_has_the_documented_fields() {
     let v = json(&["envs", "--json"]);
     let envs = v["envs"].as_array().unwrap();
-    assert_eq!(envs.len(), 7, "seven processes are registered");
+    assert_eq!(
+        envs.len(),
+        14,
+        "seven processes are registered, each as -v0 and -v1"
+    );
+    let ids: Vec<&str> = envs.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    for id in ids.iter().filter(|i| i.ends_with("-v0")) {
+        let v1 = id.replace("-v0", "-v1");
+        assert!(ids.contains(&v1.as_str()), "{id} has no {v1}");
+    }
     for e in envs {
         for key in [
             "id",
@@ -223,7 +232,11 @@ fn quickstart_writes_summary_and_one_figure_per_env() {
     for f in ["learning_curve.html", "evaluation.html", "td3bc/agent.ckpt"] {
         assert!(dir.join(f).exists(), "{f}");
     }
-    let ids = env_ids();
+    // The quickstart covers the protocol-v0 suite (`neorl_plant::env::ids`).
+    let ids: Vec<String> = env_ids()
+        .into_iter()
+        .filter(|id| id.ends_with("-v0"))
+        .collect();
     assert_eq!(v["envs"].as_array().unwrap().len(), ids.len());
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(md.contains("| td3bc + shield |"), "{md}");

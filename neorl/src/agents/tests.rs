@@ -38,6 +38,7 @@ fn toy_spec() -> EnvSpec {
         reward_range: (-1.0, 0.0),
         ref_random_return: -10.0,
         ref_expert_return: 0.0,
+        breach: crate::env::BreachPenalty::RemainingHorizon,
     }
 }
 

@@ -3,9 +3,9 @@
 
 use super::print_json;
 use super::sizes;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
-use neorl::env::{EnvOptions, ids};
+use neorl::env::ids;
 use neorl::safety::ShieldConfig;
 use serde_json::json;
 
@@ -290,18 +290,12 @@ fn safety(
 }
 
 /// The environments to measure: the registered id `--env` names (any
-/// letter case), else every registered one.
+/// letter case, any protocol version), else the protocol-v0 suite.
 fn chosen_envs(only: Option<&str>) -> Result<Vec<&'static str>> {
-    let all = ids();
     let Some(id) = only else {
-        return Ok(all);
+        return Ok(ids());
     };
-    let m = neorl::env::model(id, EnvOptions::default())?;
-    Ok(vec![
-        all.into_iter()
-            .find(|i| *i == m.spec().id)
-            .context("registered id")?,
-    ])
+    Ok(vec![neorl::env::registered_id(id)?])
 }
 
 /// One JSON object with `--json`, else the same indented.

@@ -21,7 +21,7 @@ pub mod steel_annealing;
 pub mod supply_chain;
 pub mod water_treatment;
 
-use crate::env::EnvSpec;
+use crate::env::{EnvSpec, process_of};
 use crate::error::{Error, Result};
 use crate::policy::Policy;
 pub use noise::WithActionNoise;
@@ -74,7 +74,8 @@ impl std::str::FromStr for PolicyKind {
     }
 }
 
-/// Constructors of one environment's controllers.
+/// Constructors of one process's controllers (by its v0 id; every
+/// protocol version of the process uses them: v1 changes no observation).
 struct Controllers {
     id: &'static str,
     expert: fn(&EnvSpec) -> Box<dyn Policy>,
@@ -127,7 +128,7 @@ pub fn make_policy(spec: &EnvSpec, kind: PolicyKind) -> Result<Box<dyn Policy>> 
     }
     let c = CONTROLLERS
         .iter()
-        .find(|c| c.id == spec.id)
+        .find(|c| process_of(c.id) == process_of(&spec.id))
         .ok_or_else(|| Error::UnknownPolicy {
             name: format!("{kind} for {}", spec.id),
             known: format!(

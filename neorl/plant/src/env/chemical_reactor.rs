@@ -46,8 +46,21 @@
 //! | `E/R` | 8750 | K | activation temperature |
 //! | `ΔH` | −5·10⁴ | J/mol | heat of reaction (exothermic) |
 //! | `ρ` | 1000 | g/L | density of the reaction mass |
-//! | `c_p` | 0.239 | J/(g K) | heat capacity of the reaction mass |
+//! | `c_p` | 0.239 | J/(g K) | heat capacity of the reaction mass (see below: a cal/J slip) |
 //! | `UA` | 5·10⁴ | J/(min K) | jacket heat-transfer coefficient × area |
+//!
+//! `c_p = 0.239` is the textbook's value, and it is not the heat capacity
+//! of an aqueous mass in J/(g K) — water's is 4.18 J/(g K), i.e. 1 cal/(g K);
+//! 0.239 is the J→cal factor, a unit slip carried by the widely used
+//! parameter set. We keep it (in v0, frozen, and in v1): it is what gives
+//! the benchmark its hazard. With `c_p = 4.18` the adiabatic rise is 12 K,
+//! the reactor has a single steady state near 350 K for every brine flow
+//! from 0 to 40 L/min (`datasets/protocol/reactor_steady_states.py`), no
+//! runaway exists and the 375 K trip could not be reached — a different,
+//! benign process, whose expert, shield and shutdown would all need
+//! re-tuning. Read the reaction mass as a hypothetical one with
+//! `ρ c_p = 239 J/(L K)` (or, equivalently, a feed about 17× more
+//! concentrated or exothermic than an aqueous one could be).
 //!
 //! With these values the adiabatic temperature rise `(−ΔH) C_Af/(ρ c_p)` is
 //! 209 K, and at the operating point `C_A = 0.5 mol/L`, `T = 350 K`,
@@ -68,9 +81,10 @@
 //! real jacketed reactors. For the nominal flow the three steady states are
 //! `T = 302.1 K`, `350.0 K` (unstable: one real eigenvalue of the linearised
 //! three-state model at +3.8 1/min, an e-folding time of 16 s) and
-//! `394.1 K`; for every flow below ≈ 21.7 L/min the ignited steady state
-//! lies above 375 K, and above ≈ 22.5 L/min only the extinguished one
-//! exists.
+//! `394.1 K`; for every flow below ≈ 21.8 L/min the ignited steady state
+//! lies above 375 K, between 21.83 and 22.41 L/min it lies *below* 375 K
+//! (374.6 K at 21.9, 370.1 K at 22.4 L/min), and above ≈ 22.42 L/min only
+//! the extinguished one exists (`datasets/protocol/reactor_steady_states.py`).
 //! The nominal flow sits at 40 % of the valve range: a valve moved at
 //! random averages 20 L/min, inside the multiplicity region, and such a
 //! policy ignites the reactor in about a quarter of the episodes and
@@ -102,9 +116,13 @@
 //!
 //! * **hard** `T ≤ 375 K` — the high-high temperature trip of the safety
 //!   instrumented system. It sits 20 K above the hottest normal operating
-//!   point (354.6 K at `C_A,sp = 0.42 mol/L`) and below every ignited steady
-//!   state the reactor runs away to when cooling is insufficient, so an
-//!   ignition is always caught on its way up; around this temperature an
+//!   point (354.6 K at `C_A,sp = 0.42 mol/L`) and below the ignited steady
+//!   state the reactor runs away to when cooling is insufficient for every
+//!   brine flow except a narrow band, 21.83–22.41 L/min, where the ignited
+//!   state (370–375 K) lies just under it: there a held flow can leave the
+//!   reactor ignited, off-specification, without tripping (a policy that
+//!   holds the flow there is not caught by the trip, only by the product
+//!   band); everywhere else an ignition is caught on its way up. Around this temperature an
 //!   aqueous reaction mass approaches boiling at the vessel's design
 //!   pressure. Crossing it ends the episode as a breach. The emergency
 //!   shutdown below is what keeps it from being crossed when the brine
@@ -544,8 +562,9 @@ fn make_spec(p: &Params) -> EnvSpec {
                 T_TRIP,
                 "K",
                 "Reactor temperature; high-high trip of the safety instrumented system, 20 K \
-                 above the hottest normal operating point and below every ignited (runaway) \
-                 steady state, so a runaway is caught on its way up.",
+                 above the hottest normal operating point and below the ignited (runaway) \
+                 steady state for every brine flow outside 21.8-22.4 L/min, so a runaway is \
+                 caught on its way up (in that band the ignited state, 370-375 K, lies just below).",
             ),
             ConstraintSpec::soft_max(
                 "C_A_band",
@@ -565,6 +584,7 @@ fn make_spec(p: &Params) -> EnvSpec {
         reward_range: (-(QUALITY_CAP + COOLANT_COST), 0.0),
         ref_random_return: -1684.662154271729,
         ref_expert_return: -286.5795723517679,
+        breach: super::spec::BreachPenalty::RemainingHorizon,
     }
 }
 

@@ -4,7 +4,7 @@
 //! so both produce bit-identical results. Nothing here allocates.
 
 use super::model::{EnvRng, Model};
-use super::spec::{ConstraintKind, EnvSpec};
+use super::spec::{BreachPenalty, ConstraintKind, EnvSpec};
 use crate::error::{Error, Result};
 
 /// Outcome of one step, without the observation and constraint arrays (those
@@ -104,10 +104,23 @@ pub fn advance(
     let (cost, hard) = evaluate_constraints(model, spec, state, constraint_values);
     model.observe(state, obs, rng);
     let mut reward = tr.reward;
-    if hard {
-        // Charge the worst per-step reward for every step left, so that a
-        // breach can never be a shortcut to a better return.
-        reward += spec.reward_range.0 * spec.horizon.saturating_sub(*t) as f64;
+    match spec.breach {
+        // v0: charge the worst per-step reward for every step left, so that
+        // a breach can never be a shortcut to a better return.
+        BreachPenalty::RemainingHorizon => {
+            if hard {
+                reward += spec.reward_range.0 * spec.horizon.saturating_sub(*t) as f64;
+            }
+        }
+        // v1: every step earns the alive offset, which a breach forfeits;
+        // reaching the task's goal early earns it for the steps it saves,
+        // so that finishing sooner is never worse than dawdling.
+        BreachPenalty::Alive { offset } => {
+            reward += offset;
+            if tr.terminal && !hard {
+                reward += offset * spec.horizon.saturating_sub(*t) as f64;
+            }
+        }
     }
     let terminated = hard || tr.terminal;
     StepOutcome {
@@ -129,10 +142,13 @@ pub fn advance(
 /// over the transient (the peak temperature of a quench, say), so the
 /// monitor and the audit log see what the shutdown went through; the
 /// observation is the plant's at the end. `t` advances by one: the trip
-/// takes the step it replaces. Reward: `reward_per_step` for this step and
-/// every step left (lost production), or the breach penalty if a hard
-/// limit was crossed. Cost: one for the trip, plus one per hard limit
-/// crossed. Returns `None` for a model without a shutdown.
+/// takes the step it replaces. Reward (protocol v0): `reward_per_step` for
+/// this step and every step left (lost production), or the worst reward for
+/// them if a hard limit was crossed; (v1, [`BreachPenalty::Alive`]):
+/// `reward_per_step` plus the alive offset for the trip's step only, or 0 if
+/// a hard limit was crossed — the alive rewards of the steps left are lost.
+/// Cost: one for the trip, plus one per hard limit crossed. Returns `None`
+/// for a model without a shutdown.
 #[allow(clippy::too_many_arguments)]
 pub fn shut_down(
     model: &dyn Model,
@@ -170,13 +186,16 @@ pub fn shut_down(
     }
     model.observe(state, obs, rng);
     let hard = crossed > 0.0;
-    let per_step = if hard {
-        spec.reward_range.0
-    } else {
-        sd.reward_per_step
+    let reward = match (spec.breach, hard) {
+        (BreachPenalty::RemainingHorizon, true) => spec.reward_range.0 * left.max(1.0),
+        (BreachPenalty::RemainingHorizon, false) => sd.reward_per_step * left.max(1.0),
+        // v1: the trip's own step, with the alive offset; the steps left
+        // earn nothing (lost production), a breach not even the step.
+        (BreachPenalty::Alive { .. }, true) => 0.0,
+        (BreachPenalty::Alive { offset }, false) => sd.reward_per_step + offset,
     };
     Some(StepOutcome {
-        reward: per_step * left.max(1.0),
+        reward,
         cost: 1.0 + crossed,
         terminated: true,
         truncated: false,

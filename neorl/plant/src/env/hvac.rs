@@ -666,6 +666,7 @@ impl HvacControl {
             reward_range: (REWARD_MIN, 0.0),
             ref_random_return: -5167.650714904221,
             ref_expert_return: -21.5515763072915,
+            breach: super::spec::BreachPenalty::RemainingHorizon,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod hvac;
 pub mod math;
 pub mod model;
 pub mod power_grid;
+pub mod protocol;
 pub mod registry;
 pub mod robot_assembly;
 pub mod spec;
@@ -24,8 +25,9 @@ pub(crate) mod testing;
 
 pub use self::core::StepOutcome;
 pub use model::{EnvOptions, EnvRng, Model, Shutdown, Transition};
-pub use registry::{ids, make, make_with, model};
-pub use spec::{ConstraintKind, ConstraintSpec, Dim, EnvSpec, Sense};
+pub use protocol::{Version, process_of};
+pub use registry::{all_ids, ids, ids_of, make, make_with, model, registered_id};
+pub use spec::{BreachPenalty, ConstraintKind, ConstraintSpec, Dim, EnvSpec, Sense};
 pub use vec_env::VecEnv;
 pub use wrapper::{Env, Step, StepInfo};
 

@@ -1,4 +1,4 @@
-//! # PowerGrid-v0 — multi-area load-frequency control (AGC)
+//! # PowerGrid-v0 / PowerGrid-v1 — multi-area load-frequency control (AGC)
 //!
 //! ## Process
 //! An interconnected 60 Hz power system of `n` control areas (default: three
@@ -82,8 +82,17 @@
 //! 1973 turbine-model report); areas 2 and 3 vary these within the ranges those
 //! sources give (H 4–6 s, R 4–5 %, T_RH 6–8 s). Tie lines (synchronising
 //! coefficients `T_l`, p.u./rad): 1→2 0.0866 (Elgerd's classic two-area value,
-//! 2πT = 0.545 p.u./Hz), 2→3 0.070, 3→1 0.100, which put the inter-area
-//! modes at about 0.4–0.5 Hz, the usual inter-area range. `with_topology`
+//! 2πT = 0.545 p.u./Hz), 2→3 0.070, 3→1 0.100. The eigenvalues of the
+//! continuous-time matrix `A` of the default ring (computed by
+//! `datasets/protocol/power_grid_modes.py`) give two inter-area modes, at
+//! 0.555 Hz (ζ = 0.013; areas 1 and 2 swinging against each other) and
+//! 0.500 Hz (ζ = 0.016; area 3 against areas 1 and 2) — in the usual
+//! 0.1–0.8 Hz inter-area range but very lightly damped, since the model has
+//! no power-system stabilisers or damper windings, only load damping `D` —
+//! and one common (system-frequency) mode of the governors and turbines at
+//! 0.090 Hz (ζ = 0.65); the other eigenvalues are real (−5.6 to −0.13 1/s,
+//! and one zero: the ring's three tie flows have one redundant angle
+//! difference). `with_topology`
 //! builds any graph of identical Kundur areas with T = 0.0866; `new` takes
 //! arbitrary areas and lines (all specs keep the id `PowerGrid-v0`; the
 //! stored reference returns are those of the default grid).
@@ -100,12 +109,45 @@
 //!   scheduled interchange beyond the corridor's transfer reliability margin.
 //! * soft `ramp_i`: `|ΔP_ref,i(k) − ΔP_ref,i(k−1)|/dt ≤ 0.1/60 p.u./s`: the
 //!   generation rate constraint of reheat steam units, 10 %/min (IEEE 1973;
-//!   Bevrani ch. 2), uses the previous set-point kept in the state.
+//!   Bevrani ch. 2), uses the previous set-point kept in the state. In v0
+//!   it is only a cost: the plant applies any set-point jump at once. (In
+//!   v1 the plant rate-limits the set-point, see below, and the signal is
+//!   the *commanded* rate.)
 //!
-//! Droop alone holds the frequency within ±0.25 Hz for the largest
-//! generator trip here (0.08 p.u.), so a sensible AGC is always safe; set-point
-//! swings across the full ±0.25 p.u. range excite the reheat and inter-area
-//! dynamics enough to reach the load-shedding threshold.
+//! Droop alone (set-points held) arrests the largest generator trip here
+//! (0.08 p.u.) well above the load-shedding threshold: the frequency nadirs
+//! computed by `datasets/protocol/power_grid_modes.py` are −0.27 Hz (trip
+//! in area 1), −0.30 Hz (area 2) and −0.25 Hz (area 3) in the tripped area
+//! (−0.22 to −0.23 Hz in the others), about 2.4 s after the trip, settling
+//! to the droop equilibrium of about −0.07 Hz; so a sensible AGC is always
+//! safe. In v0, set-point jumps across the full ±0.25 p.u. range every
+//! second excite the reheat and lightly damped inter-area dynamics enough to
+//! reach the load-shedding threshold: they cause nearly all of v0's hard
+//! breaches (the random policy's: 97 of 100 episodes, largest |Δf| 0.95 Hz;
+//! the expert, which ramps at 10 %/min, peaks at 0.225 Hz, the generator
+//! trip included; `examples/protocol_v1.rs`).
+//!
+//! ## Set-point rate limit (v1)
+//! No steam unit can follow a set-point jump: the governor's load reference
+//! is moved by a motor-operated speed changer and the boiler limits how fast
+//! a unit may load, so LFC models put a generation rate constraint (GRC) in
+//! the turbine-governor loop itself (Bevrani 2014, ch. 2 and §3; Kundur
+//! 1994, §11.1). `PowerGrid-v1` does the same, on the set-point:
+//! `ΔP_ref,applied(k) = ΔP_ref(k−1) + clamp(ΔP_ref,cmd(k) − ΔP_ref(k−1),
+//! ±ρ dt)` with `ρ = 0.1/60 p.u./s` ([`SETPOINT_RAMP_V1`]), the 10 %/min
+//! that v0 charges as the soft `ramp_i` limit and the expert AGC already
+//! keeps. GRCs in LFC studies range from about 3 %/min (a single reheat
+//! unit) to 10 %/min; v1 takes the upper value, for an area's aggregate AGC
+//! fleet, so that v0's soft limit, v1's plant and the expert agree. The reward's set-point-move term uses the
+//! applied move; `ramp_i` reports the commanded rate (what the AGC asked
+//! beyond the units), and the observation `pref_i` is the applied set-point.
+//! Measured (`examples/protocol_v1.rs`, 100 episodes each): the random
+//! policy breaches in 97/100 v0 episodes (largest |Δf| 0.95 Hz) and in
+//! 0/100 v1 episodes (0.30 Hz); medium (0.36 → 0.27 Hz) and expert
+//! (0.225 Hz in both) breach in neither. In v1 the load-shedding limit is
+//! thus out of reach of any set-point sequence the controllers produce — as
+//! on a real grid, where UFLS is for contingencies beyond the dimensioning
+//! incident; it stays a hard limit for the safety layer.
 //!
 //! ## Reward
 //! `r = −min(c, 50)` with the normalised quadratic regulation cost
@@ -115,8 +157,9 @@
 //! of the L10 band of a 1000 MW area), frequency deviation on the
 //! interconnection's ε1 (30 mHz for ERCOT), and set-point movement is the
 //! "regulation mileage" that costs heat rate and wear on the AGC units.
-//! `reward_range = (−50, 0)`; a hard breach is charged −50 for every
-//! remaining step, worse than any way of finishing the episode.
+//! `reward_range = (−50, 0)`; in v0 a hard breach is charged −50 for every
+//! remaining step, worse than any way of finishing the episode; v1 adds an
+//! alive reward of +50 per step instead (`env::protocol`), `(0, 50)`.
 //!
 //! ## Disturbances (`options.disturbances`)
 //! * load switching: per area a Poisson process (rate 1/300 s⁻¹) of steps
@@ -196,6 +239,9 @@ pub const DF_MAX_HZ: f64 = 0.7;
 pub const TIE_MAX: f64 = 0.06;
 /// Soft limit on the AGC set-point ramp rate, p.u./s (10 %/min).
 pub const RAMP_MAX: f64 = 0.1 / 60.0;
+/// Set-point rate limit inside the v1 plant, p.u./s: the 10 %/min of the
+/// soft `ramp_i` limit (see the module docs, "Set-point rate limit (v1)").
+pub const SETPOINT_RAMP_V1: f64 = RAMP_MAX;
 /// AGC set-point range (actuator bound), ±p.u.
 pub const U_MAX: f64 = 0.25;
 /// Largest number of dynamic states (4 per area + 1 per tie line).
@@ -309,6 +355,9 @@ pub struct PowerGrid {
     z_resid: Vec<f64>,
     /// Probability of a load switching step per area per step.
     p_step: f64,
+    /// Rate limit of the applied set-point, p.u./s (`None`: v0, the plant
+    /// applies any commanded set-point at once).
+    setpoint_ramp: Option<f64>,
 }
 
 /// The default three-area ring.
@@ -365,6 +414,16 @@ pub fn default_ties() -> [TieLine; 3] {
 /// Default three-area ring with disturbances per `options`.
 pub fn build(options: EnvOptions) -> Arc<dyn Model> {
     Arc::new(PowerGrid::new(&default_areas(), &default_ties(), options))
+}
+
+/// The plant of `PowerGrid-v1` (still under the v0 spec; the registry wraps
+/// it in `protocol::Versioned`): the default ring with the set-point rate
+/// limited to [`SETPOINT_RAMP_V1`] inside the plant.
+pub fn build_v1_plant(options: EnvOptions) -> Arc<dyn Model> {
+    Arc::new(
+        PowerGrid::new(&default_areas(), &default_ties(), options)
+            .with_setpoint_ramp_limit(SETPOINT_RAMP_V1),
+    )
 }
 
 impl PowerGrid {
@@ -471,7 +530,26 @@ impl PowerGrid {
             lag_b,
             z_resid,
             p_step,
+            setpoint_ramp: None,
         }
+    }
+
+    /// The plant of protocol v1: each area's applied set-point moves towards
+    /// the commanded one at most `rate` p.u./s, as a governor's
+    /// load-reference motor (speed changer) does, so a jump of the AGC signal
+    /// becomes a ramp (see the module docs, "Set-point rate limit (v1)").
+    /// The `ramp_i` soft constraint then measures the commanded rate
+    /// `|ΔP_ref,cmd(k) − ΔP_ref(k−1)|/dt`, i.e. what the AGC asked beyond the
+    /// units. A non-finite or non-positive rate is a programming error.
+    pub fn with_setpoint_ramp_limit(mut self, rate: f64) -> Self {
+        assert!(rate.is_finite() && rate > 0.0, "ramp rate must be positive");
+        self.setpoint_ramp = Some(rate);
+        self
+    }
+
+    /// The set-point rate limit in the plant, p.u./s (`None` in v0).
+    pub fn setpoint_ramp_limit(&self) -> Option<f64> {
+        self.setpoint_ramp
     }
 
     fn make_spec(areas: &[AreaParams], ties: &[TieLine]) -> EnvSpec {
@@ -551,6 +629,7 @@ impl PowerGrid {
             reward_range: (-COST_CAP, 0.0),
             ref_random_return: REF_RANDOM_RETURN,
             ref_expert_return: REF_EXPERT_RETURN,
+            breach: super::spec::BreachPenalty::RemainingHorizon,
         }
     }
 
@@ -742,11 +821,23 @@ impl Model for PowerGrid {
                 state[nx + a] += state[c + 2];
             }
         }
+        // The set-point applied: the command (v0), or the command reached
+        // at the plant's rate limit from the set-point in force (v1).
+        let mut applied = [0.0; MAX_AREAS];
+        for i in 0..n {
+            applied[i] = match self.setpoint_ramp {
+                None => action[i],
+                Some(rate) => {
+                    let prev = state[nx + 2 * n + i];
+                    prev + (action[i] - prev).clamp(-rate * DT, rate * DT)
+                }
+            };
+        }
         // Inputs held over the interval: u = ΔP_ref, d = ΔP_L + renewable.
         let mut v = [0.0; MAX_NX + 2 * MAX_AREAS];
         v[..nx].copy_from_slice(&state[..nx]);
         for i in 0..n {
-            v[nx + i] = action[i];
+            v[nx + i] = applied[i];
             v[nx + n + i] = state[nx + i] + state[nx + n + i];
         }
         // x_{k+1} = Φ x_k + Γ [u; d], column by column.
@@ -761,9 +852,10 @@ impl Model for PowerGrid {
         let mut du = [0.0; MAX_AREAS];
         for i in 0..n {
             let p = nx + 2 * n + i;
-            du[i] = action[i] - state[p];
-            state[p] = action[i];
-            state[nx + 3 * n + i] = du[i].abs() / DT;
+            // The ramp signal is the commanded move (in v0 the applied one).
+            state[nx + 3 * n + i] = (action[i] - state[p]).abs() / DT;
+            du[i] = applied[i] - state[p];
+            state[p] = applied[i];
         }
         state[self.idx_time()] = t + DT;
         let cost = self.cost(state, &du[..n]).min(COST_CAP);

@@ -1,6 +1,7 @@
 //! The environment registry: ids → model constructors.
 
 use super::model::{EnvOptions, Model};
+use super::protocol::{Version, Versioned, v1_of};
 use super::wrapper::Env;
 use crate::error::{Error, Result};
 use std::sync::Arc;
@@ -11,7 +12,32 @@ pub struct Entry {
     pub build: fn(EnvOptions) -> Arc<dyn Model>,
 }
 
-/// Every registered environment, in a fixed order.
+/// The protocol-v1 builders: the v0 model behind [`Versioned`] (PowerGrid:
+/// with the set-point rate limit in the plant).
+fn chemical_reactor_v1(o: EnvOptions) -> Arc<dyn Model> {
+    v1_of(super::chemical_reactor::build, o)
+}
+fn robot_assembly_v1(o: EnvOptions) -> Arc<dyn Model> {
+    v1_of(super::robot_assembly::build, o)
+}
+fn hvac_v1(o: EnvOptions) -> Arc<dyn Model> {
+    v1_of(super::hvac::build, o)
+}
+fn water_treatment_v1(o: EnvOptions) -> Arc<dyn Model> {
+    v1_of(super::water_treatment::build, o)
+}
+fn steel_annealing_v1(o: EnvOptions) -> Arc<dyn Model> {
+    v1_of(super::steel_annealing::build, o)
+}
+fn power_grid_v1(o: EnvOptions) -> Arc<dyn Model> {
+    Arc::new(Versioned::v1(super::power_grid::build_v1_plant(o)))
+}
+fn supply_chain_v1(o: EnvOptions) -> Arc<dyn Model> {
+    v1_of(super::supply_chain::build, o)
+}
+
+/// Every registered environment, in a fixed order: the seven protocol-v0
+/// ids, then the seven protocol-v1 ids (see [`super::protocol`]).
 pub const ENTRIES: &[Entry] = &[
     Entry {
         id: "ChemicalReactor-v0",
@@ -41,11 +67,67 @@ pub const ENTRIES: &[Entry] = &[
         id: "SupplyChain-v0",
         build: super::supply_chain::build,
     },
+    Entry {
+        id: "ChemicalReactor-v1",
+        build: chemical_reactor_v1,
+    },
+    Entry {
+        id: "RobotAssembly-v1",
+        build: robot_assembly_v1,
+    },
+    Entry {
+        id: "HVACControl-v1",
+        build: hvac_v1,
+    },
+    Entry {
+        id: "WaterTreatment-v1",
+        build: water_treatment_v1,
+    },
+    Entry {
+        id: "SteelAnnealing-v1",
+        build: steel_annealing_v1,
+    },
+    Entry {
+        id: "PowerGrid-v1",
+        build: power_grid_v1,
+    },
+    Entry {
+        id: "SupplyChain-v1",
+        build: supply_chain_v1,
+    },
 ];
 
-/// Ids of every registered environment.
+/// Ids of the protocol-v0 suite, in registry order: what the datasets,
+/// benches, quickstart and the plant's property tests iterate. Every id,
+/// v1 included, is in [`all_ids`].
 pub fn ids() -> Vec<&'static str> {
+    ids_of(Version::V0)
+}
+
+/// Ids of one protocol version, in registry order.
+pub fn ids_of(version: Version) -> Vec<&'static str> {
+    ENTRIES
+        .iter()
+        .map(|e| e.id)
+        .filter(|id| Version::of(id) == Some(version))
+        .collect()
+}
+
+/// Ids of every registered environment, v0 and v1.
+pub fn all_ids() -> Vec<&'static str> {
     ENTRIES.iter().map(|e| e.id).collect()
+}
+
+/// The registered (static) spelling of `id` (matched ignoring ASCII case).
+pub fn registered_id(id: &str) -> Result<&'static str> {
+    ENTRIES
+        .iter()
+        .find(|e| e.id.eq_ignore_ascii_case(id))
+        .map(|e| e.id)
+        .ok_or_else(|| Error::UnknownEnv {
+            id: id.to_string(),
+            known: all_ids().join(", "),
+        })
 }
 
 /// The pure model of `id` with `options`.
@@ -56,7 +138,7 @@ pub fn model(id: &str, options: EnvOptions) -> Result<Arc<dyn Model>> {
         .map(|e| (e.build)(options))
         .ok_or_else(|| Error::UnknownEnv {
             id: id.to_string(),
-            known: ids().join(", "),
+            known: all_ids().join(", "),
         })
 }
 

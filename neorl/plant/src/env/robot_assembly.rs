@@ -968,6 +968,7 @@ impl RobotAssembly {
             reward_range: (-1.5, 0.0),
             ref_random_return: -883.4726606509772,
             ref_expert_return: -192.45511926190272,
+            breach: super::spec::BreachPenalty::RemainingHorizon,
         };
         RobotAssembly {
             spec,

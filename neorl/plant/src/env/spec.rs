@@ -144,6 +144,34 @@ impl ConstraintSpec {
     }
 }
 
+/// How a hard breach (the emergency stop that ends the episode) is paid for.
+///
+/// Both rules make a breach cost exactly what the rest of the episode at the
+/// worst per-step reward `r_min` would have: under v0's explicit charge and
+/// under v1's alive reward every episode's return (whether it ends by the
+/// time limit, a breach or the goal) differs by the same constant
+/// `horizon × |r_min|`, so the ranking of policies and the
+/// normalized scores are the same. They differ in what one transition
+/// carries: v0 puts up to `horizon × r_min` into the breach transition, v1
+/// keeps every reward within the per-step range. The measurements behind the
+/// choice are in `datasets/protocol/environments.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreachPenalty {
+    /// Protocol v0: the breach transition is charged `reward_range.0` for
+    /// every step left in the horizon.
+    RemainingHorizon,
+    /// Protocol v1: every step's model reward is raised by `offset` (the
+    /// magnitude of the v0 model's worst per-step reward), so that rewards
+    /// lie in `[0, r_max + offset]` and a breach costs the alive rewards the
+    /// episode no longer earns; the breach transition itself carries only its
+    /// own step's reward (as MuJoCo's "healthy reward" tasks do). A true
+    /// terminal state that is not a breach (the goal reached: the peg
+    /// inserted) also earns the offset for every step left, so that
+    /// finishing early never costs alive reward.
+    Alive { offset: f64 },
+}
+
 /// Everything a user, a dataset or an agent needs to know about an environment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EnvSpec {
@@ -160,10 +188,12 @@ pub struct EnvSpec {
     /// Steps per episode before `truncated`.
     pub horizon: usize,
     pub constraints: Vec<ConstraintSpec>,
-    /// Range of the per-step reward the model produces. A hard violation charges
-    /// `reward_min` for every step left in the horizon, so ending an episode
-    /// early never pays.
+    /// Range of the per-step reward an environment step produces (protocol
+    /// v0: before the breach charge; v1: with the alive offset, so `(0, ·)`).
     pub reward_range: (f64, f64),
+    /// How a hard breach is paid for (v0: charged in the breach transition;
+    /// v1: an alive reward), see [`BreachPenalty`].
+    pub breach: BreachPenalty,
     /// Mean undiscounted return of the uniform random policy (see `crate::rollout::reference`).
     pub ref_random_return: f64,
     /// Mean undiscounted return of the expert controller.

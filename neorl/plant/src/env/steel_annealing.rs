@@ -617,6 +617,7 @@ impl SteelAnnealing {
             reward_range: (r_min, r_max),
             ref_random_return: -23740.98397415442,
             ref_expert_return: 11175.794977612952,
+            breach: super::spec::BreachPenalty::RemainingHorizon,
         }
     }
 

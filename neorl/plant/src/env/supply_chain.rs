@@ -539,6 +539,7 @@ fn spec() -> EnvSpec {
         reward_range: REWARD_RANGE,
         ref_random_return: -6702.410183701185,
         ref_expert_return: 1683.8092614297382,
+        breach: super::spec::BreachPenalty::RemainingHorizon,
     }
 }
 

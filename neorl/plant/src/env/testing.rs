@@ -33,6 +33,7 @@ impl Tank {
                 reward_range: (-4.0, 0.0),
                 ref_random_return: -20.0,
                 ref_expert_return: -1.0,
+                breach: super::spec::BreachPenalty::RemainingHorizon,
             },
         }
     }

@@ -1,6 +1,7 @@
 //! Tests of the generic environment machinery (on a toy tank) and of the
 //! contract every registered environment must keep.
 
+use super::protocol::{self};
 use super::testing::Tank;
 use super::*;
 use crate::error::Error;
@@ -138,7 +139,7 @@ fn batched_matches_single_on_the_tank() {
 
 #[test]
 fn every_registered_env_batched_matches_single() {
-    for id in ids() {
+    for id in all_ids() {
         assert_batched_matches_single(model(id, EnvOptions::default()).unwrap(), 300, 2);
     }
 }
@@ -156,14 +157,14 @@ fn vec_env_rejects_bad_actions_without_moving() {
 fn unknown_env_lists_the_known_ones() {
     let err = make("NoSuchPlant-v0").unwrap_err().to_string();
     assert!(err.contains("NoSuchPlant-v0"), "{err}");
-    for id in ids() {
+    for id in all_ids() {
         assert!(err.contains(id), "{err}");
     }
 }
 
 #[test]
 fn every_spec_is_well_formed() {
-    for id in ids() {
+    for id in all_ids() {
         let env = make(id).unwrap();
         let s = env.spec();
         assert_eq!(s.id, id);
@@ -199,7 +200,7 @@ fn every_spec_is_well_formed() {
 
 #[test]
 fn every_env_is_deterministic_and_starts_safe() {
-    for id in ids() {
+    for id in all_ids() {
         for seed in 0..20 {
             let run = |seed| {
                 let mut env = make(id).unwrap();
@@ -239,6 +240,102 @@ fn every_env_is_deterministic_and_starts_safe() {
                 out
             };
             assert_eq!(run(seed), run(seed), "{id} seed {seed}");
+        }
+    }
+}
+
+/// Protocol v1's alive reward adds the same constant, `horizon × offset`,
+/// to every episode's return — ended by the time limit, a breach or the
+/// goal — so rankings and normalized scores are v0's; and no v1 transition
+/// leaves the per-step reward range (v0's breach transitions do, by up to
+/// `horizon ×` the worst reward). Checked per episode on every process
+/// whose v1 plant is v0's (PowerGrid-v1's plant differs; see its tests).
+#[test]
+fn v1_returns_are_v0_returns_plus_a_constant_and_stay_in_range() {
+    use crate::control::{PolicyKind, make_policy};
+    for id in ids_of(Version::V1) {
+        if protocol::v1_plant_changed(id) {
+            continue;
+        }
+        let v0_id = format!("{}-v0", process_of(id));
+        let (mut v0, mut v1) = (make(&v0_id).unwrap(), make(id).unwrap());
+        let spec = v1.spec().clone();
+        let BreachPenalty::Alive { offset } = spec.breach else {
+            panic!("{id}: v1 without the alive reward");
+        };
+        assert_eq!(offset, -v0.spec().reward_range.0, "{id}");
+        let shift = spec.horizon as f64 * offset;
+        let (lo, hi) = spec.reward_range;
+        for (kind, episodes) in [(PolicyKind::Random, 4), (PolicyKind::Medium, 1)] {
+            let mut policy = make_policy(&spec, kind).unwrap();
+            let mut a = vec![0f32; spec.act_dim()];
+            for seed in 0..episodes {
+                let (mut r0, mut r1) = (0.0, 0.0);
+                let mut obs = v0.reset(seed);
+                assert_eq!(obs, v1.reset(seed), "{id}");
+                policy.reset(seed);
+                loop {
+                    policy.act(&obs, &mut a).unwrap();
+                    let (s0, s1) = (v0.step(&a).unwrap(), v1.step(&a).unwrap());
+                    assert_eq!(s0.obs, s1.obs, "{id}: v1 must step as v0");
+                    assert_eq!((s0.terminated, s0.truncated), (s1.terminated, s1.truncated));
+                    let goal = s1.terminated && !s1.info.hard_violation;
+                    if !goal {
+                        assert!(
+                            s1.reward >= lo - 1e-9 && s1.reward <= hi + 1e-9,
+                            "{id}: v1 reward {} outside {lo}..{hi}",
+                            s1.reward
+                        );
+                    }
+                    r0 += s0.reward;
+                    r1 += s1.reward;
+                    if s1.done() {
+                        break;
+                    }
+                    obs = s1.obs;
+                }
+                assert!(
+                    (r1 - r0 - shift).abs() <= 1e-9 * shift.abs().max(r0.abs()),
+                    "{id} {kind} seed {seed}: v1 {r1} vs v0 {r0} + {shift}"
+                );
+            }
+        }
+    }
+}
+
+/// PowerGrid-v1's plant ramps the applied set-point at most
+/// `SETPOINT_RAMP_V1 × dt` per AGC cycle, whatever the command, and the
+/// `ramp_i` signal reports the commanded rate; v0 applies the command.
+#[test]
+fn power_grid_v1_rate_limits_the_set_point_in_the_plant() {
+    use super::power_grid::{DT, SETPOINT_RAMP_V1};
+    for (id, limited) in [("PowerGrid-v0", false), ("PowerGrid-v1", true)] {
+        let mut env = make_with(id, EnvOptions::deterministic()).unwrap();
+        env.reset(3);
+        let n = env.spec().act_dim();
+        let pref = |e: &Env| e.observation()[4 * n..5 * n].to_vec();
+        for k in 0..40 {
+            let before = pref(&env);
+            let cmd = if k % 2 == 0 { 0.25f32 } else { -0.25 };
+            let s = env.step(&vec![cmd; n]).unwrap();
+            let after = pref(&env);
+            for i in 0..n {
+                let moved = (after[i] - before[i]).abs() as f64;
+                if limited {
+                    assert!(
+                        moved <= SETPOINT_RAMP_V1 * DT * (1.0 + 1e-5),
+                        "{id}: moved {moved}"
+                    );
+                    let ramp = s.info.constraint_values[s.info.constraint_values.len() - n + i];
+                    assert!((ramp - (cmd as f64 - before[i] as f64).abs() / DT).abs() < 1e-6);
+                } else {
+                    assert_eq!(after[i], cmd, "{id}");
+                }
+            }
+            if s.done() {
+                assert!(!limited, "{id}: a rate-limited grid breached");
+                break;
+            }
         }
     }
 }

@@ -212,6 +212,24 @@
 //! machine; the ignored `timing` test). The eleven Gaussian draws per step
 //! are about half of it.
 //!
+//! ## Limits of the model (on purpose)
+//! * **Fixed temperature.** Every equilibrium constant (pK_w, the carbonate
+//!   pK₁/pK₂, pK_a of HOCl) is its 25 °C value. Real clearwells run at
+//!   2–30 °C; pK_a(HOCl) rises from 7.54 at 25 °C to 7.75 at 5 °C
+//!   (Morris 1966), so the HOCl fraction at a given pH — the disinfecting part of the
+//!   free chlorine — is higher in cold water than modelled, and the decay
+//!   and demand rates, which are temperature-dependent too, are fixed.
+//! * **No chloramines.** Ammonia in the filtered water is lumped into the
+//!   fast chlorine demand `D`, consumed mass for mass. Real chlorine–ammonia
+//!   chemistry forms mono- and dichloramine (combined chlorine, a weaker
+//!   disinfectant that the free-chlorine analyser does not read) up to the
+//!   breakpoint, about 7.6 mg Cl₂ per mg NH₃-N, and only beyond it does free
+//!   chlorine build up. The model has no breakpoint curve and no combined
+//!   chlorine; it fits waters with little ammonia (as filtered surface water
+//!   usually has), not chloraminating plants.
+//!
+//! These are limits of v0 and v1 alike (`datasets/protocol/environments.md`).
+//!
 //! ## Sources
 //!
 //! See [`SOURCES`].
@@ -654,6 +672,7 @@ impl WaterTreatment {
             reward_range: (REWARD_MIN, 0.0),
             ref_random_return: -2103.811269057167,
             ref_expert_return: -149.6154203705545,
+            breach: super::spec::BreachPenalty::RemainingHorizon,
         }
     }
 

@@ -407,21 +407,27 @@ fn robot_assembly() -> Layout {
     }
 }
 
-/// The layout of process `env_id`.
+/// The layout of environment `env_id`, any protocol version: the layouts
+/// are per process (v1 keeps every state layout), and the estimator's
+/// model is the one registered under `env_id` itself.
 pub fn layout(env_id: &str) -> Result<Layout> {
-    Ok(match env_id {
-        "ChemicalReactor-v0" => chemical_reactor(),
-        "HVACControl-v0" => hvac(),
-        "WaterTreatment-v0" => water_treatment(),
-        "SteelAnnealing-v0" => steel_annealing(),
-        "PowerGrid-v0" => power_grid()?,
-        "SupplyChain-v0" => supply_chain(),
-        "RobotAssembly-v0" => robot_assembly(),
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "no state estimator for environment '{other}'; known: {}",
-                crate::env::ids().join(", ")
-            )));
-        }
-    })
+    let unknown = || {
+        Error::InvalidArgument(format!(
+            "no state estimator for environment '{env_id}'; known: {}",
+            crate::env::all_ids().join(", ")
+        ))
+    };
+    let id = crate::env::registered_id(env_id).map_err(|_| unknown())?;
+    let mut layout = match crate::env::process_of(id) {
+        "ChemicalReactor" => chemical_reactor(),
+        "HVACControl" => hvac(),
+        "WaterTreatment" => water_treatment(),
+        "SteelAnnealing" => steel_annealing(),
+        "PowerGrid" => power_grid()?,
+        "SupplyChain" => supply_chain(),
+        "RobotAssembly" => robot_assembly(),
+        _ => return Err(unknown()),
+    };
+    layout.env_id = id;
+    Ok(layout)
 }

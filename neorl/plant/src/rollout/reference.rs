@@ -20,41 +20,58 @@ pub const REFERENCE_SEED: u64 = 1_000_000;
 
 /// Measured (random, expert) mean returns of environment `id`.
 pub fn measure(id: &str) -> Result<(f64, f64)> {
+    Ok((
+        measure_one(id, PolicyKind::Random)?,
+        measure_one(id, PolicyKind::Expert)?,
+    ))
+}
+
+/// Measured mean return of policy `kind` on environment `id`.
+pub fn measure_one(id: &str, kind: PolicyKind) -> Result<f64> {
     let mut env = make(id)?;
     let spec = env.spec().clone();
-    let mut random = make_policy(&spec, PolicyKind::Random)?;
-    let mut expert = make_policy(&spec, PolicyKind::Expert)?;
+    let mut policy = make_policy(&spec, kind)?;
     let r = rollout(
         &mut env,
-        random.as_mut(),
+        policy.as_mut(),
         REFERENCE_EPISODES,
         REFERENCE_SEED,
     )?;
-    let e = rollout(
-        &mut env,
-        expert.as_mut(),
-        REFERENCE_EPISODES,
-        REFERENCE_SEED,
-    )?;
-    Ok((r.mean_return, e.mean_return))
+    Ok(r.mean_return)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::ids;
+    use crate::env::protocol::v1_plant_changed;
+    use crate::env::{BreachPenalty, Version, all_ids, ids, process_of};
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
     }
 
-    /// The stored reference returns are exactly what the code measures.
+    /// The stored reference returns are exactly what the code measures,
+    /// for every id. A v1 id whose plant is v0's steps exactly as v0 and
+    /// differs only by the alive reward, which adds `horizon × offset` to
+    /// every episode's return (`protocol` docs; `env::tests` checks it per
+    /// episode), so its expert is checked against v0's stored value plus
+    /// that constant instead of re-running 100 full episodes; its random
+    /// return is measured.
     #[test]
     fn stored_reference_returns_match_measurement() {
         let mut stale = vec![];
-        for id in ids() {
+        for id in all_ids() {
             let spec = make(id).unwrap().spec().clone();
-            let (random, expert) = measure(id).unwrap();
+            let random = measure_one(id, PolicyKind::Random).unwrap();
+            let expert = if Version::of(id) == Some(Version::V1) && !v1_plant_changed(id) {
+                let v0 = make(&format!("{}-v0", process_of(id))).unwrap();
+                let BreachPenalty::Alive { offset } = spec.breach else {
+                    panic!("{id}: a v1 spec without the alive reward");
+                };
+                v0.spec().ref_expert_return + spec.horizon as f64 * offset
+            } else {
+                measure_one(id, PolicyKind::Expert).unwrap()
+            };
             if !close(random, spec.ref_random_return) || !close(expert, spec.ref_expert_return) {
                 stale.push(format!(
                     "{id}: stored (random {}, expert {}), measured: ref_random_return: {random:?}, ref_expert_return: {expert:?}",
@@ -68,10 +85,16 @@ mod tests {
     /// Over 100 episodes the expert never breaches a hard constraint and
     /// clearly beats medium, which clearly beats random; random breaches hard
     /// constraints somewhere, so the constraints have teeth.
+    /// (v0 ids, and the v1 ids whose plant differs: elsewhere the v1
+    /// trajectories are v0's.)
     #[test]
     fn expert_beats_medium_beats_random_and_expert_is_safe() {
         let mut random_breaches = 0;
-        for id in ids() {
+        let v1: Vec<_> = all_ids()
+            .into_iter()
+            .filter(|id| v1_plant_changed(id))
+            .collect();
+        for id in ids().into_iter().chain(v1) {
             let mut env = make(id).unwrap();
             let spec = env.spec().clone();
             let mut report = |kind| {

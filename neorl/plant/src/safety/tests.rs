@@ -45,6 +45,7 @@ impl Cart {
                 reward_range: (-2.0, 0.0),
                 ref_random_return: -100.0,
                 ref_expert_return: -1.0,
+                breach: crate::env::BreachPenalty::RemainingHorizon,
             },
         }
     }
@@ -120,6 +121,7 @@ impl Band {
                 reward_range: (-1.0, 0.0),
                 ref_random_return: -10.0,
                 ref_expert_return: 0.0,
+                breach: crate::env::BreachPenalty::RemainingHorizon,
             },
         }
     }
@@ -748,6 +750,47 @@ fn run_registered_with(
     run_supervisor(&mut env, &mut sup, nominal, attack, seed, n)
 }
 
+/// The ids the shield's long property tests run on: every v0 id, and the
+/// v1 ids whose plant differs from v0's (`env::protocol::V1_PLANT_CHANGED`).
+/// Elsewhere a v1 id steps exactly as v0 (only the reward differs, which
+/// the shield does not read), so running it again would double the CI time
+/// and test nothing new; `every_v1_id_is_shielded_and_estimated` checks
+/// that the safety layer accepts every v1 id.
+fn shield_test_ids() -> Vec<&'static str> {
+    let mut ids = crate::env::ids();
+    ids.extend(
+        crate::env::all_ids()
+            .into_iter()
+            .filter(|id| crate::env::protocol::v1_plant_changed(id)),
+    );
+    ids
+}
+
+/// The safety layer matches processes by name without their version: the
+/// supervisor (shield, estimator, monitor) is built for every v1 id and
+/// keeps a short shielded random run safe.
+#[test]
+fn every_v1_id_is_shielded_and_estimated() {
+    for id in crate::env::ids_of(crate::env::Version::V1) {
+        let (env, _) = registered(id, EnvOptions::deterministic());
+        let shield = Shield::for_model(env.model(), ShieldConfig::default()).unwrap();
+        assert!(
+            shield.has_expert(),
+            "{id}: the shield's backup must find the expert"
+        );
+        crate::estimate::estimator(id).unwrap_or_else(|e| panic!("{id}: {e}"));
+        let c = run_registered(
+            id,
+            EnvOptions::deterministic(),
+            true,
+            Attack::Random,
+            5,
+            100,
+        );
+        assert_eq!((c.violations, c.emergency), (0, 0), "{id}: {c:?}");
+    }
+}
+
 #[test]
 fn unshielded_attacks_breach_registered_envs() {
     let ids = crate::env::ids();
@@ -802,7 +845,7 @@ proptest! {
     /// action always exists (no emergency).
     #[test]
     fn shielded_registered_envs_never_breach(seed in any::<u64>()) {
-        for id in crate::env::ids() {
+        for id in shield_test_ids() {
             if NO_GUARANTEE.iter().any(|(n, _)| *n == id) {
                 continue;
             }
@@ -836,7 +879,7 @@ proptest! {
     /// module docs measures the same over 10^5 steps per row.
     #[test]
     fn shielded_registered_envs_never_breach_with_disturbances(seed in any::<u64>()) {
-        for id in crate::env::ids() {
+        for id in shield_test_ids() {
             for attack in [Attack::Random, Attack::Adversarial] {
                 let c = run_registered(id, EnvOptions::default(), true, attack, seed, 1500);
                 prop_assert_eq!(c.violations, 0, "{} {:?} with disturbances, seed {}: {:?}", id, attack, seed, c);
