@@ -59,6 +59,7 @@ LAYERS = {
         "paths": 0,
         "progress": 1,
         "viz": 1,
+        "stats": 1,
         "track": 2,
         "data": 3,
         "agents": 4,

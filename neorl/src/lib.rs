@@ -24,6 +24,7 @@ pub mod experiments;
 pub mod progress;
 pub mod quickstart;
 pub mod report;
+pub mod stats;
 pub mod sweep;
 pub mod track;
 pub mod viz;
