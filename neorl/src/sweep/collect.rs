@@ -116,6 +116,7 @@ pub fn collect(dir: &Path, m: &Manifest) -> Result<Vec<(String, ScoreTable)>> {
             eval_every: first.eval_every,
             episodes: first.episodes,
             eval_seed: first.eval_seed,
+            selection_episodes: first.selection_episodes,
             quality: first.quality,
             dataset_size: first.dataset_size,
             hidden: first.hidden.clone(),
