@@ -153,7 +153,11 @@ pub fn run(a: ScoresArgs) -> Result<()> {
         );
     }
     let tables = sweep::collect(&planned.dir, &planned.manifest)?;
-    let files = sweep::collect::write(&a.out, &tables)?;
+    let mut files = sweep::collect::write(&a.out, &tables)?;
+    if let Some(path) = &a.records {
+        sweep::collect::records(&planned.dir, &planned.manifest)?.write(path)?;
+        files.push(path.clone());
+    }
     let table = &tables.first().context("the sweep gave no table")?.1;
     if a.json {
         let mut v = serde_json::to_value(table)?;
