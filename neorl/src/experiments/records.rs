@@ -50,7 +50,7 @@
 use crate::agents::Settings;
 use crate::data::Quality;
 use crate::error::{Error, Result};
-use crate::experiments::scores::{BestRule, EvalPoint, Run};
+use crate::experiments::scores::{BestRule, EvalPoint, Run, selected_index};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::{Path, PathBuf};
 
@@ -209,7 +209,7 @@ impl RunRecord {
             .collect::<Result<Vec<_>>>()?;
         let best_at = match run.best_rule {
             BestRule::None => None,
-            BestRule::Selected => best_selected(&run.evals),
+            BestRule::Selected => selected_index(&run.evals).map(|i| &run.evals[i]),
             // The first evaluation with the highest reported score.
             BestRule::SameEpisodes => run
                 .evals
@@ -239,18 +239,6 @@ impl RunRecord {
     pub fn key(&self) -> (String, String, u64) {
         (self.algo.clone(), self.dataset.clone(), self.seed)
     }
-}
-
-/// The evaluation [`Run::of`] selects with [`BestRule::Selected`].
-fn best_selected(evals: &[EvalPoint]) -> Option<&EvalPoint> {
-    let mut best: Option<&EvalPoint> = None;
-    for p in evals {
-        let s = p.selection_score?;
-        if !s.is_nan() && best.is_none_or(|b| s > b.selection_score.unwrap_or(f64::NAN)) {
-            best = Some(p);
-        }
-    }
-    best
 }
 
 /// A file (or several merged) of run records.

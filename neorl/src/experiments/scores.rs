@@ -208,24 +208,17 @@ impl Run {
         error: Option<String>,
     ) -> Self {
         let scores: Vec<f64> = evals.iter().map(|p| p.normalized_score).collect();
-        let selection: Option<Vec<f64>> = evals.iter().map(|p| p.selection_score).collect();
-        let (best, best_rule) = match selection {
-            Some(sel) if !sel.is_empty() => {
-                // The first of the highest selection scores (NaN never wins).
-                let at = sel
-                    .iter()
-                    .enumerate()
-                    .fold(None, |b: Option<usize>, (i, s)| match b {
-                        Some(j) if !(*s > sel[j]) => Some(j),
-                        _ if s.is_nan() => b,
-                        _ => Some(i),
-                    });
-                (at.map_or(f64::NAN, |i| scores[i]), BestRule::Selected)
-            }
-            _ => (
+        let all_selected = !evals.is_empty() && evals.iter().all(|p| p.selection_score.is_some());
+        let (best, best_rule) = if all_selected {
+            (
+                selected_index(&evals).map_or(f64::NAN, |i| scores[i]),
+                BestRule::Selected,
+            )
+        } else {
+            (
                 scores.iter().copied().fold(f64::NAN, f64::max),
                 BestRule::SameEpisodes,
-            ),
+            )
         };
         Run {
             env: env.to_string(),
@@ -246,6 +239,21 @@ impl Run {
         self.best_rule = BestRule::None;
         self
     }
+}
+
+/// The evaluation with the highest selection score, the earliest on a tie
+/// (NaN never wins); `None` when no evaluation has one.
+pub fn selected_index(evals: &[EvalPoint]) -> Option<usize> {
+    let mut at: Option<usize> = None;
+    for (i, p) in evals.iter().enumerate() {
+        let Some(s) = p.selection_score.filter(|s| !s.is_nan()) else {
+            continue;
+        };
+        if at.is_none_or(|j| evals[j].selection_score.is_some_and(|b| s > b)) {
+            at = Some(i);
+        }
+    }
+    at
 }
 
 /// The data an environment's runs trained on.
