@@ -644,6 +644,43 @@ mod tests {
         );
     }
 
+    /// "best" is the reported score where the selection score is highest,
+    /// the earliest on a tie; NaN selection scores never win.
+    #[test]
+    fn best_is_chosen_on_the_selection_episodes() {
+        let p = |step, score: f64, sel: Option<f64>| EvalPoint {
+            step,
+            normalized_score: score,
+            mean_return: 0.0,
+            mean_cost: 0.0,
+            hard_violations: 0,
+            selection_score: sel,
+        };
+        let evals = vec![
+            p(1, 90.0, Some(f64::NAN)),
+            p(2, 10.0, Some(5.0)),
+            p(3, 20.0, Some(5.0)),
+            p(4, 80.0, Some(1.0)),
+        ];
+        let r = Run::of("E", "bc", 0, evals.clone(), 0.0, None);
+        assert_eq!(
+            (r.best, r.best_rule, r.last),
+            (10.0, BestRule::Selected, 80.0)
+        );
+        assert_eq!(selected_index(&evals), Some(1));
+        let r = r.without_best();
+        assert!(r.best.is_nan() && r.best_rule == BestRule::None);
+        let old: Vec<EvalPoint> = evals
+            .into_iter()
+            .map(|e| EvalPoint {
+                selection_score: None,
+                ..e
+            })
+            .collect();
+        let r = Run::of("E", "bc", 0, old, 0.0, None);
+        assert_eq!((r.best, r.best_rule), (90.0, BestRule::SameEpisodes));
+    }
+
     #[test]
     fn mean_std_is_the_population_one() {
         assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 1.0));

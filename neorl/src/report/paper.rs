@@ -14,8 +14,8 @@
 //!   interquartile mean (IQM) over seeds with its 95 % bootstrap percentile
 //!   interval (Agarwal et al. 2021, "Deep RL at the Edge of the Statistical
 //!   Precipice");
-//! - beside every score: the mean normalized cost (constraint-violation
-//!   steps per evaluation episode) and the hard-breach rate (hard
+//! - beside every score: the mean cost (constraint-violation steps per
+//!   evaluation episode) and the hard-breach rate (hard
 //!   violations per evaluation episode) of the same evaluations;
 //! - a **↑** marks the algorithm with the highest last IQM on a dataset when
 //!   it beats BC by more than the intervals: its interval lies wholly above
@@ -730,8 +730,10 @@ pub fn splice(text: &str, section: &str, name: &str) -> Result<String> {
             count(END)
         )));
     }
-    let start = text.find(BEGIN).expect("counted") + BEGIN.len();
-    let end = text.find(END).expect("counted");
+    let (Some(begin), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+        unreachable!("both markers were counted once above")
+    };
+    let start = begin + BEGIN.len();
     if end < start {
         return Err(Error::InvalidArgument(format!(
             "{name}: `{END}` comes before `{BEGIN}`; put the begin marker first"
@@ -744,4 +746,49 @@ pub fn splice(text: &str, section: &str, name: &str) -> Result<String> {
         "\n",
         &text[end..]
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splice_replaces_the_section_and_refuses_bad_markers() {
+        let text = format!("a\n{BEGIN}\nold\n{END}\nb\n");
+        assert_eq!(
+            splice(&text, "new\n", "R").unwrap(),
+            format!("a\n{BEGIN}\nnew\n{END}\nb\n")
+        );
+        let e = splice("a\n", "x", "R").unwrap_err().to_string();
+        assert!(
+            e.contains("R must hold") && e.contains("found 0 and 0"),
+            "{e}"
+        );
+        let twice = format!("{text}{BEGIN}\n");
+        assert!(
+            splice(&twice, "x", "R")
+                .unwrap_err()
+                .to_string()
+                .contains("found 2 and 1")
+        );
+        let reversed = format!("{END}\n{BEGIN}\n");
+        assert!(
+            splice(&reversed, "x", "R")
+                .unwrap_err()
+                .to_string()
+                .contains("comes before")
+        );
+    }
+
+    #[test]
+    fn first_difference_names_the_line() {
+        let d = first_difference(Path::new("f.md"), b"a\nb\nc\n", b"a\nB\nc\n").unwrap();
+        assert!(
+            d.starts_with("f.md line 2 differs") && d.contains("on disk: b"),
+            "{d}"
+        );
+        assert!(first_difference(Path::new("f"), b"x", b"x").is_none());
+        let d = first_difference(Path::new("f"), b"a\n", b"a\nb\n").unwrap();
+        assert!(d.contains("(end of file)"), "{d}");
+    }
 }
