@@ -31,6 +31,7 @@ pub struct PaperArgs {
     /// The bootstrap's seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// One JSON object on stdout: the files written, or the check's result.
     #[arg(long)]
     json: bool,
 }
