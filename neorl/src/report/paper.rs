@@ -544,7 +544,8 @@ fn aggregates_figure(
     algos: &[(String, ScoreMatrix)],
     b: &Bootstrap,
 ) -> Result<Figure> {
-    let t = stats::summarize(algos, b)?;
+    // Through `stats::interval` alone (the API `StatsTable` is rendered from).
+    let names: Vec<&String> = algos.iter().map(|(a, _)| a).collect();
     let n = Aggregate::ALL.len();
     let mut data = vec![];
     let mut layout = serde_json::Map::new();
@@ -559,15 +560,18 @@ fn aggregates_figure(
         } else {
             (k + 1).to_string()
         };
-        let ints: Vec<&Interval> = t.rows.iter().map(|r| &r[k]).collect();
+        let ints: Vec<Interval> = algos
+            .iter()
+            .map(|(_, m)| stats::interval(m, *agg, b))
+            .collect::<Result<_>>()?;
         data.push(json!({
             "type": "scatter", "mode": "markers",
             "x": ints.iter().map(|i| i.point).collect::<Vec<_>>(),
-            "y": t.algos,
+            "y": names,
             "error_x": {"type": "data", "symmetric": false,
                         "array": ints.iter().map(|i| i.hi - i.point).collect::<Vec<_>>(),
                         "arrayminus": ints.iter().map(|i| i.point - i.lo).collect::<Vec<_>>()},
-            "marker": {"size": 10, "color": (0..t.algos.len()).map(|i| color(i, 1.0)).collect::<Vec<_>>()},
+            "marker": {"size": 10, "color": (0..names.len()).map(|i| color(i, 1.0)).collect::<Vec<_>>()},
             "xaxis": format!("x{axis}"), "yaxis": format!("y{axis}"),
             "name": agg.name(),
         }));
@@ -584,7 +588,7 @@ fn aggregates_figure(
     }
     Ok(Figure {
         json: json!({"data": data, "layout": layout}),
-        height: 120 + 40 * t.algos.len() as u32,
+        height: 120 + 40 * names.len() as u32,
     })
 }
 
