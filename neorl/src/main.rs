@@ -58,7 +58,9 @@ enum Command {
     Eval(cli::eval::EvalArgs),
     /// Score table: algorithms × environments × seeds on registry datasets (mean ± std, last and best).
     Scores(cli::scores::ScoresArgs),
-    /// Sweeps on a SLURM cluster or here: spec, plan, submit, run, status, collect.
+    /// Every results table and figure from run records (bit-identical; --check verifies the committed ones).
+    Paper(cli::paper::PaperArgs),
+    /// Sweeps on a SLURM cluster or here: spec, plan, submit, run, status, collect, export.
     Sweep {
         #[command(subcommand)]
         what: cli::sweep::SweepCmd,
@@ -152,6 +154,7 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Eval(a) => cli::eval::run(a)?,
         Command::Scores(a) => cli::scores::run(a)?,
         Command::Sweep { what } => cli::sweep::run(what)?,
+        Command::Paper(a) => return cli::paper::run(a),
         Command::Audit { what } => return cli::audit::run(what),
         Command::Bench { what } => cli::bench::run(what)?,
         Command::Track { what } => cli::track::run(what)?,

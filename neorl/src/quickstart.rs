@@ -221,6 +221,7 @@ pub fn agent_pipeline(cfg: &QuickstartConfig) -> Result<AgentSummary> {
         cfg.train_steps,
         every,
         &opts,
+        None,
         &mut |k| progress.inc(k),
     )?;
     progress.finish();

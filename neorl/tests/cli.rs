@@ -531,10 +531,17 @@ fn scores_writes_a_table() {
             "iql.expectile=0.8",
             "--out",
             out.to_str().unwrap(),
+            "--records",
+            out.join("records.jsonl").to_str().unwrap(),
             "--json",
         ],
         Some(&data),
     );
+    // The run records: a header and the 4 runs, best selected on their
+    // own episodes.
+    let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 5);
+    assert_eq!(records.matches("\"best_rule\":\"selected\"").count(), 4);
     let rows = v["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     for r in rows {

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod datasets;
 pub mod envs;
 pub mod eval;
+pub mod paper;
 pub mod quickstart;
 pub mod rollout;
 pub mod scores;

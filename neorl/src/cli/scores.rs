@@ -32,6 +32,12 @@ pub struct ScoresArgs {
     /// Episodes per evaluation.
     #[arg(long, default_value_t = 10)]
     episodes: usize,
+    /// Episodes per evaluation that select the best evaluation, from seed 1010000 (default: --episodes; 0: no best).
+    #[arg(long)]
+    selection_episodes: Option<usize>,
+    /// Also write the run records (JSON Lines, for `neorl paper`) here.
+    #[arg(long, value_name = "FILE.jsonl")]
+    records: Option<PathBuf>,
     /// Dataset quality: random, medium, expert or mixed (and low on -v1 environments, protocol v1).
     #[arg(long, default_value = "medium")]
     quality: String,
@@ -112,6 +118,7 @@ pub fn run(a: ScoresArgs) -> Result<()> {
         evaluation: Evaluation {
             every: a.eval_every,
             episodes: a.episodes,
+            selection_episodes: a.selection_episodes,
             ..Evaluation::default()
         },
         set: toml_settings(&parse_settings(&a.settings)?)?,
@@ -146,7 +153,11 @@ pub fn run(a: ScoresArgs) -> Result<()> {
         );
     }
     let tables = sweep::collect(&planned.dir, &planned.manifest)?;
-    let files = sweep::collect::write(&a.out, &tables)?;
+    let mut files = sweep::collect::write(&a.out, &tables)?;
+    if let Some(path) = &a.records {
+        sweep::collect::records(&planned.dir, &planned.manifest)?.write(path)?;
+        files.push(path.clone());
+    }
     let table = &tables.first().context("the sweep gave no table")?.1;
     if a.json {
         let mut v = serde_json::to_value(table)?;

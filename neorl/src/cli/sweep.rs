@@ -1,4 +1,4 @@
-//! `neorl sweep init|plan|submit|run|run-local|status|collect`: sweeps on a
+//! `neorl sweep init|plan|submit|run|run-local|status|collect|export`: sweeps on a
 //! SLURM cluster or on this machine (`neorl::sweep`).
 
 use super::print_json;
@@ -59,6 +59,15 @@ pub enum SweepCmd {
         /// Where the tables go (default: DIR).
         #[arg(long)]
         out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The run records (JSON Lines: protocol, datasets, every run's curve and final metrics) for `neorl paper`.
+    Export {
+        dir: PathBuf,
+        /// The records file to write.
+        #[arg(long, value_name = "FILE.jsonl")]
+        out: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -140,6 +149,7 @@ pub fn run(cmd: SweepCmd) -> Result<()> {
             Ok(())
         }
         SweepCmd::Status { dir, json } => show_status(&dir, json),
+        SweepCmd::Export { dir, out, json } => export(&dir, &out, json),
         SweepCmd::Collect { dir, out, json } => {
             let m = Manifest::read(&dir)?;
             let tables = sweep::collect(&dir, &m)?;
@@ -160,6 +170,27 @@ pub fn run(cmd: SweepCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `neorl sweep export DIR --out FILE.jsonl`.
+fn export(dir: &Path, out: &Path, json: bool) -> Result<()> {
+    let m = Manifest::read(dir)?;
+    let records = sweep::collect::records(dir, &m)?;
+    records.write(out)?;
+    if json {
+        return print_json(&json!({
+            "records": out.to_string_lossy(),
+            "runs": records.runs.len(),
+            "datasets": records.header.datasets.len(),
+        }));
+    }
+    println!(
+        "{} runs on {} datasets written to {}",
+        records.runs.len(),
+        records.header.datasets.len(),
+        out.display()
+    );
+    Ok(())
 }
 
 fn join(files: &[PathBuf]) -> String {

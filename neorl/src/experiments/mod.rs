@@ -3,6 +3,9 @@
 //! [`crate::eval`] (which only evaluates a given policy); its tables are
 //! drawn by [`crate::report`].
 //!
-//! - [`scores`]: reproducible score tables (`neorl scores`).
+//! - [`scores`]: reproducible score tables (`neorl scores`);
+//! - [`records`]: run records, the compact export of a sweep (`neorl sweep
+//!   export`, read by `neorl paper`).
 
+pub mod records;
 pub mod scores;

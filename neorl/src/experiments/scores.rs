@@ -20,8 +20,12 @@
 //! size or `dataset_size`), agents trained from seeds `0..seeds` with the
 //! algorithm's default config, evaluated every `eval_every` steps on the
 //! same `episodes` episodes (seeds `eval_seed`, `eval_seed + 1`, …; no
-//! shield). "last" is the final evaluation, "best" the best of the periodic
-//! ones (optimistic: it selects on the evaluation episodes). The behaviour
+//! shield). "last" is the final evaluation. "best" is selected on separate
+//! episodes, so that it is not biased upwards by selecting on the episodes
+//! it reports: each evaluation also runs `selection_episodes` episodes from
+//! seed `eval_seed +` [`SELECTION_SEED_OFFSET`], and "best" is the reported
+//! score at the evaluation whose *selection* score is highest (the earliest
+//! on a tie). With `selection_episodes = 0` no best is reported. The behaviour
 //! score is the normalized mean return of the dataset's complete episodes.
 //! The same config gives the same table on the CPU, whatever `jobs` and
 //! `threads` are.
@@ -55,6 +59,11 @@ pub struct ScoreConfig {
     pub episodes: usize,
     /// Seed of the first evaluation episode.
     pub eval_seed: u64,
+    /// Episodes per evaluation that select the best evaluation (from seed
+    /// `eval_seed + SELECTION_SEED_OFFSET`); `None`: as many as `episodes`;
+    /// 0: no best.
+    #[serde(default)]
+    pub selection_episodes: Option<usize>,
     /// Which registry dataset of each environment.
     pub quality: Quality,
     /// Transitions (default: the registry's size).
@@ -89,6 +98,7 @@ impl Default for ScoreConfig {
             eval_every: 2_000,
             episodes: 10,
             eval_seed: 10_000,
+            selection_episodes: None,
             quality: Quality::Medium,
             dataset_size: None,
             hidden: None,
@@ -100,6 +110,23 @@ impl Default for ScoreConfig {
             settings: agents::Settings::new(),
         }
     }
+}
+
+/// Selection episodes start this far above the reported ones' first seed,
+/// so the two sets never share an episode (an evaluation has at most
+/// [`crate::eval::rollout::MAX_EPISODES`] episodes, far fewer).
+pub const SELECTION_SEED_OFFSET: u64 = 1_000_000;
+
+/// The selection episodes of an evaluation reported on `episodes` from
+/// `eval_seed`: `selection` of them (default: `episodes`) from
+/// `eval_seed + SELECTION_SEED_OFFSET`; `None` when there are none.
+pub fn selection_options(
+    episodes: usize,
+    eval_seed: u64,
+    selection: Option<usize>,
+) -> Option<EvalOptions> {
+    let n = selection.unwrap_or(episodes);
+    (n > 0).then(|| EvalOptions::new(n).with_seed(eval_seed.wrapping_add(SELECTION_SEED_OFFSET)))
 }
 
 impl ScoreConfig {
@@ -130,6 +157,23 @@ pub struct EvalPoint {
     pub mean_return: f64,
     pub mean_cost: f64,
     pub hard_violations: usize,
+    /// Normalized score on the selection episodes (`None`: not evaluated,
+    /// or a record from before selection episodes).
+    #[serde(default)]
+    pub selection_score: Option<f64>,
+}
+
+/// How a run's "best" was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BestRule {
+    /// The reported score at the highest selection score (separate episodes).
+    Selected,
+    /// The highest reported score: records from before selection episodes
+    /// (optimistic, it selects on the episodes it reports).
+    SameEpisodes,
+    /// No best (`selection_episodes = 0`).
+    None,
 }
 
 /// One (environment, algorithm, seed) run.
@@ -141,16 +185,20 @@ pub struct Run {
     pub evals: Vec<EvalPoint>,
     /// Normalized score of the last evaluation.
     pub last: f64,
-    /// Best normalized score over the evaluations.
+    /// The best evaluation's reported normalized score, chosen by
+    /// `best_rule`; NaN with [`BestRule::None`].
     pub best: f64,
+    pub best_rule: BestRule,
     pub seconds: f64,
     /// Why the run failed (divergence…); it is left out of the table.
     pub error: Option<String>,
 }
 
 impl Run {
-    /// A run from its evaluations: "last" is the final one's score, "best"
-    /// the best of them (NaN when there are none).
+    /// A run from its evaluations: "last" is the final one's score; "best"
+    /// the reported score at the highest selection score (the earliest on a
+    /// tie) when every evaluation has one, else — an old record — the
+    /// highest reported score (NaN when there are none).
     pub fn of(
         env: &str,
         algo: &str,
@@ -160,17 +208,52 @@ impl Run {
         error: Option<String>,
     ) -> Self {
         let scores: Vec<f64> = evals.iter().map(|p| p.normalized_score).collect();
+        let all_selected = !evals.is_empty() && evals.iter().all(|p| p.selection_score.is_some());
+        let (best, best_rule) = if all_selected {
+            (
+                selected_index(&evals).map_or(f64::NAN, |i| scores[i]),
+                BestRule::Selected,
+            )
+        } else {
+            (
+                scores.iter().copied().fold(f64::NAN, f64::max),
+                BestRule::SameEpisodes,
+            )
+        };
         Run {
             env: env.to_string(),
             algo: algo.to_string(),
             seed,
             last: scores.last().copied().unwrap_or(f64::NAN),
-            best: scores.iter().copied().fold(f64::NAN, f64::max),
+            best,
+            best_rule,
             evals,
             seconds,
             error,
         }
     }
+
+    /// The run without a best (`selection_episodes = 0`).
+    pub fn without_best(mut self) -> Self {
+        self.best = f64::NAN;
+        self.best_rule = BestRule::None;
+        self
+    }
+}
+
+/// The evaluation with the highest selection score, the earliest on a tie
+/// (NaN never wins); `None` when no evaluation has one.
+pub fn selected_index(evals: &[EvalPoint]) -> Option<usize> {
+    let mut at: Option<usize> = None;
+    for (i, p) in evals.iter().enumerate() {
+        let Some(s) = p.selection_score.filter(|s| !s.is_nan()) else {
+            continue;
+        };
+        if at.is_none_or(|j| evals[j].selection_score.is_some_and(|b| s > b)) {
+            at = Some(i);
+        }
+    }
+    at
 }
 
 /// The data an environment's runs trained on.
@@ -229,8 +312,10 @@ pub struct ScoreTable {
 }
 
 /// Train `agent` on `data` for `steps` more steps in pieces of `eval_every`,
-/// evaluating it in `env` with `opts` after each piece (and at the end).
-/// `on_piece(steps)` is called after each piece (for progress).
+/// evaluating it in `env` with `opts` (and on the `selection` episodes, if
+/// any) after each piece (and at the end). `on_piece(steps)` is called
+/// after each piece (for progress).
+#[allow(clippy::too_many_arguments)]
 pub fn train_with_evals(
     agent: &mut dyn Agent,
     data: &dyn BatchSource,
@@ -238,6 +323,7 @@ pub fn train_with_evals(
     steps: u64,
     eval_every: u64,
     opts: &EvalOptions,
+    selection: Option<&EvalOptions>,
     on_piece: &mut dyn FnMut(u64),
 ) -> Result<Vec<EvalPoint>> {
     if eval_every == 0 {
@@ -251,17 +337,27 @@ pub fn train_with_evals(
         let k = eval_every.min(steps - done);
         agents::train_loop_with(agent, data, k, false)?;
         done += k;
-        points.push(eval_point(agent, env, opts)?);
+        points.push(eval_point(agent, env, opts, selection)?);
         on_piece(k);
     }
     Ok(points)
 }
 
-/// Evaluate `agent` in `env` with `opts` now: one [`EvalPoint`] at its
-/// current step.
-pub fn eval_point(agent: &mut dyn Agent, env: &mut Env, opts: &EvalOptions) -> Result<EvalPoint> {
+/// Evaluate `agent` in `env` with `opts` now, and on the `selection`
+/// episodes if any: one [`EvalPoint`] at its current step.
+pub fn eval_point(
+    agent: &mut dyn Agent,
+    env: &mut Env,
+    opts: &EvalOptions,
+    selection: Option<&EvalOptions>,
+) -> Result<EvalPoint> {
     let r = evaluate(&mut agent.policy(), env, opts.clone())?;
+    let selection_score = match selection {
+        Some(s) => Some(evaluate(&mut agent.policy(), env, s.clone())?.normalized_score),
+        None => None,
+    };
     Ok(EvalPoint {
+        selection_score,
         step: agent.steps_done(),
         normalized_score: r.normalized_score,
         mean_return: r.mean_return,
@@ -325,6 +421,9 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
         ));
     }
     check_episodes(cfg.episodes)?;
+    if let Some(n @ 1..) = cfg.selection_episodes {
+        check_episodes(n)?;
+    }
     let runs = (cfg.envs.len() as u64)
         .saturating_mul(cfg.algos.len() as u64)
         .saturating_mul(cfg.seeds);
@@ -394,6 +493,7 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
             )?;
             let mut env = crate::make(&spec.id)?;
             let opts = EvalOptions::new(cfg.episodes).with_seed(cfg.eval_seed);
+            let selection = selection_options(cfg.episodes, cfg.eval_seed, cfg.selection_episodes);
             let mut tick = |k: u64| {
                 if let Ok(mut p) = progress.lock() {
                     p.inc(k);
@@ -406,6 +506,7 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
                 cfg.steps,
                 cfg.eval_every,
                 &opts,
+                selection.as_ref(),
                 &mut tick,
             )?;
             Ok(())
@@ -418,6 +519,10 @@ pub fn score_table(cfg: &ScoreConfig) -> Result<ScoreTable> {
             t0.elapsed().as_secs_f64(),
             result.err().map(|e| e.to_string()),
         );
+        let run = match cfg.selection_episodes {
+            Some(0) => run.without_best(),
+            _ => run,
+        };
         match &run.error {
             None => eprintln!(
                 "{} {} seed {}: last {:.1}, best {:.1} ({:.0} s)",
@@ -537,6 +642,43 @@ mod tests {
             cfg(2, Some(cores), true).threads_per_run().unwrap().get(),
             cores
         );
+    }
+
+    /// "best" is the reported score where the selection score is highest,
+    /// the earliest on a tie; NaN selection scores never win.
+    #[test]
+    fn best_is_chosen_on_the_selection_episodes() {
+        let p = |step, score: f64, sel: Option<f64>| EvalPoint {
+            step,
+            normalized_score: score,
+            mean_return: 0.0,
+            mean_cost: 0.0,
+            hard_violations: 0,
+            selection_score: sel,
+        };
+        let evals = vec![
+            p(1, 90.0, Some(f64::NAN)),
+            p(2, 10.0, Some(5.0)),
+            p(3, 20.0, Some(5.0)),
+            p(4, 80.0, Some(1.0)),
+        ];
+        let r = Run::of("E", "bc", 0, evals.clone(), 0.0, None);
+        assert_eq!(
+            (r.best, r.best_rule, r.last),
+            (10.0, BestRule::Selected, 80.0)
+        );
+        assert_eq!(selected_index(&evals), Some(1));
+        let r = r.without_best();
+        assert!(r.best.is_nan() && r.best_rule == BestRule::None);
+        let old: Vec<EvalPoint> = evals
+            .into_iter()
+            .map(|e| EvalPoint {
+                selection_score: None,
+                ..e
+            })
+            .collect();
+        let r = Run::of("E", "bc", 0, old, 0.0, None);
+        assert_eq!((r.best, r.best_rule), (90.0, BestRule::SameEpisodes));
     }
 
     #[test]

@@ -45,6 +45,7 @@ mod dataset_plots;
 mod evaluation;
 mod interventions;
 mod learning_curve;
+pub mod paper;
 mod results;
 mod scores;
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! normalized scores, and the files `neorl scores` writes.
 
 use crate::error::{Error, Result};
-use crate::experiments::scores::{ScoreRow, ScoreTable};
+use crate::experiments::scores::{BestRule, ScoreRow, ScoreTable};
 use crate::viz::escape_html as html_escape;
 use crate::viz::{Figure, JsMode};
 use std::fmt::{self, Write as _};
@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 fn cell(mean: f64, std: f64, row: &ScoreRow) -> String {
     if row.seeds == 0 {
         "failed".into()
+    } else if mean.is_nan() {
+        // No best: `selection_episodes = 0`.
+        "—".into()
     } else {
         format!("{mean:.1} ± {std:.1}")
     }
@@ -62,13 +65,27 @@ impl ScoreTable {
                 .join("×")
         });
         format!(
-            "D4RL normalized score (random = 0, expert = 100), mean ± std over seeds 0–{}; {} gradient steps, evaluated every {} steps on {} episodes (seeds {}–{}, no shield); last = final evaluation, best = best evaluation. Datasets: the registry's {}-quality data{}; behaviour = normalized mean return of the dataset's complete episodes. Networks: {hidden}; settings over the papers' defaults: {settings}; device {}; {:.0} s in all; neorl {}.",
+            "D4RL normalized score (random = 0, expert = 100), mean ± std over seeds 0–{}; {} gradient steps, evaluated every {} steps on {} episodes (seeds {}–{}, no shield); last = final evaluation, {}. Datasets: the registry's {}-quality data{}; behaviour = normalized mean return of the dataset's complete episodes. Networks: {hidden}; settings over the papers' defaults: {settings}; device {}; {:.0} s in all; neorl {}.",
             c.seeds - 1,
             c.steps,
             c.eval_every,
             c.episodes,
             c.eval_seed,
             c.eval_seed.wrapping_add(c.episodes as u64 - 1),
+            match c.selection_episodes.unwrap_or(c.episodes) {
+                _ if self
+                    .runs
+                    .iter()
+                    .any(|r| r.best_rule == BestRule::SameEpisodes) =>
+                    "best = best evaluation (selected on the reported episodes: optimistic)"
+                        .to_string(),
+                0 => "no best (no selection episodes)".to_string(),
+                n => format!(
+                    "best = the reported score of the evaluation with the best score on {n} separate selection episodes (seeds from {})",
+                    c.eval_seed
+                        .wrapping_add(crate::experiments::scores::SELECTION_SEED_OFFSET)
+                ),
+            },
             c.quality.as_str(),
             c.dataset_size
                 .map_or(String::new(), |n| format!(" at {n} transitions")),

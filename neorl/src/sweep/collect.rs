@@ -9,7 +9,8 @@ use super::result::{COMPLETE, SWEEP_ID, TASK_INDEX, TaskResult};
 use super::tasks::{TaskDir, array_ranges};
 use super::worker::read_done;
 use crate::error::{Error, Result};
-use crate::experiments::scores::{ScoreConfig, ScoreTable, aggregate};
+use crate::experiments::records::{DatasetRecord, Exact, Protocol, RunRecord, RunRecords};
+use crate::experiments::scores::{SELECTION_SEED_OFFSET, ScoreConfig, ScoreTable, aggregate};
 use crate::track::{Target, Tracker};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,10 +55,9 @@ fn results(dir: &Path, m: &Manifest) -> Result<BTreeMap<usize, TaskResult>> {
     Ok(out)
 }
 
-/// One table per (quality, size) of the sweep in `dir`, in the spec's order,
-/// with a label (`medium`, `medium-5000`); an error names the tasks that
-/// have no result yet.
-pub fn collect(dir: &Path, m: &Manifest) -> Result<Vec<(String, ScoreTable)>> {
+/// Every task's result, checked against the manifest; an error names the
+/// tasks that have no result yet.
+fn complete_results(dir: &Path, m: &Manifest) -> Result<BTreeMap<usize, TaskResult>> {
     let results = results(dir, m)?;
     let missing: Vec<usize> = m
         .tasks
@@ -87,6 +87,58 @@ pub fn collect(dir: &Path, m: &Manifest) -> Result<Vec<(String, ScoreTable)>> {
             )));
         }
     }
+    Ok(results)
+}
+
+/// The run records of the sweep in `dir` (`neorl sweep export`): its
+/// protocol, datasets and every task's run, in the manifest's order.
+pub fn records(dir: &Path, m: &Manifest) -> Result<RunRecords> {
+    let results = complete_results(dir, m)?;
+    let first = m.tasks.first().ok_or_else(|| {
+        Error::InvalidArgument(format!("the sweep in {} has no tasks", dir.display()))
+    })?;
+    let selection_episodes = first.selection_episodes.unwrap_or(0);
+    let protocol = Protocol {
+        steps: first.steps,
+        eval_every: first.eval_every,
+        episodes: first.episodes,
+        eval_seed: first.eval_seed,
+        selection_episodes,
+        selection_seed: first.eval_seed.wrapping_add(SELECTION_SEED_OFFSET),
+        hidden: first.hidden.clone(),
+        settings: first.settings.clone(),
+    };
+    let mut datasets: Vec<DatasetRecord> = vec![];
+    let mut runs = vec![];
+    for t in &m.tasks {
+        let r = &results[&t.index];
+        let id = &r.dataset.dataset;
+        if !datasets.iter().any(|d| &d.id == id) {
+            datasets.push(DatasetRecord {
+                id: id.clone(),
+                env: r.dataset.env.clone(),
+                quality: t.quality,
+                size: t.dataset_size,
+                transitions: r.dataset.transitions,
+                episodes: r.dataset.episodes,
+                sha256: r.dataset.sha256.clone(),
+                behaviour_score: Exact(r.dataset.behaviour_score),
+            });
+        }
+        let d = datasets.iter().find(|d| &d.id == id).expect("pushed above");
+        runs.push(RunRecord::of(&r.run, d, &protocol)?);
+    }
+    Ok(RunRecords {
+        header: RunRecords::header(&m.spec.name, protocol, datasets),
+        runs,
+    })
+}
+
+/// One table per (quality, size) of the sweep in `dir`, in the spec's order,
+/// with a label (`medium`, `medium-5000`); an error names the tasks that
+/// have no result yet.
+pub fn collect(dir: &Path, m: &Manifest) -> Result<Vec<(String, ScoreTable)>> {
+    let results = complete_results(dir, m)?;
     let spec = &m.spec;
     let algos = spec.algos()?;
     let mut groups: Vec<(String, Vec<&Task>)> = vec![];
@@ -116,6 +168,7 @@ pub fn collect(dir: &Path, m: &Manifest) -> Result<Vec<(String, ScoreTable)>> {
             eval_every: first.eval_every,
             episodes: first.episodes,
             eval_seed: first.eval_seed,
+            selection_episodes: first.selection_episodes,
             quality: first.quality,
             dataset_size: first.dataset_size,
             hidden: first.hidden.clone(),

@@ -36,6 +36,11 @@ pub struct Task {
     pub eval_every: u64,
     pub episodes: usize,
     pub eval_seed: u64,
+    /// Selection episodes per evaluation (the best evaluation is chosen on
+    /// them; 0: no best). Left out when unset — a manifest planned before
+    /// them, which keeps its hash, and selects on the reported episodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection_episodes: Option<usize>,
     pub checkpoint_every: u64,
     /// Checkpoints kept besides the latest (`None`: the latest only). Left
     /// out of the manifest when unset, so manifests planned before it keep
@@ -141,6 +146,7 @@ pub fn tasks(spec: &SweepSpec) -> Result<Vec<Task>> {
                             eval_every: spec.eval_every(),
                             episodes: spec.evaluation.episodes,
                             eval_seed: spec.evaluation.seed,
+                            selection_episodes: Some(spec.selection_episodes()),
                             checkpoint_every: spec.checkpoint_every(),
                             keep_last: spec.keep_last,
                             keep_best: spec.keep_best,

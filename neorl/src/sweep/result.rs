@@ -6,7 +6,7 @@
 //! tracking is collected from its folders in the same way.
 
 use crate::error::{Error, Result};
-use crate::experiments::scores::{DatasetScore, EvalPoint, Run};
+use crate::experiments::scores::{BestRule, DatasetScore, EvalPoint, Run};
 use std::collections::BTreeMap;
 
 /// Tag: the sweep's id.
@@ -38,25 +38,33 @@ fn num<T: std::str::FromStr>(k: &str, v: &str) -> Result<T> {
         .map_err(|_| Error::Tracking(format!("{k} = '{v}' is not a number")))
 }
 
-/// One evaluation as a line of exact text: `step score return cost violations`.
+/// One evaluation as a line of exact text:
+/// `step score return cost violations selection` (selection `-` when the
+/// point has no selection score).
 pub fn eval_line(p: &EvalPoint) -> String {
     format!(
-        "{} {} {} {} {}",
+        "{} {} {} {} {} {}",
         p.step,
         exact(p.normalized_score),
         exact(p.mean_return),
         exact(p.mean_cost),
-        p.hard_violations
+        p.hard_violations,
+        p.selection_score.map_or_else(|| "-".into(), exact)
     )
 }
 
-/// The inverse of [`eval_line`].
+/// The inverse of [`eval_line`]; also reads the 5-field lines written
+/// before selection episodes (they have no selection score).
 pub fn parse_eval_line(line: &str) -> Result<EvalPoint> {
     let f: Vec<&str> = line.split(' ').collect();
-    if f.len() != 5 {
+    if f.len() != 5 && f.len() != 6 {
         return Err(Error::Tracking(format!("bad evaluation line '{line}'")));
     }
     Ok(EvalPoint {
+        selection_score: match f.get(5) {
+            None | Some(&"-") => None,
+            Some(s) => Some(num("selection score", s)?),
+        },
         step: num("step", f[0])?,
         normalized_score: num("normalized score", f[1])?,
         mean_return: num("mean return", f[2])?,
@@ -85,6 +93,9 @@ impl TaskResult {
             ("neorl.behaviour_score".into(), exact(d.behaviour_score)),
             ("neorl.evals".into(), r.evals.len().to_string()),
         ];
+        if r.best_rule == BestRule::None {
+            tags.push(("neorl.best".into(), "none".into()));
+        }
         for (k, chunk) in r.evals.chunks(EVALS_PER_TAG).enumerate() {
             let lines: Vec<String> = chunk.iter().map(eval_line).collect();
             tags.push((format!("neorl.evals.{k}"), lines.join("\n")));
@@ -127,6 +138,17 @@ impl TaskResult {
             num("neorl.seconds", get("neorl.seconds")?)?,
             tags.get("neorl.error").cloned(),
         );
+        // Without the tag, "best" is chosen by the evaluations: on their
+        // selection scores, or (older results) on the reported ones.
+        let run = match tags.get("neorl.best").map(String::as_str) {
+            Some("none") => run.without_best(),
+            None => run,
+            Some(v) => {
+                return Err(Error::Tracking(format!(
+                    "neorl.best = '{v}': the only value is 'none'"
+                )));
+            }
+        };
         let dataset = DatasetScore {
             env,
             dataset: get("neorl.dataset")?.clone(),
@@ -155,6 +177,7 @@ mod tests {
                 mean_return: -1e-300 * i as f64,
                 mean_cost: f64::NAN,
                 hard_violations: i as usize,
+                selection_score: (i % 3 != 0).then_some(i as f64 * 0.5),
             })
             .collect();
         let r = TaskResult {
@@ -186,5 +209,26 @@ mod tests {
         assert_eq!(back.dataset, r.dataset);
         assert_eq!(back.run.last.to_bits(), r.run.last.to_bits());
         assert_eq!(back.run.error.as_deref(), Some("diverged"));
+    }
+
+    /// Results written before selection episodes: 5-field lines, and
+    /// "best" falls back to the best reported score.
+    #[test]
+    fn old_evaluation_lines_have_no_selection_score() {
+        let p = parse_eval_line("3 1.5 -2.0 0.0 0").unwrap();
+        assert_eq!(p.selection_score, None);
+        let q = parse_eval_line("6 0.5 -2.0 0.0 1 9.0").unwrap();
+        assert_eq!(q.selection_score, Some(9.0));
+        assert_eq!(parse_eval_line(&eval_line(&q)).unwrap(), q);
+        let r = Run::of("E", "bc", 0, vec![p.clone(), q.clone()], 1.0, None);
+        assert_eq!((r.best, r.best_rule), (1.5, BestRule::SameEpisodes));
+        let sel = EvalPoint {
+            selection_score: Some(1.0),
+            ..p
+        };
+        let r = Run::of("E", "bc", 0, vec![sel, q], 1.0, None);
+        assert_eq!((r.best, r.best_rule), (0.5, BestRule::Selected));
+        assert!(parse_eval_line("3 1.5 -2.0 0.0").is_err());
+        assert!(parse_eval_line("3 1.5 -2.0 0.0 0 x").is_err());
     }
 }

@@ -86,6 +86,11 @@ pub struct Evaluation {
     /// Seed of the first evaluation episode.
     #[serde(default = "eval_seed")]
     pub seed: u64,
+    /// Episodes per evaluation on which the best evaluation is selected,
+    /// from seed `seed + 1_000_000` (disjoint from the reported ones);
+    /// default: `episodes`; 0: no best is reported.
+    #[serde(default)]
+    pub selection_episodes: Option<usize>,
 }
 
 impl Default for Evaluation {
@@ -94,6 +99,7 @@ impl Default for Evaluation {
             every: None,
             episodes: 10,
             seed: 10_000,
+            selection_episodes: None,
         }
     }
 }
@@ -168,6 +174,13 @@ fn bad(field: &str, why: impl std::fmt::Display) -> Error {
 }
 
 impl SweepSpec {
+    /// Selection episodes per evaluation: `evaluation.selection_episodes`,
+    /// else as many as the reported ones.
+    pub fn selection_episodes(&self) -> usize {
+        self.evaluation
+            .selection_episodes
+            .unwrap_or(self.evaluation.episodes)
+    }
     /// Read and check a spec file.
     pub fn read(path: &Path) -> Result<Self> {
         let text = crate::limits::read_text_at_most(path, 1 << 20, "a sweep spec (TOML)")?;
@@ -305,6 +318,9 @@ impl SweepSpec {
             ));
         }
         check_episodes(self.evaluation.episodes).map_err(|e| bad("evaluation.episodes", e))?;
+        if let Some(n @ 1..) = self.evaluation.selection_episodes {
+            check_episodes(n).map_err(|e| bad("evaluation.selection_episodes", e))?;
+        }
         if self.checkpoint_every == Some(0) {
             return Err(bad(
                 "checkpoint_every",
@@ -480,6 +496,7 @@ threads = 1                     # CPU threads per task (SLURM --cpus-per-task)
 every = {every}                   # evaluate every this many steps, and after the last
 episodes = {episodes}                  # episodes per evaluation
 seed = 10000                    # seed of the first evaluation episode
+# selection_episodes = {episodes}       # episodes (from seed + 1000000) that select the best evaluation; default: episodes; 0: no best
 
 # Hyper-parameters over the papers' defaults: key = value for all algorithms,
 # [set.ALGO] for one (`neorl train --help` lists where they come from).

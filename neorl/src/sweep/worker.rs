@@ -31,7 +31,7 @@ use crate::data::{Dataset, DatasetEntry, Store};
 use crate::env::EnvSpec;
 use crate::error::{Error, Result};
 use crate::eval::EvalOptions;
-use crate::experiments::scores::{DatasetScore, EvalPoint, Run, eval_point};
+use crate::experiments::scores::{DatasetScore, EvalPoint, Run, eval_point, selection_options};
 use crate::track::{Status, Target, Tracker};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -275,6 +275,9 @@ fn log_eval(run: &mut crate::track::Run, p: &EvalPoint) -> Result<()> {
     run.log_metric("eval/normalized_score", p.normalized_score, step)?;
     run.log_metric("eval/mean_return", p.mean_return, step)?;
     run.log_metric("eval/mean_cost", p.mean_cost, step)?;
+    if let Some(s) = p.selection_score {
+        run.log_metric("eval/selection_score", s, step)?;
+    }
     run.log_metric("eval/hard_violations", p.hard_violations as f64, step)
 }
 
@@ -384,6 +387,13 @@ fn attempt(m: &Manifest, task: &Task, td: &TaskDir) -> Result<Attempt> {
         ),
         dataset,
     };
+    let result = match task.selection_episodes {
+        Some(0) => TaskResult {
+            run: result.run.without_best(),
+            ..result
+        },
+        _ => result,
+    };
     match &result.run.error {
         None => eprintln!(
             "task {} {}: last {:.1}, best {:.1} ({:.0} s)",
@@ -446,6 +456,12 @@ fn train(
 ) -> Result<Trained> {
     let mut env = crate::make(&task.env)?;
     let opts = EvalOptions::new(task.episodes).with_seed(task.eval_seed);
+    // A manifest planned before selection episodes has none.
+    let selection = selection_options(
+        task.episodes,
+        task.eval_seed,
+        Some(task.selection_episodes.unwrap_or(0)),
+    );
     // At most ~500 points of each training metric per run.
     let log_every = (task.steps / 500).max(1);
     let boundary = |done: u64, every: u64| (done / every + 1) * every;
@@ -521,10 +537,12 @@ fn train(
         let done = agent.steps_done();
         let mut score = None;
         if done == next_eval {
-            match eval_point(agent, &mut env, &opts) {
+            match eval_point(agent, &mut env, &opts, selection.as_ref()) {
                 Ok(p) => {
                     log_eval(run, &p)?;
-                    score = Some(p.normalized_score);
+                    // The best checkpoint is chosen as "best" is: on the
+                    // selection episodes when there are some.
+                    score = Some(p.selection_score.unwrap_or(p.normalized_score));
                     evals.push(p);
                 }
                 Err(e) => return Ok(Trained::Failed(e.to_string())),
