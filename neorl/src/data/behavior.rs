@@ -421,4 +421,15 @@ mod tests {
             assert_eq!(s.to_bits(), a.score.to_bits(), "{env}");
         }
     }
+
+    /// The episode that once drove ChemicalReactor-v0 to `C_A = inf`: an
+    /// ignition inside one control interval that RK4 at the model's two
+    /// sub-steps overshot (temperatures clamped at 200 K, then a NaN
+    /// action). The reactor now integrates such an interval again with
+    /// more sub-steps, so the episode stays finite and scores.
+    #[test]
+    fn a_reactor_ignition_inside_one_interval_stays_finite() {
+        let s = family_score("ChemicalReactor-v0", 0.5, 1, 2_000_056).unwrap();
+        assert!(s.is_finite(), "{s}");
+    }
 }

@@ -470,9 +470,31 @@ impl ChemicalReactor {
     /// (`C_A ≥ 0`, temperatures in [200, 1000] K), the flow and its change
     /// are recorded and the clock advances.
     #[inline]
-    fn advance(&self, state: &mut [f64], fc: f64, rhs: impl FnMut(&[f64; 3], &mut [f64; 3])) {
-        let mut x = [state[S_CA], state[S_T], state[S_TJ]];
-        rk4_substeps(&mut x, DT_MIN, self.substeps, rhs);
+    ///
+    /// Explicit RK4 at the model's sub-steps cannot follow an ignition that
+    /// happens inside one interval: the rate constant grows by orders of
+    /// magnitude within the step and the stages overshoot to non-finite or
+    /// non-physical temperatures (below the 255 K brine, above 1000 K). Such
+    /// an interval is integrated again from its start with four times the
+    /// sub-steps, up to 1024 times the model's, so the runaway is resolved
+    /// instead of clamped into nonsense. An interval the model's sub-steps
+    /// integrate into the physical range is untouched (bit-identical to
+    /// before this fallback: every pinned -v0 dataset still matches).
+    fn advance(&self, state: &mut [f64], fc: f64, mut rhs: impl FnMut(&[f64; 3], &mut [f64; 3])) {
+        let start = [state[S_CA], state[S_T], state[S_TJ]];
+        let physical = |x: &[f64; 3]| {
+            x.iter().all(|v| v.is_finite())
+                && (200.0..=1000.0).contains(&x[1])
+                && (200.0..=1000.0).contains(&x[2])
+        };
+        let mut x = start;
+        let mut substeps = self.substeps;
+        rk4_substeps(&mut x, DT_MIN, substeps, &mut rhs);
+        while !physical(&x) && substeps < self.substeps * 1024 {
+            substeps *= 4;
+            x = start;
+            rk4_substeps(&mut x, DT_MIN, substeps, &mut rhs);
+        }
         state[S_CA] = x[0].max(0.0);
         state[S_T] = x[1].clamp(200.0, 1000.0);
         state[S_TJ] = x[2].clamp(200.0, 1000.0);
