@@ -199,3 +199,25 @@ fn paper_regenerates_the_same_bytes_and_checks_them() {
     assert!(!s && e.contains("line 2") && e.contains("not a"), "{e}");
     std::fs::remove_dir_all(&root).ok();
 }
+
+/// The committed results are what the committed run records give: the
+/// protocol-v1 pilot's tables and figures in `neorl/results/protocol-v1-pilot/`
+/// and its section of `neorl/RESULTS.md` (issue 16: "`neorl paper`
+/// reproduces RESULTS.md from the committed run records"). Edit a record,
+/// a table or the section by hand and this fails, naming the file and line.
+#[test]
+fn committed_results_match_their_run_records() {
+    let neorl_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pilot = neorl_dir.join("results/protocol-v1-pilot");
+    let mut cmd = neorl(&tmp("committed"));
+    cmd.arg("paper");
+    for records in ["low.jsonl", "medium-mixed.jsonl"] {
+        cmd.arg("--records").arg(pilot.join(records));
+    }
+    cmd.arg("--out")
+        .arg(&pilot)
+        .arg("--results")
+        .arg(neorl_dir.join("RESULTS.md"))
+        .arg("--check");
+    ok(&mut cmd);
+}
