@@ -198,32 +198,7 @@ impl ResultsTable {
 
     /// The table in GitHub Markdown (bold as `**…**`).
     pub fn to_markdown(&self) -> String {
-        let t = self.table();
-        let mut s = String::new();
-        if let Some(c) = &t.caption {
-            s.push_str(&format!("{c}\n\n"));
-        }
-        s.push_str(&format!("| {} |\n", t.columns.join(" | ")));
-        let rules: Vec<&str> = t
-            .align
-            .iter()
-            .map(|a| match a {
-                Align::Left => ":---",
-                Align::Right => "---:",
-            })
-            .collect();
-        s.push_str(&format!("| {} |\n", rules.join(" | ")));
-        for row in &t.rows {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|c| {
-                    let text = c.text.replace('|', "\\|");
-                    if c.bold { format!("**{text}**") } else { text }
-                })
-                .collect();
-            s.push_str(&format!("| {} |\n", cells.join(" | ")));
-        }
-        s
+        self.table().to_markdown()
     }
 
     /// Grouped bars (one group per environment, one colour per algorithm)

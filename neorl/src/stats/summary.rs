@@ -8,7 +8,7 @@ use super::aggregate::Aggregate;
 use super::bootstrap::{Bootstrap, Interval, intervals};
 use super::matrix::{ScoreMatrix, check_algos};
 use crate::error::Result;
-use crate::viz::{Align, Cell, Html, Table, num};
+use crate::viz::{Cell, Html, Table, num};
 use neorl_plant::rich_display;
 use serde::Serialize;
 
@@ -139,35 +139,7 @@ impl StatsTable {
 
     /// The table in GitHub Markdown (bold as `**…**`, the footer as a note).
     pub fn to_markdown(&self) -> String {
-        let t = self.table();
-        let mut s = String::new();
-        if let Some(c) = &t.caption {
-            s.push_str(&format!("{c}\n\n"));
-        }
-        let escape = |x: &str| x.replace('|', "\\|");
-        let head: Vec<String> = t.columns.iter().map(|c| escape(c)).collect();
-        s.push_str(&format!("| {} |\n", head.join(" | ")));
-        let rules: Vec<&str> = (0..t.columns.len())
-            .map(|j| match t.align.get(j) {
-                Some(Align::Left) => ":---",
-                _ => "---:",
-            })
-            .collect();
-        s.push_str(&format!("| {} |\n", rules.join(" | ")));
-        for row in &t.rows {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|c| {
-                    let text = escape(&c.text);
-                    if c.bold { format!("**{text}**") } else { text }
-                })
-                .collect();
-            s.push_str(&format!("| {} |\n", cells.join(" | ")));
-        }
-        if let Some(f) = &t.footer {
-            s.push_str(&format!("\n{f}\n"));
-        }
-        s
+        self.table().to_markdown()
     }
 
     pub(crate) fn rich(&self) -> Html {

@@ -247,6 +247,40 @@ impl Table {
         s
     }
 
+    /// The table in GitHub Markdown: the caption above, `|` in cells
+    /// escaped, bold cells as `**…**`, left- or right-aligned rules per
+    /// column, and the footer as a line below.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        if let Some(c) = &self.caption {
+            s.push_str(&format!("{c}\n\n"));
+        }
+        let escape = |x: &str| x.replace('|', "\\|");
+        let head: Vec<String> = self.columns.iter().map(|c| escape(c)).collect();
+        s.push_str(&format!("| {} |\n", head.join(" | ")));
+        let rules: Vec<&str> = (0..self.columns.len())
+            .map(|j| match self.align.get(j) {
+                Some(Align::Left) => ":---",
+                _ => "---:",
+            })
+            .collect();
+        s.push_str(&format!("| {} |\n", rules.join(" | ")));
+        for row in &self.rows {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|c| {
+                    let text = escape(&c.text);
+                    if c.bold { format!("**{text}**") } else { text }
+                })
+                .collect();
+            s.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+        if let Some(f) = &self.footer {
+            s.push_str(&format!("\n{f}\n"));
+        }
+        s
+    }
+
     /// The table as aligned plain text (widths counted in characters).
     pub fn to_text(&self) -> String {
         let width = self.width();
@@ -317,6 +351,16 @@ mod tests {
         let html = t.to_html();
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+
+    #[test]
+    fn markdown_escapes_pipes_aligns_columns_and_keeps_caption_and_footer() {
+        let mut t = Table::new(&["a|b", "n"]).caption("Cap").footer("Note");
+        t.push(vec![Cell::bold("x|y"), "1".into()]);
+        assert_eq!(
+            t.to_markdown(),
+            "Cap\n\n| a\\|b | n |\n| :--- | ---: |\n| **x\\|y** | 1 |\n\nNote\n"
+        );
     }
 
     #[test]
