@@ -355,11 +355,19 @@ pub fn paper(rec: &RunRecords, b: &Bootstrap, progress: &mut dyn FnMut(&str)) ->
                 bests.push((algo.clone(), m));
             }
         }
-        for (what, set) in [("last", &lasts), ("best", &bests)] {
+        // One bootstrap per set: the tables and the aggregates figure share it.
+        let summary = |set: &[(String, ScoreMatrix)]| -> Result<Option<stats::StatsTable>> {
             if set.is_empty() {
-                continue;
+                Ok(None)
+            } else {
+                stats::summarize(set, b).map(Some)
             }
-            let t = stats::summarize(set, b)?;
+        };
+        let (last_table, best_table) = (summary(&lasts)?, summary(&bests)?);
+        for (what, t) in [("last", &last_table), ("best", &best_table)] {
+            let Some(t) = t else {
+                continue;
+            };
             let _ = writeln!(
                 md,
                 "\n**{} across the {} datasets, {what} evaluation** (runs: seeds with a finished run on every dataset; optimality gap below 100):\n\n{}",
@@ -397,7 +405,7 @@ pub fn paper(rec: &RunRecords, b: &Bootstrap, progress: &mut dyn FnMut(&str)) ->
                 improvement_figure(&g.label, &lasts, &poi),
             ));
         }
-        if !lasts.is_empty() {
+        if let Some(t) = &last_table {
             progress(&format!("paper: {}: profiles", g.label));
             figs.push((
                 format!("{}-profiles", g.label),
@@ -405,7 +413,7 @@ pub fn paper(rec: &RunRecords, b: &Bootstrap, progress: &mut dyn FnMut(&str)) ->
             ));
             figs.push((
                 format!("{}-aggregates", g.label),
-                aggregates_figure(&g.label, &lasts, b)?,
+                aggregates_figure(&g.label, t),
             ));
         }
         figs.push((format!("{}-score-cost", g.label), score_cost(&g, &algos)));
@@ -542,13 +550,10 @@ fn profiles(label: &str, algos: &[(String, ScoreMatrix)], b: &Bootstrap) -> Resu
 }
 
 /// Every aggregate per algorithm with its interval, one panel each.
-fn aggregates_figure(
-    label: &str,
-    algos: &[(String, ScoreMatrix)],
-    b: &Bootstrap,
-) -> Result<Figure> {
-    // Through `stats::interval` alone (the API `StatsTable` is rendered from).
-    let names: Vec<&String> = algos.iter().map(|(a, _)| a).collect();
+/// The last evaluation's aggregates with their intervals: the same
+/// `StatsTable` the tables print, drawn (not bootstrapped again).
+fn aggregates_figure(label: &str, table: &stats::StatsTable) -> Figure {
+    let names: Vec<&String> = table.rows.iter().map(|r| &r.algo).collect();
     let n = Aggregate::ALL.len();
     let mut data = vec![];
     let mut layout = serde_json::Map::new();
@@ -563,10 +568,7 @@ fn aggregates_figure(
         } else {
             (k + 1).to_string()
         };
-        let ints: Vec<Interval> = algos
-            .iter()
-            .map(|(_, m)| stats::interval(m, *agg, b))
-            .collect::<Result<_>>()?;
+        let ints: Vec<Interval> = table.rows.iter().map(|r| r.interval(*agg)).collect();
         data.push(json!({
             "type": "scatter", "mode": "markers",
             "x": ints.iter().map(|i| i.point).collect::<Vec<_>>(),
@@ -589,10 +591,10 @@ fn aggregates_figure(
             json!({"anchor": format!("x{axis}"), "showticklabels": k == 0}),
         );
     }
-    Ok(Figure {
+    Figure {
         json: json!({"data": data, "layout": layout}),
         height: 120 + 40 * names.len() as u32,
-    })
+    }
 }
 
 /// The probability-of-improvement matrix as a heatmap.
