@@ -604,6 +604,37 @@ fn bench_train_and_inference_report_the_documented_fields() {
         let x = v[k].as_f64().unwrap_or(f64::NAN);
         assert!(x.is_finite() && x > 0.0, "{k} in {v}");
     }
+    // A larger minibatch (a GPU needs one to fill it) is what is timed and
+    // what transitions per second count; sizes the agents refuse are refused
+    // before anything is built.
+    let big = json(&[
+        "bench",
+        "train",
+        "--algo",
+        "bc",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--seconds",
+        "0.2",
+        "--batch",
+        "1024",
+        "--json",
+    ]);
+    assert_eq!(big["batch"], 1024);
+    let (u, t) = (
+        big["updates_per_s"].as_f64(),
+        big["transitions_per_s"].as_f64(),
+    );
+    assert_eq!(t, u.map(|u| u * 1024.0), "{big}");
+    for bad in ["0", "1048577"] {
+        json_error(
+            &["bench", "train", "--algo", "bc", "--batch", bad, "--json"],
+            None,
+            &["--batch", bad, "1 to 1048576"],
+        );
+    }
     let v = json(&["bench", "inference", "--seconds", "0.2", "--json"]);
     for k in ["single_p50_us", "single_p99_us", "batch_obs_per_s"] {
         assert!(v[k].as_f64().unwrap() > 0.0, "{k} in {v}");

@@ -215,7 +215,8 @@ fn flops_per_update(
     Some(2.0 * macs * batch as f64)
 }
 
-/// Updates per second of `algo` with batch 256 and 256×256 networks on `env`
+/// Updates per second of `algo` with minibatches of `batch` (the papers' 256
+/// unless a GPU needs more work per update) and 256×256 networks on `env`
 /// (CQL and COMBO default to three hidden layers; the benchmark uses two for
 /// all), on 1 thread and on `threads` (on the CPU), each next to the matmul
 /// rate at that thread count.
@@ -225,6 +226,7 @@ pub fn train(
     device: &Device,
     threads: Threads,
     min_time: Duration,
+    batch: usize,
 ) -> Result<TrainBench> {
     let env_id = resolve_env(env)?;
     let spec = make(&env_id)?.spec().clone();
@@ -235,16 +237,16 @@ pub fn train(
     let one = device.with_threads(Threads::one());
     let all = device.with_threads(threads);
     let (rate_1t, gflops_1t) = if on_cpu {
-        update_rate(&name, &spec, &data, &one, min_time)?
+        update_rate(&name, &spec, &data, &one, min_time, batch)?
     } else {
         (f64::NAN, f64::NAN)
     };
     let (rate_all, gflops_all) = if threads.get() == 1 && on_cpu {
         (rate_1t, gflops_1t)
     } else {
-        update_rate(&name, &spec, &data, &all, min_time)?
+        update_rate(&name, &spec, &data, &all, min_time, batch)?
     };
-    let batch_size = 256;
+    let batch_size = batch;
     let fpu = flops_per_update(&name, spec.obs_dim(), spec.act_dim(), &hidden, batch_size);
     let model_fit = if name == "combo" {
         Some(model_fit(
@@ -278,14 +280,17 @@ pub fn train(
     })
 }
 
-/// A fresh agent of `algo` for the benchmark (seed 0, 256×256 networks).
+/// A fresh agent of `algo` for the benchmark (seed 0, 256×256 networks,
+/// minibatches of `batch`, checked by the agent's configuration).
 fn bench_agent(
     algo: &str,
     spec: &crate::env::EnvSpec,
     device: &Device,
     model_steps: u64,
+    batch: usize,
 ) -> Result<Box<dyn agents::Agent>> {
     let mut settings = agents::Settings::new();
+    settings.insert("batch_size".into(), serde_json::json!(batch));
     match algo {
         // COMBO fits its dynamics model before its first update; that
         // one-off cost is not an update (measured apart by `model_fit`).
@@ -315,8 +320,9 @@ fn update_rate(
     data: &crate::data::Dataset,
     device: &Device,
     min_time: Duration,
+    batch: usize,
 ) -> Result<(f64, f64)> {
-    let mut agent = bench_agent(algo, spec, device, 20)?;
+    let mut agent = bench_agent(algo, spec, device, 20, batch)?;
     // Warm up (allocations, first-call costs, COMBO's model and first
     // roll-out), then time whole updates.
     agents::train_loop_with(agent.as_mut(), data, 5, false)?;
@@ -355,7 +361,7 @@ fn model_fit(
 ) -> Result<ModelFitBench> {
     let cfg = agents::ComboConfig::default();
     let fit_rate = |device: &Device, steps: u64| -> Result<f64> {
-        let mut agent = bench_agent("combo", spec, device, steps)?;
+        let mut agent = bench_agent("combo", spec, device, steps, cfg.batch_size)?;
         let start = Instant::now();
         agents::train_loop_with(agent.as_mut(), data, 0, false)?;
         Ok(steps as f64 / start.elapsed().as_secs_f64())

@@ -11,10 +11,13 @@ use serde_json::json;
 
 #[derive(Subcommand)]
 pub enum BenchCmd {
-    /// Agent gradient updates per second (batch 256, 256×256 networks).
+    /// Agent gradient updates per second (256×256 networks; minibatches of 256 unless --batch).
     Train {
         #[arg(long)]
         algo: String,
+        /// Minibatch size (the papers' 256; a GPU needs larger ones to fill it).
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
         /// Environment whose observation and action sizes are used (default ChemicalReactor-v0, else the first registered).
         #[arg(long)]
         env: Option<String>,
@@ -103,6 +106,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Train {
             algo,
+            batch,
             env,
             device,
             threads,
@@ -116,6 +120,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
                 &device,
                 sizes::threads("--threads", threads.as_deref())?,
                 sizes::seconds("--seconds", seconds)?,
+                sizes::batch("--batch", batch)?,
             )?;
             print_pretty(&serde_json::to_value(&r)?, json)
         }

@@ -29,6 +29,16 @@ pub fn steps(flag: &str, steps: u64) -> Result<()> {
     Ok(())
 }
 
+/// `batch` of the option `flag` is a minibatch size the agents accept (1 to
+/// `neorl::agents::ranges::MAX_BATCH`; its memory is checked with the agent's).
+pub fn batch(flag: &str, batch: usize) -> Result<usize> {
+    let max = neorl::agents::ranges::MAX_BATCH;
+    if !(1..=max).contains(&batch) {
+        bail!("{flag} {batch}: a minibatch holds 1 to {max} transitions");
+    }
+    Ok(batch)
+}
+
 /// `value` of the option `flag`, in seconds, as a duration: a positive
 /// number of at most a day.
 pub fn seconds(flag: &str, value: f64) -> Result<Duration> {
