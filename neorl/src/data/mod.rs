@@ -248,6 +248,7 @@ impl Store {
     /// file must match the SHA-256 in its own attributes.
     pub fn load_sized(&self, id: &str, size: Option<usize>) -> Result<Dataset> {
         let e = self.registry.get(id)?.clone();
+        self.registry.check_current(&e)?;
         let size = size.unwrap_or(e.transitions);
         let path = self.dir.join(cache_file_name(&e, size));
         if path.exists() {
@@ -306,6 +307,7 @@ impl Store {
         out: Option<&Path>,
     ) -> Result<(Dataset, Generated)> {
         let e = self.registry.get(id)?.clone();
+        self.registry.check_current(&e)?;
         let size = size.unwrap_or(e.transitions);
         let d = generate_entry(&e, size)?;
         check_pinned(

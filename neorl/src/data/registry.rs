@@ -32,6 +32,9 @@ use std::path::{Path, PathBuf};
 /// The registry as shipped with this version of neorl.
 pub const EMBEDDED: &str = include_str!("../../../datasets/registry.toml");
 
+/// [`Registry::source`] of the embedded registry.
+const EMBEDDED_SOURCE: &str = "embedded datasets/registry.toml";
+
 /// Environment variable naming a registry file to use instead.
 pub const OVERRIDE_VAR: &str = "NEORL_DATASET_REGISTRY";
 
@@ -294,7 +297,40 @@ impl Registry {
     pub fn load() -> Result<Self> {
         match std::env::var_os(OVERRIDE_VAR) {
             Some(p) if !p.is_empty() => Self::from_path(Path::new(&p)),
-            _ => Self::parse(EMBEDDED, "embedded datasets/registry.toml"),
+            _ => Self::parse(EMBEDDED, EMBEDDED_SOURCE),
+        }
+    }
+
+    /// Refuses to make `entry` from a stale registry: when this is the
+    /// embedded registry and the checkout neorl was built from is still on
+    /// this machine ([`source_path`]), its `datasets/registry.toml` must
+    /// hold the same entry. `neorl datasets pin` rewrites the file but not
+    /// the compiled-in copy; without this check, an entry pinned or
+    /// re-calibrated after the build would be generated from its old recipe,
+    /// and an unpinned one with no checksum to catch it. An installed neorl
+    /// (no checkout beside it), an unreadable or unparsable file (someone
+    /// editing it) and an entry only one side has are not checked.
+    pub fn check_current(&self, entry: &DatasetEntry) -> Result<()> {
+        if self.source != EMBEDDED_SOURCE {
+            return Ok(());
+        }
+        let path = source_path();
+        let Ok(on_disk) = Self::from_path(&path) else {
+            return Ok(());
+        };
+        match on_disk.datasets.iter().find(|d| d.id == entry.id) {
+            Some(d) if d != entry => Err(Error::InvalidArgument(format!(
+                "{}: this neorl was built with an older datasets/registry.toml than {} (the entry differs there{}); rebuild neorl (`cargo build`) so that it embeds the current file, or set {OVERRIDE_VAR}={} to use that file",
+                entry.id,
+                path.display(),
+                if d.sha256 != entry.sha256 {
+                    ": its sha256 was pinned or changed since the build"
+                } else {
+                    ""
+                },
+                path.display()
+            ))),
+            _ => Ok(()),
         }
     }
 
@@ -448,6 +484,29 @@ pub fn source_path() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_that_changed_on_disk_since_the_build_is_refused() {
+        // The tests run in the checkout the library embeds, so the file on
+        // disk holds the embedded entries; a changed entry stands for one
+        // pinned or re-calibrated after the build.
+        let r = Registry::parse(EMBEDDED, EMBEDDED_SOURCE).unwrap();
+        let mut e = r.get("SupplyChain-low-v1").unwrap().clone();
+        assert!(r.check_current(&e).is_ok());
+        e.sha256 = "0".repeat(64);
+        let err = r.check_current(&e).unwrap_err().to_string();
+        for needle in [
+            "SupplyChain-low-v1",
+            "older datasets/registry.toml",
+            "rebuild",
+            OVERRIDE_VAR,
+        ] {
+            assert!(err.contains(needle), "{needle} in {err}");
+        }
+        // A registry read from a file is the file: nothing to compare.
+        let from_file = Registry::from_path(source_path()).unwrap();
+        assert!(from_file.check_current(&e).is_ok());
+    }
 
     #[test]
     fn embedded_registry_parses_and_covers_every_environment_and_quality() {
