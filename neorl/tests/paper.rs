@@ -211,7 +211,7 @@ fn committed_results_match_their_run_records() {
     let pilot = neorl_dir.join("results/protocol-v1-pilot");
     let mut cmd = neorl(&tmp("committed"));
     cmd.arg("paper");
-    for records in ["low.jsonl", "medium-mixed.jsonl"] {
+    for records in ["low.jsonl", "medium-mixed.jsonl", "random-expert.jsonl"] {
         cmd.arg("--records").arg(pilot.join(records));
     }
     cmd.arg("--out")
