@@ -81,8 +81,10 @@ enum Command {
         what: cli::track::TrackCmd,
     },
     /// Serve a trained policy behind the plant's safety layer: HTTP/JSON, Modbus TCP, Prometheus metrics, bearer tokens (`serve token add`).
+    #[cfg(feature = "serve")]
     Serve(neorl_serve::cli::ServeArgs),
     /// A simulated plant that uses a policy server over Modbus TCP as a PLC would (hardware-in-the-loop check).
+    #[cfg(feature = "serve")]
     PlantSim(neorl_serve::cli::PlantSimArgs),
     /// The main job, end to end: baselines on every environment, then a registry medium dataset → TD3+BC training → evaluation with and without the shield → figures and summary.
     Quickstart(cli::quickstart::QuickstartArgs),
@@ -159,7 +161,9 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Bench { what } => cli::bench::run(what)?,
         Command::Track { what } => cli::track::run(what)?,
         Command::Quickstart(a) => cli::quickstart::run(a)?,
+        #[cfg(feature = "serve")]
         Command::Serve(a) => neorl_serve::cli::main(a)?,
+        #[cfg(feature = "serve")]
         Command::PlantSim(a) => neorl_serve::cli::plant_sim(a)?,
     }
     Ok(Outcome::Done)

@@ -6,6 +6,7 @@ pub mod agents;
 pub mod datasets;
 pub mod envs;
 pub mod safety;
+#[cfg(feature = "serve")]
 pub mod serve;
 
 use crate::error::Result;

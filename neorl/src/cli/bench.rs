@@ -70,6 +70,7 @@ pub enum BenchCmd {
         json: bool,
     },
     /// The policy server: decisions per second and latency per process, in process and over HTTP on loopback, with the full safety layer.
+    #[cfg(feature = "serve")]
     Serve {
         /// Only this environment.
         #[arg(long)]
@@ -143,6 +144,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
             io_transitions,
             json,
         } => datasets(env.as_deref(), transitions, io_transitions, json),
+        #[cfg(feature = "serve")]
         BenchCmd::Serve {
             env,
             requests,
@@ -159,6 +161,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
     }
 }
 
+#[cfg(feature = "serve")]
 fn serve(only: Option<&str>, requests: usize, clients: usize, json: bool) -> Result<()> {
     if !(100..=10_000_000).contains(&requests) {
         anyhow::bail!("--requests must be between 100 and 10000000 (got {requests})");

@@ -43,7 +43,7 @@ pub enum DatasetsCmd {
         #[arg(long)]
         json: bool,
     },
-    #[cfg(feature = "frames")]
+    #[cfg(feature = "parquet")]
     /// Write a dataset file as Parquet: one row per transition (or per episode with --episodes).
     Export {
         file: PathBuf,
@@ -205,7 +205,7 @@ pub fn run(what: DatasetsCmd) -> Result<Outcome> {
             }
             return Ok(Outcome::of_check(r.ok));
         }
-        #[cfg(feature = "frames")]
+        #[cfg(feature = "parquet")]
         DatasetsCmd::Export {
             file,
             out,

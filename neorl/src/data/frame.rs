@@ -1,5 +1,5 @@
 //! The polars bridge: one row per transition ([`Dataset::to_polars`]) or per
-//! episode ([`Dataset::episodes`]), Parquet export, and a [`Summary`] (count,
+//! episode ([`Dataset::episodes`]), Parquet export (feature `parquet`), and a [`Summary`] (count,
 //! mean, std, min, quartiles, max per column; polars' Rust API has no
 //! `describe`) that renders as an HTML table in notebooks and as text
 //! elsewhere.
@@ -11,7 +11,7 @@ use neorl_plant::display::{Cell, Html, Table, num};
 #[cfg(feature = "frames")]
 use polars::prelude::*;
 use serde::Serialize;
-#[cfg(feature = "frames")]
+#[cfg(feature = "parquet")]
 use std::path::Path;
 
 /// The notebook-displayable frame lives with the other display building
@@ -139,6 +139,7 @@ impl Dataset {
     }
 
     /// Write [`Dataset::to_polars`] to a Parquet file (zstd-compressed).
+    #[cfg(feature = "parquet")]
     pub fn write_parquet(&self, path: impl AsRef<Path>) -> Result<()> {
         write_parquet(&mut self.to_polars()?.0, path)
     }
@@ -178,7 +179,7 @@ impl Dataset {
 }
 
 /// Write any DataFrame to a Parquet file (zstd-compressed).
-#[cfg(feature = "frames")]
+#[cfg(feature = "parquet")]
 pub fn write_parquet(df: &mut DataFrame, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

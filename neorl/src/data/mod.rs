@@ -72,9 +72,11 @@ pub use checksum::{content_sha256, metadata_sha256};
 pub use dataset::{Columns, ConstraintColumn, Dataset, Metadata, Normalization};
 pub use episodes::{EpisodeRow, EpisodesTable};
 pub use formats::{read, read_with};
+#[cfg(feature = "parquet")]
+pub use frame::write_parquet;
 pub use frame::{ColumnSummary, Summary};
 #[cfg(feature = "frames")]
-pub use frame::{Frame, FrameExt, write_parquet};
+pub use frame::{Frame, FrameExt};
 pub use generate::{GENERATOR, GENERATOR_V1, GenerateConfig, Quality, check_fits, generate};
 pub use h5::{Reader, WriteOptions, write, write_with};
 pub use info::{FileInfo, info};
