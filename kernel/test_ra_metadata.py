@@ -21,9 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ra_metadata import prune  # noqa: E402
 
 
-def pkg(name, features=None, deps=()):
+def pkg(name, features=None, deps=(), kind="lib"):
     return {"id": f"{name}-id", "name": name, "version": "1.0.0",
-            "features": features or {}, "dependencies": list(deps)}
+            "features": features or {}, "dependencies": list(deps),
+            "targets": [{"name": name, "kind": [kind]}]}
 
 
 def dep(name, optional=False, features=(), default=True, rename=None, kind=None):
@@ -41,7 +42,7 @@ def graph():
              "gpu": ["dep:cuda"], "vision": ["image/png"], "helper": ["dep:helper"]},
             [dep("simd", optional=True), dep("cuda", optional=True),
              dep("image", optional=True), dep("helper", optional=True),
-             dep("core", default=False)]),
+             dep("core", default=False), dep("derive")]),
         pkg("simd", {"default": []}),
         pkg("cuda", {"default": []}, [dep("huge")]),
         pkg("huge"),
@@ -50,6 +51,8 @@ def graph():
         pkg("core", {"default": ["alloc"], "alloc": []}),
         pkg("tool"),
         pkg("real", {"default": ["x"], "x": []}),
+        pkg("derive", {}, [dep("syn")], kind="proc-macro"),
+        pkg("syn"),
     ]
     ids = {p["name"]: p["id"] for p in packages}
 
@@ -63,11 +66,13 @@ def graph():
     nodes = [
         node("root", [], [("lib", None), ("tool", "build"), ("real", None)]),
         node("lib", ["default", "fast", "gpu", "std", "vision"],
-             [("simd", None), ("cuda", None), ("image", None), ("helper", None), ("core", None)]),
+             [("simd", None), ("cuda", None), ("image", None), ("helper", None), ("core", None),
+              ("derive", None)]),
         node("simd", ["default"], []), node("cuda", ["default"], [("huge", None)]),
         node("huge", [], []), node("image", ["png"], []), node("helper", ["speed"], []),
         node("core", ["alloc", "default"], []), node("tool", [], []),
         node("real", ["default", "x"], []),
+        node("derive", [], [("syn", None)]), node("syn", [], []),
     ]
     return {"packages": packages, "resolve": {"root": ids["root"], "nodes": nodes},
             "workspace_members": [ids["root"]], "version": 1}
@@ -77,8 +82,10 @@ class Prune(unittest.TestCase):
     def test_keeps_what_cargo_builds_with_its_features(self):
         out = prune(graph())
         kept = sorted(p["name"] for p in out["packages"])
-        # cuda (and huge below it), image and helper are declared but not enabled
-        self.assertEqual(kept, ["core", "lib", "real", "root", "simd", "tool"])
+        # cuda (and huge below it), image and helper are declared but not
+        # enabled; tool is a build dependency, derive a proc-macro crate (and
+        # syn is only its dependency)
+        self.assertEqual(kept, ["core", "lib", "real", "root", "simd"])
         features = {n["id"].removesuffix("-id"): n["features"] for n in out["resolve"]["nodes"]}
         self.assertEqual(features["lib"], ["default", "fast", "std"])
         self.assertEqual(features["core"], [], "default-features = false")
@@ -94,10 +101,19 @@ class Prune(unittest.TestCase):
         out = prune(meta)
         kept = sorted(p["name"] for p in out["packages"])
         self.assertEqual(kept, ["core", "cuda", "helper", "huge", "image", "lib", "real",
-                                "root", "simd", "tool"])
+                                "root", "simd"])
         features = {n["id"].removesuffix("-id"): n["features"] for n in out["resolve"]["nodes"]}
         self.assertEqual(features["image"], ["png"], "image/png")
         self.assertEqual(features["helper"], ["speed"], "helper?/speed once helper is on")
+
+    def test_a_package_that_is_also_a_normal_dependency_stays(self):
+        meta = graph()
+        # syn used directly by lib as well as by the proc macro
+        meta["packages"][1]["dependencies"].append(dep("syn"))
+        lib = next(n for n in meta["resolve"]["nodes"] if n["id"] == "lib-id")
+        lib["deps"].append({"name": "syn", "pkg": "syn-id", "dep_kinds": [{"kind": None, "target": None}]})
+        kept = sorted(p["name"] for p in prune(meta)["packages"])
+        self.assertEqual(kept, ["core", "lib", "real", "root", "simd", "syn"])
 
     def test_without_a_root_the_input_is_unchanged(self):
         meta = graph()
@@ -112,7 +128,7 @@ class Prune(unittest.TestCase):
         self.assertIn("unfiltered", run.stderr)
         run = subprocess.run([sys.executable, str(script)], input=json.dumps(graph()),
                              capture_output=True, text=True, check=True)
-        self.assertEqual(len(json.loads(run.stdout)["packages"]), 6)
+        self.assertEqual(len(json.loads(run.stdout)["packages"]), 5)
 
 
 if __name__ == "__main__":
