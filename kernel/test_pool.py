@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Tests kernel/neorl_pool (the provisioner that keeps spare kernels) with the
+installed neorl kernel: real kernels, real processes.
+
+    python3 kernel/test_pool.py        (about 3 minutes on 2 cores)
+
+A kernelspec that is the installed `neorl` one with the pool provisioner
+named in its metadata is written to a temporary JUPYTER_PATH. Each case runs
+in a Python process of its own, as a Jupyter process would, and reports
+what it saw; this process checks it, and checks that once that process has
+exited no process of any kernel it launched is left.
+
+  1. Pool of 1. A first kernel (no spare yet: launched for the request) in
+     directory A; the pool starts a spare there. A second request, from
+     directory B with a variable the spare was not launched with, gets the
+     spare: a cell prints its working directory and the variable. A third
+     request in B gets the replacement spare, which started in B. Each is
+     shut down after its cell; the process exits with a spare still starting.
+  2. Pool of 0: the kernel is launched plainly and no spare is started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SPEC = "neorl-pool-test"
+VAR = "NEORL_POOL_TEST_VALUE"
+
+
+def make_spec(root: Path) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager
+    try:
+        base = KernelSpecManager().get_kernel_spec("neorl")
+    except Exception:
+        sys.exit("test_pool.py: the `neorl` kernel is not installed; run `bash kernel/install.sh` first")
+    spec = base.to_dict()
+    spec["metadata"] = dict(spec.get("metadata") or {}, kernel_provisioner={"provisioner_name": "neorl-pool"})
+    d = root / "kernels" / SPEC
+    d.mkdir(parents=True)
+    (d / "kernel.json").write_text(json.dumps(spec, indent=2))
+
+
+def run_cell(km, code: str) -> str:
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=1800)
+        out: list[str] = []
+
+        def hook(msg):
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                out.append(f"ERROR {msg['content'].get('evalue')}")
+
+        reply = kc.execute_interactive(code, output_hook=hook, timeout=600)
+        assert reply["content"]["status"] == "ok", (reply["content"], out)
+        return "".join(out)
+    finally:
+        kc.stop_channels()
+
+
+PRINT = ('println!("cwd={}", std::env::current_dir().unwrap().display()); '
+         f'println!("var={{}}", std::env::var("{VAR}").unwrap_or_default());')
+
+
+def child(case: str, a: str, b: str, scratch: str) -> None:
+    """One Jupyter-like process: prints a JSON report on its last line. The
+    process groups of the kernels it launches go to `scratch`/pgids as they
+    start, for the parent to check (and end, should this process fail)."""
+    from jupyter_client.manager import KernelManager
+    import neorl_pool
+
+    report: dict = {"kernels": []}
+    log = open(Path(scratch) / f"{case}.kernels.log", "ab")
+
+    def note_groups() -> None:
+        groups = {km.provisioner.pgid for km in kms}
+        groups |= {s.pgid for pool in neorl_pool._pools.values() for s in pool.spares}
+        (Path(scratch) / "pgids").write_text(json.dumps(sorted(groups)))
+
+    kms: list = []
+
+    def start(cwd: str, extra: dict[str, str]):
+        km = KernelManager(kernel_name=SPEC)
+        t0 = time.monotonic()
+        km.start_kernel(cwd=cwd, env=dict(os.environ, **extra), stdout=log, stderr=log)
+        kms.append(km)
+        note_groups()
+        out = run_cell(km, PRINT)
+        report["kernels"].append({"from_pool": km.provisioner.from_pool, "out": out,
+                                  "first_result_s": round(time.monotonic() - t0, 1)})
+        # Shut down at once: fewer kernels (and compile slots) at a time.
+        km.shutdown_kernel(now=False)
+
+    if case == "pool":
+        start(a, {})
+        pool = next(iter(neorl_pool._pools.values()))
+        report["spares_after_first"] = len(pool.spares)
+        start(b, {VAR: "from the request"})
+        start(b, {})
+        note_groups()
+        report["spares_at_exit"] = len(pool.spares)
+    else:
+        start(a, {})
+        report["pools"] = len(neorl_pool._pools)
+    print(json.dumps(report), flush=True)
+
+
+def processes_in_groups(pgids: set[int]) -> list[str]:
+    left = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) in pgids:
+                left.append(f"{entry} {Path(f'/proc/{entry}/cmdline').read_text().replace(chr(0), ' ')[:100]}")
+        except (OSError, IndexError, ValueError):
+            pass
+    return left
+
+
+def run_case(case: str, env: dict[str, str], a: Path, b: Path, scratch: Path) -> dict:
+    t0 = time.monotonic()
+    groups_file = scratch / "pgids"
+    groups_file.unlink(missing_ok=True)
+    proc = subprocess.run([sys.executable, __file__, "--child", case, str(a), str(b), str(scratch)],
+                          env=env, capture_output=True, text=True, timeout=3600)
+    groups = set(json.loads(groups_file.read_text())) if groups_file.exists() else set()
+    if proc.returncode != 0:
+        for pgid in groups:  # kernels whose managers the failure left running
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        log = scratch / f"{case}.kernels.log"
+        sys.exit(f"test_pool.py: case {case!r} failed:\n{proc.stdout}\n{proc.stderr[-4000:]}\n"
+                 f"kernels' output (last lines):\n"
+                 + (log.read_text(errors="replace")[-3000:] if log.exists() else "(none)"))
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert groups, f"case {case}: no kernel process group was recorded"
+    # Everything the process launched is gone once it has exited (a moment
+    # for SIGKILLed processes to be reaped by init).
+    deadline = time.monotonic() + 15
+    while (left := processes_in_groups(groups)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"case {case}: processes left after the Jupyter process exited:\n" + "\n".join(left)
+    print(f"  case {case}: {time.monotonic() - t0:.0f} s; kernels: "
+          + ", ".join(f"{'spare' if k['from_pool'] else 'launched'} (first result {k['first_result_s']} s)"
+                      for k in report["kernels"]), flush=True)
+    return report
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="neorl-pool-test-") as tmp:
+        root = Path(tmp)
+        make_spec(root / "jupyter")
+        a, b = root / "dir a", root / "dir-b"
+        a.mkdir()
+        b.mkdir()
+        a, b = a.resolve(), b.resolve()
+        env = dict(os.environ, JUPYTER_PATH=str(root / "jupyter"))
+        env.pop(VAR, None)
+        env.pop("NEORL_KERNEL_POOL_MAX_TOTAL", None)
+
+        r = run_case("pool", dict(env, NEORL_KERNEL_POOL="1"), a, b, root)
+        k1, k2, k3 = r["kernels"]
+        assert not k1["from_pool"], "the first kernel of a process has no spare to come from"
+        assert r["spares_after_first"] == 1, r
+        assert k1["out"] == f"cwd={a}\nvar=\n", k1
+        assert k2["from_pool"], "the second request should get the spare"
+        assert k2["out"] == f"cwd={b}\nvar=from the request\n", k2
+        assert k3["from_pool"], "the third request should get the replacement spare"
+        assert k3["out"] == f"cwd={b}\nvar=\n", k3
+        assert r["spares_at_exit"] == 1, r
+
+        r = run_case("off", dict(env, NEORL_KERNEL_POOL="0"), a, b, root)
+        assert not r["kernels"][0]["from_pool"] and r["pools"] == 0, r
+        assert r["kernels"][0]["out"] == f"cwd={a}\nvar=\n", r
+    print("test_pool.py: ok")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        child(*sys.argv[2:])
+    else:
+        main()
