@@ -11,11 +11,12 @@ what it saw; this process checks it, and checks that once that process has
 exited no process of any kernel it launched is left.
 
   1. Pool of 1. A first kernel (no spare yet: launched for the request) in
-     directory A; the pool starts a spare there. A second request, from
-     directory B with a variable the spare was not launched with, gets the
-     spare: a cell prints its working directory and the variable. A third
-     request in B gets the replacement spare, which started in B. Each is
-     shut down after its cell; the process exits with a spare still starting.
+     directory A; once it answers, the pool starts a spare there. A second
+     request, from directory B with a variable the spare was not launched
+     with, gets the spare: a cell prints its working directory and the
+     variable. A third request in B gets the replacement spare, which started
+     in B. Each is shut down after its cell; the process exits with a spare
+     still starting.
   2. Pool of 0: the kernel is launched plainly and no spare is started.
 """
 
@@ -96,22 +97,49 @@ def child(case: str, a: str, b: str, scratch: str) -> None:
         note_groups()
         out = run_cell(km, PRINT)
         report["kernels"].append({"from_pool": km.provisioner.from_pool, "out": out,
-                                  "first_result_s": round(time.monotonic() - t0, 1)})
+                                  "first_result_s": round(time.monotonic() - t0, 1),
+                                  "nice": sorted(group_nices(km.provisioner.pgid))})
         # Shut down at once: fewer kernels (and compile slots) at a time.
         km.shutdown_kernel(now=False)
 
     if case == "pool":
         start(a, {})
         pool = next(iter(neorl_pool._pools.values()))
-        report["spares_after_first"] = len(pool.spares)
+        def spares_soon() -> int:
+            # A replacement starts once the kernel handed out has answered.
+            deadline = time.monotonic() + 30
+            while not pool.spares and time.monotonic() < deadline:
+                time.sleep(0.2)
+            return len(pool.spares)
+
+        report["spares_after_first"] = spares_soon()
         start(b, {VAR: "from the request"})
         start(b, {})
+        spares_soon()
         note_groups()
+        report["spare_nice"] = sorted(group_nices(pool.spares[0].pgid)) if pool.spares else []
+        report["spare_niced"] = bool(pool.spares and pool.spares[0].niced)
         report["spares_at_exit"] = len(pool.spares)
     else:
         start(a, {})
         report["pools"] = len(neorl_pool._pools)
     print(json.dumps(report), flush=True)
+
+
+def group_nices(pgid: int) -> set[int]:
+    """The niceness of every thread of every process in a process group."""
+    nices = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[2]) != pgid:
+                    continue
+            for task in os.listdir(f"/proc/{entry}/task"):
+                with open(f"/proc/{entry}/task/{task}/stat") as f:
+                    nices.add(int(f.read().rsplit(")", 1)[1].split()[16]))
+        except (OSError, IndexError, ValueError):
+            pass
+    return nices
 
 
 def processes_in_groups(pgids: set[int]) -> list[str]:
@@ -182,6 +210,13 @@ def main() -> None:
         assert k3["from_pool"], "the third request should get the replacement spare"
         assert k3["out"] == f"cwd={b}\nvar=\n", k3
         assert r["spares_at_exit"] == 1, r
+        # Spares start niced where they can be given back the priority of the
+        # Jupyter process (here 0) when handed out; a kernel in use never is.
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        for k in r["kernels"]:
+            assert k["nice"] == [own], k
+        if r["spare_niced"]:
+            assert r["spare_nice"] == [min(own + 10, 19)], r
 
         r = run_case("off", dict(env, NEORL_KERNEL_POOL="0"), a, b, root)
         assert not r["kernels"][0]["from_pool"] and r["pools"] == 0, r
