@@ -2,7 +2,7 @@
 """Tests kernel/neorl_pool (the provisioner that keeps spare kernels) with the
 installed neorl kernel: real kernels, real processes.
 
-    python3 kernel/test_pool.py        (about 3 minutes on 2 cores)
+    python3 kernel/test_pool.py        (about 2 minutes on 2 cores)
 
 A kernelspec that is the installed `neorl` one with the pool provisioner
 named in its metadata is written to a temporary JUPYTER_PATH. Each case runs
