@@ -19,10 +19,7 @@ use support::mlflow::Server;
 use support::slurm::Slurm;
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("neorl-sweep-it-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    support::scratch("sweep-it", name)
 }
 
 /// Long enough (4000 steps, a checkpoint every 50) to be stopped mid-way.

@@ -249,8 +249,7 @@ impl Store {
     /// the registry's size the content must match the pinned SHA-256; every
     /// file must match the SHA-256 in its own attributes.
     pub fn load_sized(&self, id: &str, size: Option<usize>) -> Result<Dataset> {
-        let e = self.registry.get(id)?.clone();
-        self.registry.check_current(&e)?;
+        let e = self.entry(id)?;
         let size = size.unwrap_or(e.transitions);
         let path = self.dir.join(cache_file_name(&e, size));
         if path.exists() {
@@ -291,7 +290,7 @@ impl Store {
             note_unpinned(&e, size);
             return Ok(d);
         }
-        Ok(self.generate_dataset(id, Some(size), None)?.0)
+        Ok(self.generate_entry_to(e, size, None)?.0)
     }
 
     /// Generate `id` (at `size`, default the registry's) and write it to
@@ -308,9 +307,28 @@ impl Store {
         size: Option<usize>,
         out: Option<&Path>,
     ) -> Result<(Dataset, Generated)> {
+        let e = self.entry(id)?;
+        let size = size.unwrap_or(e.transitions);
+        self.generate_entry_to(e, size, out)
+    }
+
+    /// The registry's entry `id`, refused when it is stale
+    /// ([`Registry::check_current`]): the one lookup of a load or a
+    /// generation.
+    fn entry(&self, id: &str) -> Result<DatasetEntry> {
         let e = self.registry.get(id)?.clone();
         self.registry.check_current(&e)?;
-        let size = size.unwrap_or(e.transitions);
+        Ok(e)
+    }
+
+    /// Generate `e` at `size`, check it against its pin and write it to
+    /// `out` (default: the cache).
+    fn generate_entry_to(
+        &self,
+        e: DatasetEntry,
+        size: usize,
+        out: Option<&Path>,
+    ) -> Result<(Dataset, Generated)> {
         let d = generate_entry(&e, size)?;
         check_pinned(
             &e,

@@ -26,6 +26,16 @@ pub fn wait_until(what: &str, secs: u64, poll: Duration, f: impl Fn() -> bool) {
     }
 }
 
+/// An empty scratch folder `neorl-<suite>-<name>-<pid>` in the system's
+/// temporary directory (what a previous run left there is removed).
+#[allow(dead_code)]
+pub fn scratch(suite: &str, name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("neorl-{suite}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
 /// A TCP port on loopback that nothing listens on now.
 #[allow(dead_code)]
 pub fn free_port() -> u16 {
