@@ -21,18 +21,26 @@ mybinder.org gives 2 GB in all, so Binder runs with a cap of 1 (binder/start).
 A spare is made to behave as if it had been launched for the notebook that
 gets it:
 
-  * Working directory. Spares start in the directory of the latest request
-    (the first in the Jupyter process's own); notebooks of one folder get a
-    kernel that started where they are. Otherwise the spare, once ready,
-    executes `std::env::set_current_dir` in the process that runs the cells,
-    and prints the directory back, which is checked.
+  * Working directory. A spare serves only requests from the directory it
+    was started in. Spares start in the directory of the latest request (the
+    first in the Jupyter process's own, or NEORL_KERNEL_POOL_PRESTART_DIR for
+    the server extension), so notebooks of one folder get a kernel that
+    started where they are; a request from elsewhere gets a kernel launched
+    for it, and the spare is replaced by one started in that directory. (A
+    spare cannot be moved: evcxr starts the process that runs the cells anew
+    after an interrupt or a crash, in evcxr's own directory, which nothing
+    outside it can change.)
   * Environment. Variables the request sets that the spare's launch did not
     (JPY_SESSION_NAME from a Jupyter server, MLFLOW_TRACKING_URI from the
-    notebook runner) are set in evcxr's own process (`:env`, which cargo and a
-    restarted cell process inherit) and in the cell process
-    (`std::env::set_var`), and printed back. A request that lacks a variable
-    the spare has, or sets one that cannot be passed on a command line (a
-    newline), gets a kernel launched for it instead.
+    notebook runner) are set, once the spare is ready, in evcxr's own process
+    (`:env`, which cargo and a restarted cell process inherit) and in the cell
+    process (`std::env::set_var`), and printed back, which is checked. A
+    request that lacks a variable the spare has, or sets one that cannot be
+    passed on a command line (a newline), gets a kernel launched for it
+    instead.
+  * Restart. A restart launches the kernel anew as the local provisioner
+    does (same ports: the clients already connected keep working); the pool
+    serves new kernels only.
   * Output. A spare's stdout and stderr go through pipes that this process
     reads; until it is handed out they are kept, then written to where the
     request sends the kernel's output (the runner's kernel log), and so is
@@ -47,6 +55,7 @@ gets it:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pathlib
@@ -72,9 +81,14 @@ __all__ = ["PoolProvisioner", "pool_size", "max_total"]
 
 # Seconds a handed-out spare may still take to become ready before it is
 # given up for a kernel launched for the request. A warm kernel is ready in
-# about 35 s; a spare that started while the compile template was rebuilt
-# waits for that.
-READY_TIMEOUT_S = float(os.environ.get("NEORL_KERNEL_POOL_READY_TIMEOUT", "3600"))
+# about 35 s (a minute on a busy machine); a spare that started while the
+# compile template was rebuilt takes longer, and so would a launch.
+READY_TIMEOUT_S = float(os.environ.get("NEORL_KERNEL_POOL_READY_TIMEOUT", "600"))
+# Seconds the one cell that moves a ready spare to the request's directory
+# and environment may take (a cell's build: 1-3 s, 10 s on a loaded machine).
+SETUP_TIMEOUT_S = 120.0
+# How often a wait for a spare says so in the log.
+WAIT_LOG_EVERY_S = 30.0
 # Grace between SIGTERM and SIGKILL when spares are shut down.
 STOP_GRACE_S = 5.0
 # Niceness of a spare until it is handed out: its start (rust-analyzer, three
@@ -305,7 +319,7 @@ class Pool:
         def wait_then_fill() -> None:
             client = BlockingKernelClient()
             client.load_connection_info(connection_info)
-            client.start_channels()
+            client.start_channels(**CHANNELS)
             try:
                 while process.poll() is None and not _exiting.is_set():
                     try:
@@ -406,6 +420,18 @@ def _rust_str(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+# The channels the provisioner's own clients open: shell and IOPub for
+# kernel_info and the set-up cell, never the heartbeat. evcxr_jupyter's
+# heartbeat task ends for good when a client resets its connection (a
+# jupyter_client heartbeat channel does, on any missed beat, and at
+# stop_channels with a reply in flight: "hb error: ... Connection reset by
+# peer" in the kernel's log), and a client with no kernel manager behind it
+# waits for heartbeats before it asks for kernel_info: a spare whose heartbeat
+# had ended kept `launch_kernel` waiting to its timeout (seen: 9.5 minutes).
+# Whether the kernel is alive is told by its process instead.
+CHANNELS = {"hb": False, "stdin": False}
+
+
 class SpareRefused(Exception):
     """A spare that did not take the request's directory or environment."""
 
@@ -418,10 +444,13 @@ class PoolProvisioner(LocalProvisioner):
     from_pool = False
     spare_age_s: float | None = None
     spare_connection_file: str | None = None
+    # Set by cleanup(restart=True): the next launch is a restart.
+    restarting = False
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict:
         self.from_pool = False
         self.spare_age_s = None
+        restarting, self.restarting = self.restarting, False
         if pool_size() == 0:
             return await super().launch_kernel(cmd, **kwargs)
         env = dict(kwargs.get("env") or os.environ)
@@ -429,14 +458,20 @@ class PoolProvisioner(LocalProvisioner):
         km = self.parent
         kernel_name = getattr(km, "kernel_name", "") or ""
         pool = get_pool(self.kernel_spec, kernel_name, cwd)
-        spare = self._usable_spare(pool, cmd, env, kwargs)
+        if restarting:
+            info = await super().launch_kernel(cmd, **kwargs)
+            pool.track(self.process)  # counts under the cap like any kernel
+            return info
+        spare = self._usable_spare(pool, cmd, env, cwd, kwargs)
         if spare is not None:
             try:
                 spare.unnice()
-                await self._adopt(spare, env, cwd)
-            except (SpareRefused, OSError) as e:
-                self.log.warning("neorl-pool: a spare kernel was not used (%s); launching one", e)
-                spare.stop()
+                await self._adopt(spare, env)
+            except Exception as e:  # anything: the request still gets a kernel
+                self.log.warning("neorl-pool: a spare kernel was not used (%s: %s); launching one",
+                                 type(e).__name__, e)
+                # stop() waits for the process: not on the event loop.
+                await asyncio.get_running_loop().run_in_executor(None, spare.stop)
                 spare = None
         if spare is None:
             info = await super().launch_kernel(cmd, **kwargs)
@@ -449,10 +484,13 @@ class PoolProvisioner(LocalProvisioner):
         pool.fill_after_ready(info, self.process)
         return info
 
-    def _usable_spare(self, pool: Pool, cmd: list[str], env: dict[str, str], kwargs: dict) -> Spare | None:
+    def _usable_spare(self, pool: Pool, cmd: list[str], env: dict[str, str], cwd: str,
+                      kwargs: dict) -> Spare | None:
         """A spare, unless this launch asks for what a running kernel cannot
-        be given: another command line, an output stream it cannot be moved
-        onto, or fewer environment variables than it has."""
+        be given: another command line, another directory, an output stream
+        it cannot be moved onto, or fewer environment variables than it has.
+        A spare of another directory is stopped (its replacement starts in
+        this one)."""
         connection_file = getattr(self.parent, "connection_file", None)
         expected = [a.replace("{connection_file}", connection_file or "") for a in pool.argv]
         if cmd != expected:
@@ -461,6 +499,11 @@ class PoolProvisioner(LocalProvisioner):
             return None
         spare = pool.take()
         if spare is None:
+            return None
+        if os.path.realpath(spare.cwd) != cwd:
+            self.log.info("neorl-pool: the spare kernel started in %s, this one is for %s; "
+                          "launching one, and the next spare starts here", spare.cwd, cwd)
+            threading.Thread(target=spare.stop, name="neorl-pool-stop", daemon=True).start()
             return None
         missing = [k for k in spare.env if k not in env and k not in IGNORED_ENV]
         unpassable = [k for k, v in env.items()
@@ -473,46 +516,53 @@ class PoolProvisioner(LocalProvisioner):
             return None
         return spare
 
-    async def _adopt(self, spare: Spare, env: dict[str, str], cwd: str) -> None:
-        """Gives the spare the request's directory and environment (see the
-        module doc), waiting for it to be ready when there is something to
-        give; raises SpareRefused when it cannot be checked to have taken
-        them."""
+    async def _adopt(self, spare: Spare, env: dict[str, str]) -> None:
+        """Gives the spare the variables the request adds (see the module
+        doc), waiting for it to be ready when there are any; raises
+        SpareRefused when it cannot be checked to have taken them."""
         changed = {k: v for k, v in env.items() if k not in IGNORED_ENV and spare.env.get(k) != v}
-        if os.path.realpath(spare.cwd) == cwd and not changed:
+        if not changed:
             return
         client = AsyncKernelClient()
         client.load_connection_info(spare.connection_info)
-        client.start_channels()
+        client.start_channels(**CHANNELS)
         try:
             await self._wait_ready(spare, client)
-            if changed:
-                commands = "\n".join(f":env {k}={v}" for k, v in changed.items())
-                await self._execute(spare, client, commands)
-            # One cell: the directory and variables for the process that runs
-            # the cells, then printed back from it.
-            lines = [f"std::env::set_current_dir({_rust_str(cwd)}).expect(\"set_current_dir\");"]
+            commands = "\n".join(f":env {k}={v}" for k, v in changed.items())
+            await self._execute(spare, client, commands)
+            # One cell: the variables for the process that runs the cells,
+            # then printed back from it.
+            lines = []
             for k, v in changed.items():
                 lines.append(f"#[allow(unused_unsafe)] let _ = unsafe {{ std::env::set_var({_rust_str(k)}, {_rust_str(v)}) }};")
             keys = ", ".join(_rust_str(k) for k in changed)
             lines.append(
-                "println!(\"{}\", std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default());"
                 f"for k in [{keys}] as [&str; {len(changed)}] {{ println!(\"{{}}\", std::env::var(k).unwrap_or_default()); }}")
             out = await self._execute(spare, client, "\n".join(lines))
             seen = out.split("\n")
-            want = [cwd] + list(changed.values())
+            want = list(changed.values())
             if seen[: len(want)] != want:
                 raise SpareRefused(f"it printed {seen[: len(want)]!r}, expected {want!r}")
         finally:
             client.stop_channels()
 
     async def _wait_ready(self, spare: Spare, client: AsyncKernelClient) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        """Until the spare answers kernel_info (and its IOPub is connected:
+        jupyter_client's wait_for_ready checks both), or SpareRefused when it
+        exits or does not answer within READY_TIMEOUT_S."""
+        start = time.monotonic()
+        said = start
         while True:
             if not spare.alive():
                 raise SpareRefused(f"it exited with status {spare.process.returncode}")
-            if time.monotonic() > deadline:
-                raise SpareRefused(f"it was not ready after {READY_TIMEOUT_S:.0f} s")
+            now = time.monotonic()
+            if now - start > READY_TIMEOUT_S:
+                raise SpareRefused(f"it was not ready after {READY_TIMEOUT_S:.0f} s "
+                                   "(NEORL_KERNEL_POOL_READY_TIMEOUT)")
+            if now - said >= WAIT_LOG_EVERY_S:
+                said = now
+                self.log.info("neorl-pool: waiting for the spare kernel to be ready (%.0f s so far, "
+                              "%.0f s since it was started)", now - start, now - spare.started)
             try:
                 await client.wait_for_ready(timeout=2)
                 return
@@ -533,9 +583,9 @@ class PoolProvisioner(LocalProvisioner):
 
         try:
             reply = await client.execute_interactive(
-                code, store_history=False, output_hook=hook, timeout=600)
+                code, store_history=False, allow_stdin=False, output_hook=hook, timeout=SETUP_TIMEOUT_S)
         except TimeoutError:
-            raise SpareRefused("setting it up took more than 600 s") from None
+            raise SpareRefused(f"setting it up took more than {SETUP_TIMEOUT_S:.0f} s") from None
         status = reply.get("content", {}).get("status")
         if status != "ok" or problems:
             raise SpareRefused(f"status {status}: {''.join(problems).strip()[:500]}")
@@ -572,6 +622,7 @@ class PoolProvisioner(LocalProvisioner):
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
+        self.restarting = restart
         if self.spare_connection_file is not None:
             try:
                 os.remove(self.spare_connection_file)
@@ -590,8 +641,10 @@ class PoolProvisioner(LocalProvisioner):
 # --- Jupyter server extension: spares from the moment the server starts -----
 # Enabled where a kernel should be ready before anyone asks for one (Binder:
 # binder/postBuild enables it). It starts the pool of the kernelspec
-# NEORL_KERNEL_POOL_PRESTART names (default `neorl`) in the server's root
-# directory, within NEORL_KERNEL_POOL_MAX_TOTAL.
+# NEORL_KERNEL_POOL_PRESTART names (default `neorl`) in
+# NEORL_KERNEL_POOL_PRESTART_DIR (default: the server's root directory; a
+# spare serves notebooks of its own directory), within
+# NEORL_KERNEL_POOL_MAX_TOTAL.
 
 
 def _jupyter_server_extension_points() -> list[dict]:
@@ -610,7 +663,12 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
         serverapp.log.warning(
             "neorl-pool: kernelspec %r does not use the neorl-pool provisioner; reinstall it with kernel/install.sh", name)
         return
-    pool = prestart(spec, name, os.path.realpath(serverapp.root_dir))
+    where = os.path.realpath(os.environ.get("NEORL_KERNEL_POOL_PRESTART_DIR") or serverapp.root_dir)
+    if not os.path.isdir(where):
+        serverapp.log.warning("neorl-pool: NEORL_KERNEL_POOL_PRESTART_DIR=%s is not a directory; "
+                              "no spare started (set it to the notebooks' folder)", where)
+        return
+    pool = prestart(spec, name, where)
     if pool is not None:
         serverapp.log.info("neorl-pool: %d spare kernel(s) of %r starting (cap %s)",
                            len(pool.spares), name, pool.max_total or "none")
