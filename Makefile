@@ -10,12 +10,14 @@ quickstart: bootstrap
 # dependencies, no upward import, no cycle), the crates' tests, then every
 # tutorial and notebook executed top to bottom through Jupyter with the
 # installed neorl kernel (kernel/install.sh installs it and pre-warms its
-# compile cache if needed).
+# compile cache if needed); kernel/test_pool.py starts real kernels from the
+# provisioner's pool, so it runs after the install.
 test: bootstrap
 	bash scripts/check_architecture.sh
 	cargo test --workspace
 	python3 kernel/test_ra_metadata.py
 	bash kernel/install.sh
+	python3 kernel/test_pool.py
 	python3 tests/notebooks/run.py
 
 # The "Rust (neorl)" Jupyter kernel (evcxr_jupyter, Jupyter, warm compile cache).

@@ -5,6 +5,9 @@
 #   1. evcxr_jupyter (cargo install, pinned version) and Jupyter's Python side
 #      (jupyterlab, nbclient, nbformat; pip) when missing; the mold linker
 #      (apt) when it can, which evcxr then uses to link every cell.
+#   1b. kernel/pool (pip, editable, next to Jupyter): the kernel provisioner
+#      `neorl-pool`, which keeps NEORL_KERNEL_POOL spare kernels started ahead
+#      of need (default 1; 0: off) and hands them out (kernel/LATENCY.md).
 #   2. $NEORL_KERNEL_HOME (default ~/.local/share/neorl-kernel[-NAME]): the evcxr
 #      configuration (config/init.evcxr, config/prelude.rs), the cargo profile
 #      for the kernel's builds (.cargo/config.toml) and the compile slots.
@@ -13,8 +16,8 @@
 #      graph through kernel/ra_metadata.py; the launcher puts it first
 #      (RUSTUP_TOOLCHAIN, PATH), so evcxr's rust-analyzer loads only the
 #      packages the build compiles (half the memory and start-up time).
-#   3. The kernelspec `neorl` ("Rust (neorl)"), with absolute paths, in the
-#      user's Jupyter data directory. evcxr's own `rust` kernel is left alone.
+#   3. The kernelspec `neorl` ("Rust (neorl)"), with absolute paths and the
+#      `neorl-pool` provisioner, in the user's Jupyter data directory. evcxr's own `rust` kernel is left alone.
 #   4. Pre-warms: executes kernel/warmup.ipynb once in the compile slot
 #      "template", which compiles neorl and its dependency tree there and into
 #      evcxr's cache; every kernel starts from a copy of that build (see
@@ -74,6 +77,17 @@ fi
 if ! command -v jupyter-lab >/dev/null 2>&1 && ! command -v jupyter-notebook >/dev/null 2>&1; then
   say "installing jupyterlab (pip)"
   pip_install jupyterlab
+fi
+
+# The provisioner, editable so that it follows this checkout as the
+# kernelspec's launcher does; installed again when it points elsewhere.
+if ! python3 - "$repo/kernel/pool/neorl_pool" >/dev/null 2>&1 <<'EOF'
+import os, sys, neorl_pool
+sys.exit(os.path.dirname(os.path.realpath(neorl_pool.__file__)) != os.path.realpath(sys.argv[1]))
+EOF
+then
+  say "installing the kernel provisioner kernel/pool (pip, editable)"
+  pip_install --no-deps -e "$repo/kernel/pool"
 fi
 
 # evcxr links each cell with mold when it finds it (then lld, then the system
@@ -177,7 +191,8 @@ spec = {
         # Long calls print periodic lines (evcxr cannot redraw a bar in place).
         "NEORL_PROGRESS": "lines",
     },
-    "metadata": {"debugger": False},
+    # Spare kernels started ahead of need (kernel/pool; NEORL_KERNEL_POOL).
+    "metadata": {"debugger": False, "kernel_provisioner": {"provisioner_name": "neorl-pool"}},
 }
 with open(out, "w") as f:
     json.dump(spec, f, indent=2)
@@ -211,7 +226,7 @@ elif [ -f "$template/warm.stamp" ] && [ "$(cat "$template/warm.stamp")" = "$stam
 else
   say "pre-warming: compiling neorl and its dependencies for the kernel (cold: tens of minutes on 2 cores; once)"
   start=$(date +%s)
-  NEORL_KERNEL_SLOT=template python3 "$repo/tests/notebooks/run.py" --quiet --kernel "$name" \
+  NEORL_KERNEL_SLOT=template NEORL_KERNEL_POOL=0 python3 "$repo/tests/notebooks/run.py" --quiet --kernel "$name" \
     --out "$home/warmup" "$repo/kernel/warmup.ipynb"
   # Kernels copy the template's build into their own slot when this changes.
   echo "$stamp" >"$template/warm.stamp.new"

@@ -61,6 +61,13 @@ process that runs the cells' code, and the cargo, rustc and linker of a
 cell's build (a sampled value, so a short spike can be missed). `slot_mb` is the disk its
 compile slot (EVCXR_TMPDIR) holds at the end.
 
+Kernels started ahead of need. With a kernelspec whose provisioner is
+kernel/pool's (`neorl-pool`; NEORL_KERNEL_POOL spares, default 1), each
+worker process keeps spare kernels, and a notebook may get one that was
+already starting or ready. Times are still measured from the request for
+a kernel; `kernel_from_pool` says whether the kernel was a spare and
+`spare_age_s` how long it had been starting when it was asked for.
+
 Prints one line per notebook, then a table of these numbers per notebook
 and, last, `N passed, N failed`; exits 1 if any notebook failed.
 """
@@ -390,6 +397,10 @@ def run_notebook(path: Path, args, out_dir: Path, env: dict[str, str]) -> tuple[
         try:
             with client.setup_kernel(stdout=log, stderr=log, env=dict(os.environ, **env)):
                 timing["kernel_ready_s"] = round(time.monotonic() - t0, 2)
+                provisioner = getattr(client.km, "provisioner", None)
+                timing["kernel_from_pool"] = bool(getattr(provisioner, "from_pool", False))
+                if getattr(provisioner, "spare_age_s", None) is not None:
+                    timing["spare_age_s"] = provisioner.spare_age_s
                 pid = kernel_pid(client)
                 if pid is not None:
                     watch = MemoryWatch(pid)
@@ -500,7 +511,8 @@ def run_all(notebooks, args, out_dir, envs, jobs, timings) -> tuple[int, int]:
             print(f"notebook {rel}", flush=True)
             if not args.quiet:
                 print("\n".join(lines), flush=True)
-            print(f"  {'PASS' if ok else 'FAIL'} {rel}: kernel ready {timing.get('kernel_ready_s', '-')} s, "
+            print(f"  {'PASS' if ok else 'FAIL'} {rel}: kernel {kernel_origin(timing)}, "
+                  f"ready {timing.get('kernel_ready_s', '-')} s, "
                   f"first result {timing.get('first_result_s', '-')} s, total {timing['total_s']} s",
                   flush=True)
             if ok:
@@ -513,23 +525,31 @@ def run_all(notebooks, args, out_dir, envs, jobs, timings) -> tuple[int, int]:
 
 
 def summary_table(timings: list[dict]) -> str:
-    """One row per notebook: kernel start to ready and to the first cell's
+    """One row per notebook: where its kernel came from, kernel start to ready and to the first cell's
     result, the median and slowest cell, the kernel's peak memory (alone and
     with its compiler children) and its compile slot's disk, as Markdown."""
     def f(v, fmt="{:.1f}"):
         return "-" if v is None else fmt.format(v)
-    rows = ["| notebook | ready s | first result s | cells | median cell s | slowest cell s "
+    rows = ["| notebook | kernel | ready s | first result s | cells | median cell s | slowest cell s "
             "| kernel at ready MB | peak kernel MB | peak with children MB | slot disk MB |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for t in timings:
         secs = sorted(c["seconds"] for c in t.get("cells", []))
         median = secs[len(secs) // 2] if secs else None
         rows.append(
-            f"| {t['notebook']} | {f(t.get('kernel_ready_s'))} | {f(t.get('first_result_s'))} "
+            f"| {t['notebook']} | {kernel_origin(t)} | {f(t.get('kernel_ready_s'))} | {f(t.get('first_result_s'))} "
             f"| {len(secs)} | {f(median, '{:.2f}')} | {f(secs[-1] if secs else None)} "
             f"| {f(t.get('ready_kernel_mb'), '{}')} | {f(t.get('peak_kernel_mb'), '{}')} "
             f"| {f(t.get('peak_tree_mb'), '{}')} | {f(t.get('slot_mb'), '{}')} |")
     return "\n".join(rows)
+
+
+def kernel_origin(t: dict) -> str:
+    """`spare (N s)` for a kernel taken from the pool after N s of starting,
+    `launched` for one started for the notebook."""
+    if t.get("kernel_from_pool"):
+        return f"spare ({t.get('spare_age_s', 0):.0f} s)"
+    return "launched" if "kernel_ready_s" in t else "-"
 
 
 def default_jobs() -> int:
