@@ -314,7 +314,8 @@ def main() -> None:
         for k in r["kernels"]:
             assert k["nice"] == [own], k
         if r["spare_niced"]:
-            assert r["spare_nice"] == [min(own + 10, 19)], r
+            from neorl_pool import SPARE_NICE
+            assert r["spare_nice"] == [min(own + SPARE_NICE, 19)], r
 
         r = run_case("off", dict(env, NEORL_KERNEL_POOL="0"), a, b, root)
         assert not r["kernels"][0]["from_pool"] and r["pools"] == 0, r

@@ -7,9 +7,9 @@ worker of the notebook runner) it keeps `NEORL_KERNEL_POOL` spare kernels
 (default 1; 0 turns the pool off and every kernel is launched as the local
 provisioner launches it), each an ordinary launch of the kernelspec's argv
 with a connection file of its own, so each takes its own compile slot. A
-request for a kernel takes the oldest spare, whether it is ready or still
-starting, and a replacement starts in the background once the kernel handed
-out has answered, at nice 10 until it is handed out in turn (a kernel's
+request for a kernel from the directory a spare started in takes the
+oldest such spare, whether it is ready or still starting, and a replacement starts in the background once the kernel handed
+out has answered, at nice 19 until it is handed out in turn (a kernel's
 start is about a CPU-minute; beside a kernel in use it would slow that one
 down as much as it gains for the next).
 
@@ -96,7 +96,7 @@ STOP_GRACE_S = 5.0
 # instead of doubling their cells' times on 2 cores. Only where the priority
 # can be raised back at the hand-out (root, or RLIMIT_NICE allows it): a
 # kernel must not stay niced for the notebook that gets it.
-SPARE_NICE = 10
+SPARE_NICE = 19
 # Variables that differ between any two launches and say nothing about the
 # notebook: the launcher sets the parent's pid itself.
 IGNORED_ENV = {"JPY_PARENT_PID"}
