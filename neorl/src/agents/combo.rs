@@ -80,7 +80,6 @@ use super::sac::{Sac, SacRates, SacRecipes};
 use crate::data::{Batch, BatchSource};
 use crate::error::{Error, Result};
 use burn::tensor::Tensor;
-use burn::tensor::activation::softplus;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -329,10 +328,21 @@ pub fn ensemble_nll(out: T3, target: T3, max_logvar: T3, min_logvar: T3) -> Tens
         .sum()
 }
 
+/// `softplus(x) = ln(1 + eˣ)`, written `max(x, 0) + ln(1 + e^−|x|)` so that
+/// it stays finite, and so does its gradient, for any finite `x`. burn's
+/// `activation::softplus` computes `ln(eˣ + 1)`, which is ∞ in f32 above
+/// x ≈ 88 and makes the gradient ∞/∞ = NaN: a raw log-variance far below
+/// the bound, or a termination logit past 88 (its inputs are raw
+/// observations), turned a COMBO model fit into NaN (5 of 21 runs of the
+/// protocol-v1 CQL/COMBO pilot on medium data).
+fn softplus<const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    x.clone().clamp_min(0.0) + x.abs().neg().exp().log1p()
+}
+
 /// MBPO's soft clamp: `max − softplus(max − lv)`, then `min + softplus(lv − min)`.
 fn bounded_logvar(raw: T3, max_logvar: T3, min_logvar: T3) -> T3 {
-    let lv = max_logvar.clone() - softplus(max_logvar - raw, 1.0);
-    min_logvar.clone() + softplus(lv - min_logvar, 1.0)
+    let lv = max_logvar.clone() - softplus(max_logvar - raw);
+    min_logvar.clone() + softplus(lv - min_logvar)
 }
 
 /// Weight decay Σ_l ½·λ_l·‖W_l‖² over the ensemble's weight matrices (all
@@ -363,7 +373,7 @@ pub fn model_loss(
 /// Binary cross-entropy of the termination logits `z` against 0/1 targets:
 /// `mean(softplus(z) − t·z)`.
 fn termination_bce(z: T3, t: T3) -> Tensor<B, 1> {
-    (softplus(z.clone(), 1.0) - t * z).mean()
+    (softplus(z.clone()) - t * z).mean()
 }
 
 /// Rows `idx` of `data` into `out` (as `BatchSource::sample_into` draws
