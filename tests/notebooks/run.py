@@ -68,8 +68,23 @@ already starting or ready. Times are still measured from the request for
 a kernel; `kernel_from_pool` says whether the kernel was a spare and
 `spare_age_s` how long it had been starting when it was asked for.
 
-Prints one line per notebook, then a table of these numbers per notebook
-and, last, `N passed, N failed`; exits 1 if any notebook failed.
+Notebooks measured alone. A notebook whose metadata says
+`"neorl": {"alone": true}` (the latency probe) runs before the others, by
+itself, as a user's first notebook runs on Binder: its worker keeps at most
+one kernel (NEORL_KERNEL_POOL_MAX_TOTAL=1, binder/start's cap), starts a
+spare in the notebook's folder as the server extension does when a Jupyter
+server starts, waits until it is ready, then runs the notebook, which gets
+it; no other kernel runs beside it. (With the pool off, or a kernelspec
+without it, the notebook still runs alone, with a launched kernel.) Its
+cells then measure what one user waits for, not two notebooks sharing the
+cores. Cells tagged `"neorl": {"latency": "trivial" | "table" | "figure"}`
+are reported against issue 20's targets (first result < 10 s, trivial
+cells < 1 s, tables and figures < 1.5 s, kernel < 1.5 GB): a report, not a
+test; no timing fails a notebook.
+
+Prints one line per notebook, then a table of these numbers per notebook,
+the latency targets where cells are tagged and, last,
+`N passed, N failed`; exits 1 if any notebook failed.
 """
 
 from __future__ import annotations
@@ -222,6 +237,11 @@ def indent(text: str, prefix: str = "    ") -> str:
 def services_of(path: Path) -> list[str]:
     nb = nbformat.read(path, as_version=4)
     return list(nb.metadata.get("neorl", {}).get("services", []))
+
+
+def runs_alone(path: Path) -> bool:
+    nb = nbformat.read(path, as_version=4)
+    return bool(nb.metadata.get("neorl", {}).get("alone", False))
 
 
 class MlflowServer:
@@ -418,7 +438,11 @@ def run_notebook(path: Path, args, out_dir: Path, env: dict[str, str]) -> tuple[
                         pass
                     seconds = round(time.monotonic() - c0, 2)
                     late = settle(client, cell, args.settle)
-                    timing["cells"].append({"index": index, "seconds": seconds, "late_outputs": late})
+                    entry = {"index": index, "seconds": seconds, "late_outputs": late}
+                    kind = cell.get("metadata", {}).get("neorl", {}).get("latency")
+                    if kind:
+                        entry["latency"] = kind
+                    timing["cells"].append(entry)
                     if "first_result_s" not in timing:
                         timing["first_result_s"] = round(time.monotonic() - t0, 2)
                     cell_problems = check_cell(index, cell)
@@ -483,22 +507,81 @@ def main() -> int:
                 mlflow = MlflowServer()
                 print(f"started an MLflow server at {mlflow.uri}", flush=True)
             envs[p]["MLFLOW_TRACKING_URI"] = mlflow.uri
+    alone = [p for p in notebooks if runs_alone(p)]
+    together = [p for p in notebooks if p not in alone]
     try:
-        passed, failed = run_all(notebooks, args, out_dir, envs, jobs, timings)
+        passed, failed = run_all(alone, args, out_dir, envs, 1, timings, worker=run_alone)
+        p2, f2 = run_all(together, args, out_dir, envs, jobs, timings)
+        passed, failed = passed + p2, failed + f2
     finally:
         if mlflow is not None:
             mlflow.stop()
     timings.sort(key=lambda t: t["notebook"])
     (out_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     print(summary_table(timings), flush=True)
+    targets = targets_table(timings)
+    if targets:
+        print(targets, flush=True)
     print(f"{passed} passed, {failed} failed", flush=True)
     return 1 if failed or not notebooks else 0
 
 
-def run_all(notebooks, args, out_dir, envs, jobs, timings) -> tuple[int, int]:
+def run_alone(path: Path, args, out_dir: Path, env: dict[str, str]) -> tuple[bool, dict, list[str]]:
+    """run_notebook in a worker of its own that runs as Binder does (see the
+    module doc): at most one kernel, a spare started in the notebook's folder
+    and ready before the notebook asks for a kernel."""
+    os.environ["NEORL_KERNEL_POOL_MAX_TOTAL"] = "1"
+    os.environ.update(env)
+    waited = prestart_and_wait(args.kernel, path.parent, args.startup_timeout)
+    ok, timing, lines = run_notebook(path, args, out_dir, env)
+    timing["alone"] = True
+    if waited is not None:
+        timing["spare_prestart_s"] = waited
+    return ok, timing, lines
+
+
+def prestart_and_wait(kernel: str, folder: Path, timeout: float) -> float | None:
+    """Starts the kernelspec's pool in `folder`, as kernel/pool's server
+    extension does, and waits until its spare answers kernel_info; seconds
+    waited, or None when the kernelspec has no pool (or it is off) or the
+    spare did not become ready (the notebook then takes what the pool gives)."""
+    try:
+        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_client.kernelspec import KernelSpecManager
+        import neorl_pool
+    except ImportError:
+        return None
+    spec = KernelSpecManager().get_kernel_spec(kernel)
+    if (spec.metadata or {}).get("kernel_provisioner", {}).get("provisioner_name") != "neorl-pool":
+        return None
+    pool = neorl_pool.prestart(spec, kernel, os.path.realpath(folder))
+    if pool is None or not pool.spares:
+        return None
+    pool.size = 0  # the one spare only: none is started after it
+    spare = pool.spares[0]
+    t0 = time.monotonic()
+    client = BlockingKernelClient()
+    client.load_connection_info(spare.connection_info)
+    client.start_channels(**neorl_pool.CHANNELS)
+    try:
+        while spare.alive() and time.monotonic() - t0 < timeout:
+            try:
+                client.wait_for_ready(timeout=2)
+                return round(time.monotonic() - t0, 2)
+            except RuntimeError:
+                continue  # not answering yet
+    finally:
+        client.stop_channels()
+    return None
+
+
+def run_all(notebooks, args, out_dir, envs, jobs, timings, worker=None) -> tuple[int, int]:
     passed = failed = 0
+    if not notebooks:
+        return passed, failed
+    worker = worker or run_notebook
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_notebook, p, args, out_dir, envs[p]): p for p in notebooks}
+        futures = {pool.submit(worker, p, args, out_dir, envs[p]): p for p in notebooks}
         for future in as_completed(futures):
             path = futures[future]
             rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
@@ -546,10 +629,50 @@ def summary_table(timings: list[dict]) -> str:
 
 def kernel_origin(t: dict) -> str:
     """`spare (N s)` for a kernel taken from the pool after N s of starting,
-    `launched` for one started for the notebook."""
+    `launched` for one started for the notebook; `, alone` for a notebook
+    that ran by itself."""
     if t.get("kernel_from_pool"):
-        return f"spare ({t.get('spare_age_s', 0):.0f} s)"
-    return "launched" if "kernel_ready_s" in t else "-"
+        origin = f"spare ({t.get('spare_age_s', 0):.0f} s)"
+    else:
+        origin = "launched" if "kernel_ready_s" in t else "-"
+    return origin + (", alone" if t.get("alone") else "")
+
+
+# Issue 20's targets: (what, the cells' `latency` tag, seconds).
+LATENCY_TARGETS = (("trivial cells", "trivial", 1.0), ("tables", "table", 1.5), ("figures", "figure", 1.5))
+FIRST_RESULT_TARGET_S = 10.0
+KERNEL_TARGET_MB = 1500
+
+
+def targets_table(timings: list[dict]) -> str:
+    """For each notebook with cells tagged `latency`: its first result, each
+    kind of tagged cell (the slowest and every time) and the kernel's peak
+    against issue 20's targets, as Markdown; empty when no cell is tagged.
+    Reported, not asserted."""
+    rows = []
+    for t in timings:
+        cells = [c for c in t.get("cells", []) if c.get("latency")]
+        if not cells:
+            continue
+        name = f"{t['notebook']} ({kernel_origin(t)})"
+
+        def row(what: str, value: float | None, unit: str, target: float, detail: str = "") -> None:
+            met = "-" if value is None else ("met" if value < target else "not met")
+            shown = "-" if value is None else f"{value:g} {unit}"
+            rows.append(f"| {name} | {what} | {shown}{detail} | < {target:g} {unit} | {met} |")
+
+        row("first result", t.get("first_result_s"), "s", FIRST_RESULT_TARGET_S)
+        for what, tag, target in LATENCY_TARGETS:
+            secs = [c["seconds"] for c in cells if c["latency"] == tag]
+            if secs:
+                row(f"{what}, slowest of {len(secs)}", max(secs), "s", target,
+                    " (" + ", ".join(f"{x:g}" for x in secs) + ")")
+        row("kernel peak", t.get("peak_kernel_mb"), "MB", KERNEL_TARGET_MB)
+    if not rows:
+        return ""
+    head = ["Latency targets (issue 20; measured, not asserted):", "",
+            "| notebook | what | measured | target | |", "|---|---|---|---|---|"]
+    return "\n".join(head + rows)
 
 
 def default_jobs() -> int:
