@@ -16,6 +16,7 @@ test: bootstrap
 	bash scripts/check_architecture.sh
 	cargo test --workspace
 	python3 kernel/test_ra_metadata.py
+	python3 kernel/test_cell_build.py
 	bash kernel/install.sh
 	python3 kernel/test_pool.py
 	python3 tests/notebooks/run.py

@@ -135,7 +135,8 @@ cmp -s "$repo/Cargo.lock" "$home/Cargo.lock" 2>/dev/null || cp "$repo/Cargo.lock
 
 # The toolchain the kernel runs: the active one through symbolic links, but
 # for `cargo`, which filters `cargo metadata` for rust-analyzer (see
-# kernel/ra_metadata.py) and is the real cargo otherwise. rustc behind the
+# kernel/ra_metadata.py), compiles a cell without cargo's resolution when
+# nothing else changed (kernel/cell_build.py), and is the real cargo otherwise. rustc behind the
 # link finds its own sysroot, so builds and their fingerprints are unchanged.
 sysroot=$(rustc --print sysroot)
 toolchain="$home/toolchain"
@@ -150,9 +151,14 @@ done
 {
   echo '#!/usr/bin/env bash'
   echo '# Written by kernel/install.sh: the real cargo, except that a `cargo metadata`'
-  echo '# of the whole dependency graph goes through kernel/ra_metadata.py.'
-  printf 'real=%q\nfilter=%q\n' "$sysroot/bin/cargo" "$repo/kernel/ra_metadata.py"
+  echo '# of the whole dependency graph goes through kernel/ra_metadata.py, and a'
+  echo '# `cargo build` through kernel/cell_build.py (a cell compiled without'
+  echo '# cargo when only the cell changed).'
+  printf 'real=%q\nfilter=%q\nfast=%q\n' "$sysroot/bin/cargo" "$repo/kernel/ra_metadata.py" "$repo/kernel/cell_build.py"
   cat <<'WRAPPER'
+if [ "${1-}" = build ]; then
+  exec python3 "$fast" --cargo "$real" "$@"
+fi
 metadata=0
 for arg in "$@"; do
   case "$arg" in
