@@ -87,8 +87,18 @@ def cargo(real: str, args: list[str]) -> int:
     record = load(record_path)
     if record and record.get("rustc") and record.get("key") == inputs_key(
             real, args, here, record.get("packages", [])):
+        trace("replay")
         return replay(record["rustc"])
+    trace("cargo" if record else "cargo (no record)")
     return build_and_record(real, args, here, record_path, record)
+
+
+def trace(what: str) -> None:
+    """One line per build in $NEORL_CELL_BUILD_LOG, when it is set."""
+    log = os.environ.get("NEORL_CELL_BUILD_LOG")
+    if log:
+        with open(log, "a") as f:
+            f.write(f"{time.time():.3f} {what} {Path.cwd()}\n")
 
 
 def load(path: Path) -> dict | None:
