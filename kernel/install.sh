@@ -7,7 +7,9 @@
 #      (apt) when it can, which evcxr then uses to link every cell.
 #   1b. kernel/pool (pip, editable, next to Jupyter): the kernel provisioner
 #      `neorl-pool`, which keeps NEORL_KERNEL_POOL spare kernels started ahead
-#      of need (default 1; 0: off) and hands them out (kernel/LATENCY.md).
+#      of need (default 1; 0: off) and hands them out (kernel/LATENCY.md), and
+#      its Jupyter server extension, enabled for the user (step 3), which
+#      starts the first spare with the server.
 #   2. $NEORL_KERNEL_HOME (default ~/.local/share/neorl-kernel[-NAME]): the evcxr
 #      configuration (config/init.evcxr, config/prelude.rs), the cargo profile
 #      for the kernel's builds (.cargo/config.toml) and the compile slots.
@@ -209,6 +211,20 @@ for logo in logo-32x32.png logo-64x64.png; do
 done
 jupyter kernelspec install --user --replace --name "$name" "$spec" >/dev/null
 say "kernelspec '$name' ($display) installed: $(jupyter kernelspec list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kernelspecs"][sys.argv[1]]["resource_dir"])' "$name")"
+
+# kernel/pool's server extension: a Jupyter server starts one spare kernel as
+# it starts, in the folder of the latest notebook that used the kernel, so
+# the first notebook of a session finds its kernel ready (an idle kernel,
+# about 1.4 GB, until then). NEORL_KERNEL_POOL=0 in the server's environment
+# or `jupyter server extension disable --user neorl_pool` turns it off;
+# NEORL_KERNEL_SERVER_EXTENSION=0 leaves it alone here.
+if [ "${NEORL_KERNEL_SERVER_EXTENSION:-1}" != 0 ]; then
+  if jupyter server extension enable --user neorl_pool >/dev/null 2>&1; then
+    say "Jupyter servers start a spare '${NEORL_KERNEL_POOL_PRESTART:-neorl}' kernel (server extension neorl_pool; disable: jupyter server extension disable --user neorl_pool)"
+  else
+    say "warning: could not enable the server extension neorl_pool (no jupyter_server?); notebooks still work, the first one of a session waits for its kernel"
+  fi
+fi
 
 # --- 4. pre-warm ------------------------------------------------------------
 # The stamp covers everything the compiled tree depends on: toolchain, evcxr,

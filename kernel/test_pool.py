@@ -23,6 +23,12 @@ exited no process of any kernel it launched is left.
      directory B, gets a kernel launched for it (the spare started in A), and
      the next spare starts in B. The process exits with that spare starting.
   2. Pool of 0: the kernel is launched plainly and no spare is started.
+  3. The server extension: a real `jupyter server` (loopback, a token, its
+     own configuration and data folders) with neorl_pool enabled, as
+     kernel/install.sh enables it, and a folder remembered from an earlier
+     session. It starts a spare there as it starts; a notebook session of
+     that folder (REST API) gets the spare, which goes idle in that folder;
+     after the server's shutdown no kernel is left.
 """
 
 from __future__ import annotations
@@ -30,10 +36,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+import uuid
 from pathlib import Path
 
 SPEC = "neorl-pool-test"
@@ -280,6 +289,110 @@ def run_case(case: str, env: dict[str, str], a: Path, b: Path, scratch: Path) ->
     return report
 
 
+def evcxr_processes_under(root: Path) -> dict[int, str]:
+    """pid → working directory of every evcxr_jupyter process working below root."""
+    found = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{entry}/comm").read_text().strip() != "evcxr_jupyter":
+                continue
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if cwd == str(root) or cwd.startswith(str(root) + os.sep):
+            found[int(entry)] = cwd
+    return found
+
+
+def run_server_case(env: dict[str, str], root: Path, b: Path) -> dict:
+    """Case 3 (see the module doc)."""
+    t0 = time.monotonic()
+    config, data = root / "server-config", root / "server-data"
+    config.mkdir()
+    (config / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": {"neorl_pool": True}}}))
+    (data / "neorl-pool").mkdir(parents=True)
+    (data / "neorl-pool" / f"last-dir-{SPEC}").write_text(str(b))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = uuid.uuid4().hex
+    env = dict(env, JUPYTER_CONFIG_DIR=str(config), JUPYTER_DATA_DIR=str(data), NEORL_KERNEL_POOL="1",
+               NEORL_KERNEL_POOL_PRESTART=SPEC, NEORL_KERNEL_POOL_MAX_TOTAL="1")
+    env.pop("NEORL_KERNEL_POOL_PRESTART_DIR", None)
+    log_path = root / "server.log"
+    log = open(log_path, "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+        + (["--allow-root"] if os.geteuid() == 0 else []),
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def api(method: str, path: str, body: dict | None = None) -> dict:
+        req = urllib.request.Request(base + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"token {token}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            text = r.read()
+        return json.loads(text) if text else {}
+
+    def wait_for(what: str, check, timeout: float):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                break
+            try:
+                value = check()
+            except OSError:
+                value = None
+            if value:
+                return value
+            time.sleep(0.5)
+        raise AssertionError(f"case server: {what} (not within {timeout:.0f} s); server log:\n"
+                             + log_path.read_text(errors="replace")[-3000:])
+
+    report: dict = {}
+    try:
+        wait_for("the server answers", lambda: api("GET", "/api/status"), 120)
+        wait_for("the extension starts a spare in the remembered folder",
+                 lambda: f"starting in {b}" in log_path.read_text(errors="replace"), 60)
+        t1 = time.monotonic()
+        session = api("POST", "/api/sessions", {"path": f"{b.name}/probe.ipynb", "name": "probe.ipynb",
+                                                "type": "notebook", "kernel": {"name": SPEC}})
+        report["session_s"] = round(time.monotonic() - t1, 2)
+        kernel_id = session["kernel"]["id"]
+        wait_for("the kernel goes idle",
+                 lambda: api("GET", f"/api/kernels/{kernel_id}").get("execution_state") == "idle",
+                 CASE_TIMEOUT_S / 2)
+        report["idle_s"] = round(time.monotonic() - t1, 1)
+        text = log_path.read_text(errors="replace")
+        report["from_spare"] = f"kernel {kernel_id} is a spare" in text
+        report["kernel_cwds"] = sorted(set(evcxr_processes_under(root).values()))
+        report["remembered"] = (data / "neorl-pool" / f"last-dir-{SPEC}").read_text()
+        api("DELETE", f"/api/sessions/{session['id']}")
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+        log.close()
+    deadline = time.monotonic() + 15
+    while (left := evcxr_processes_under(root)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    report["left"] = left
+    if left:
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+    print(f"  case server: {time.monotonic() - t0:.0f} s; session {report['session_s']} s, "
+          f"kernel idle after {report['idle_s']} s", flush=True)
+    return report
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="neorl-pool-test-") as tmp:
         root = Path(tmp)
@@ -320,6 +433,12 @@ def main() -> None:
         r = run_case("off", dict(env, NEORL_KERNEL_POOL="0"), a, b, root)
         assert not r["kernels"][0]["from_pool"] and r["pools"] == 0, r
         assert r["kernels"][0]["out"] == f"cwd={a}\nvar=\n", r
+
+        r = run_server_case(env, root, b)
+        assert r["from_spare"], f"the session's kernel should be the spare the server started: {r}"
+        assert r["kernel_cwds"] == [str(b)], r
+        assert r["remembered"] == str(b), r
+        assert not r["left"], f"kernels left after the server's shutdown: {r['left']}"
     print("test_pool.py: ok")
 
 

@@ -75,7 +75,7 @@ from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.connect import LocalPortCache, write_connection_file
 from jupyter_client.launcher import launch_kernel
 from jupyter_client.provisioning import LocalProvisioner
-from jupyter_core.paths import jupyter_runtime_dir
+from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
 
 __all__ = ["PoolProvisioner", "pool_size", "max_total"]
 
@@ -396,6 +396,42 @@ def get_pool(kernel_spec: Any, kernel_name: str, cwd: str) -> Pool:
         return pool
 
 
+def _last_dir_file(kernel_name: str) -> pathlib.Path:
+    return pathlib.Path(jupyter_data_dir()) / "neorl-pool" / f"last-dir-{kernel_name or 'kernel'}"
+
+
+def remember_dir(kernel_name: str, cwd: str) -> None:
+    """Notes the folder of the latest request for a kernel, where the server
+    extension starts the first spare next time (best effort)."""
+    path = _last_dir_file(kernel_name)
+    try:
+        if path.is_file() and path.read_text() == cwd:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}")
+        tmp.write_text(cwd)
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
+def prestart_dir(kernel_name: str, root_dir: str) -> str:
+    """Where the server extension starts the first spare:
+    NEORL_KERNEL_POOL_PRESTART_DIR, else the folder of the latest notebook
+    that asked for this kernel when it lies in the server's root (the notebooks
+    of one project are reopened), else the root."""
+    root = os.path.realpath(root_dir)
+    named = os.environ.get("NEORL_KERNEL_POOL_PRESTART_DIR")
+    if named:
+        return os.path.realpath(named)
+    try:
+        last = os.path.realpath(_last_dir_file(kernel_name).read_text().strip())
+    except (OSError, UnicodeDecodeError):
+        return root
+    inside = last == root or last.startswith(root.rstrip(os.sep) + os.sep)
+    return last if inside and os.path.isdir(last) else root
+
+
 def prestart(kernel_spec: Any, kernel_name: str, cwd: str) -> Pool | None:
     """Starts this process's spares for a kernelspec now (the server
     extension calls it when a Jupyter server starts); None when the pool is
@@ -462,6 +498,7 @@ class PoolProvisioner(LocalProvisioner):
             info = await super().launch_kernel(cmd, **kwargs)
             pool.track(self.process)  # counts under the cap like any kernel
             return info
+        remember_dir(kernel_name, cwd)
         spare = self._usable_spare(pool, cmd, env, cwd, kwargs)
         if spare is not None:
             try:
@@ -618,6 +655,8 @@ class PoolProvisioner(LocalProvisioner):
         self.cwd = kwargs.get("cwd", pathlib.Path.cwd())
         self.from_pool = True
         self.spare_age_s = round(time.monotonic() - spare.started, 2)
+        self.log.info("neorl-pool: kernel %s is a spare, started %.0f s ago in %s",
+                      getattr(km, "kernel_id", "") or "", self.spare_age_s, spare.cwd)
         return info
 
     async def cleanup(self, restart: bool = False) -> None:
@@ -639,12 +678,15 @@ class PoolProvisioner(LocalProvisioner):
 
 
 # --- Jupyter server extension: spares from the moment the server starts -----
-# Enabled where a kernel should be ready before anyone asks for one (Binder:
-# binder/postBuild enables it). It starts the pool of the kernelspec
-# NEORL_KERNEL_POOL_PRESTART names (default `neorl`) in
-# NEORL_KERNEL_POOL_PRESTART_DIR (default: the server's root directory; a
-# spare serves notebooks of its own directory), within
-# NEORL_KERNEL_POOL_MAX_TOTAL.
+# kernel/install.sh enables it for the user (Binder's image too), so that the
+# first notebook of a Jupyter session finds a kernel ready; `jupyter server
+# extension disable --user neorl_pool`, or NEORL_KERNEL_POOL=0, turns it off
+# (the spare is a whole idle kernel, about 1.4 GB). It starts the pool of
+# the kernelspec NEORL_KERNEL_POOL_PRESTART names (default `neorl`) in
+# prestart_dir(): NEORL_KERNEL_POOL_PRESTART_DIR, else the folder of the
+# latest notebook that asked for that kernel (remembered across sessions)
+# when it is inside the server's root, else the root — a spare serves
+# notebooks of its own folder. Within NEORL_KERNEL_POOL_MAX_TOTAL.
 
 
 def _jupyter_server_extension_points() -> list[dict]:
@@ -663,12 +705,12 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
         serverapp.log.warning(
             "neorl-pool: kernelspec %r does not use the neorl-pool provisioner; reinstall it with kernel/install.sh", name)
         return
-    where = os.path.realpath(os.environ.get("NEORL_KERNEL_POOL_PRESTART_DIR") or serverapp.root_dir)
+    where = prestart_dir(name, serverapp.root_dir)
     if not os.path.isdir(where):
         serverapp.log.warning("neorl-pool: NEORL_KERNEL_POOL_PRESTART_DIR=%s is not a directory; "
                               "no spare started (set it to the notebooks' folder)", where)
         return
     pool = prestart(spec, name, where)
     if pool is not None:
-        serverapp.log.info("neorl-pool: %d spare kernel(s) of %r starting (cap %s)",
-                           len(pool.spares), name, pool.max_total or "none")
+        serverapp.log.info("neorl-pool: %d spare kernel(s) of %r starting in %s (cap %s)",
+                           len(pool.spares), name, where, pool.max_total or "none")
