@@ -27,12 +27,14 @@ exited no process of any kernel it launched is left.
      own configuration and data folders) with neorl_pool enabled, as
      kernel/install.sh enables it, and a folder remembered from an earlier
      session. It starts a spare there as it starts; a notebook session of
-     that folder (REST API) gets the spare, which goes idle in that folder;
+     that folder (REST API) gets the spare, whose first cell (sent through
+     the server's websocket, as a frontend sends it) runs in that folder;
      after the server's shutdown no kernel is left.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -304,6 +306,39 @@ def evcxr_processes_under(root: Path) -> dict[int, str]:
     return found
 
 
+async def ws_execute(url: str, token: str, code: str, timeout: float) -> str:
+    """Runs one cell through a Jupyter server's kernel websocket (its JSON
+    messages) and returns what it printed."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+    conn = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+    msg_id = uuid.uuid4().hex
+    await conn.write_message(json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
+                   "session": uuid.uuid4().hex, "date": "", "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True}}))
+    out = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            raw = await asyncio.wait_for(conn.read_message(), max(1.0, deadline - time.monotonic()))
+            if raw is None:
+                raise AssertionError("case server: the kernel's websocket closed")
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                out.append("error: " + msg["content"].get("evalue", ""))
+            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                return "".join(out)
+    finally:
+        conn.close()
+
+
 def run_server_case(env: dict[str, str], root: Path, b: Path) -> dict:
     """Case 3 (see the module doc)."""
     t0 = time.monotonic()
@@ -363,9 +398,10 @@ def run_server_case(env: dict[str, str], root: Path, b: Path) -> dict:
                                                 "type": "notebook", "kernel": {"name": SPEC}})
         report["session_s"] = round(time.monotonic() - t1, 2)
         kernel_id = session["kernel"]["id"]
-        wait_for("the kernel goes idle",
-                 lambda: api("GET", f"/api/kernels/{kernel_id}").get("execution_state") == "idle",
-                 CASE_TIMEOUT_S / 2)
+        # As a frontend does: a cell through the server's websocket.
+        ws = f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels"
+        report["cell"] = asyncio.run(ws_execute(ws, token, 'println!("cwd={}", std::env::current_dir().unwrap().display());',
+                                                CASE_TIMEOUT_S / 2))
         report["idle_s"] = round(time.monotonic() - t1, 1)
         text = log_path.read_text(errors="replace")
         report["from_spare"] = f"kernel {kernel_id} is a spare" in text
@@ -389,7 +425,7 @@ def run_server_case(env: dict[str, str], root: Path, b: Path) -> dict:
         for pid in left:
             os.kill(pid, signal.SIGKILL)
     print(f"  case server: {time.monotonic() - t0:.0f} s; session {report['session_s']} s, "
-          f"kernel idle after {report['idle_s']} s", flush=True)
+          f"first cell's result after {report['idle_s']} s", flush=True)
     return report
 
 
@@ -436,6 +472,7 @@ def main() -> None:
 
         r = run_server_case(env, root, b)
         assert r["from_spare"], f"the session's kernel should be the spare the server started: {r}"
+        assert r["cell"] == f"cwd={b}\n", r
         assert r["kernel_cwds"] == [str(b)], r
         assert r["remembered"] == str(b), r
         assert not r["left"], f"kernels left after the server's shutdown: {r['left']}"
