@@ -219,14 +219,20 @@ fn committed_results_match_their_run_records() {
         .arg(neorl_dir.join("RESULTS.md"))
         .arg("--check");
     ok(&mut cmd);
-    // The medium datasets at 50 000 steps: tables.md and figures only.
-    let m50k = neorl_dir.join("results/protocol-v1-medium-50k");
-    let mut cmd = neorl(&tmp("committed-50k"));
-    cmd.arg("paper")
-        .arg("--records")
-        .arg(m50k.join("medium.jsonl"))
-        .arg("--out")
-        .arg(&m50k)
-        .arg("--check");
-    ok(&mut cmd);
+    // The pilot's companions, each its own tables.md and figures: the medium
+    // datasets at 50 000 steps, CQL and COMBO beside BC.
+    for (folder, scratch) in [
+        ("protocol-v1-medium-50k", "committed-50k"),
+        ("protocol-v1-cql-combo", "committed-cql-combo"),
+    ] {
+        let dir = neorl_dir.join("results").join(folder);
+        let mut cmd = neorl(&tmp(scratch));
+        cmd.arg("paper")
+            .arg("--records")
+            .arg(dir.join("medium.jsonl"))
+            .arg("--out")
+            .arg(&dir)
+            .arg("--check");
+        ok(&mut cmd);
+    }
 }
