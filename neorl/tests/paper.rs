@@ -220,10 +220,12 @@ fn committed_results_match_their_run_records() {
         .arg("--check");
     ok(&mut cmd);
     // The pilot's companions, each its own tables.md and figures: the medium
-    // datasets at 50 000 steps, CQL and COMBO beside BC.
+    // datasets at 50 000 steps, CQL and COMBO beside BC, and BC, TD3+BC and
+    // IQL at 256×256.
     for (folder, scratch) in [
         ("protocol-v1-medium-50k", "committed-50k"),
         ("protocol-v1-cql-combo", "committed-cql-combo"),
+        ("protocol-v1-256", "committed-256"),
     ] {
         let dir = neorl_dir.join("results").join(folder);
         let mut cmd = neorl(&tmp(scratch));
