@@ -134,9 +134,11 @@ def tree_state(root: str) -> list:
     return out
 
 
-def inputs_key(real: str, args: list[str], here: Path, packages: list[str]) -> str:
+def inputs_key(real: str, args: list[str], here: Path, packages: list[str],
+               trees: list[list] | None = None) -> str:
     """A digest of everything that could make cargo do more than compile the
-    cell (see the module doc)."""
+    cell (see the module doc); `trees`: the packages' tree_state, when the
+    caller has it."""
     h = hashlib.sha256()
 
     def put(value) -> None:
@@ -153,8 +155,8 @@ def inputs_key(real: str, args: list[str], here: Path, packages: list[str]) -> s
     if os.environ.get("RUSTC"):
         put(file_state(Path(os.path.realpath(os.environ["RUSTC"]))))
     put(packages)
-    for root in packages:
-        put(tree_state(root))
+    for tree in trees if trees is not None else map(tree_state, packages):
+        put(tree)
     return h.hexdigest()
 
 
@@ -197,9 +199,10 @@ def build_and_record(real: str, args: list[str], here: Path, record_path: Path,
     if packages is None:
         return code
     # A source edited while cargo ran may or may not be in this build: no record.
-    if any(f[1] is not None and f[2] >= before for root in packages for f in tree_state(root)):
+    trees = [tree_state(root) for root in packages]
+    if any(f[1] is not None and f[2] >= before for tree in trees for f in tree):
         return code
-    record = {"key": inputs_key(real, args, here, packages), "manifests": manifests,
+    record = {"key": inputs_key(real, args, here, packages, trees), "manifests": manifests,
               "packages": packages, "rustc": rustc}
     tmp = record_path.with_name(RECORD_NAME + ".tmp")
     tmp.write_text(json.dumps(record))

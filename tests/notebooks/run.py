@@ -234,14 +234,9 @@ def indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def services_of(path: Path) -> list[str]:
-    nb = nbformat.read(path, as_version=4)
-    return list(nb.metadata.get("neorl", {}).get("services", []))
-
-
-def runs_alone(path: Path) -> bool:
-    nb = nbformat.read(path, as_version=4)
-    return bool(nb.metadata.get("neorl", {}).get("alone", False))
+def neorl_metadata(path: Path) -> dict:
+    """The notebook's `"neorl"` metadata: `services`, `alone`."""
+    return dict(nbformat.read(path, as_version=4).metadata.get("neorl", {}))
 
 
 class MlflowServer:
@@ -500,14 +495,15 @@ def main() -> int:
     timings = []
     mlflow = None
     envs: dict[Path, dict[str, str]] = {}
+    meta = {p: neorl_metadata(p) for p in notebooks}
     for p in notebooks:
         envs[p] = {}
-        if "mlflow" in services_of(p):
+        if "mlflow" in meta[p].get("services", []):
             if mlflow is None:
                 mlflow = MlflowServer()
                 print(f"started an MLflow server at {mlflow.uri}", flush=True)
             envs[p]["MLFLOW_TRACKING_URI"] = mlflow.uri
-    alone = [p for p in notebooks if runs_alone(p)]
+    alone = [p for p in notebooks if meta[p].get("alone")]
     together = [p for p in notebooks if p not in alone]
     try:
         passed, failed = run_all(alone, args, out_dir, envs, 1, timings, worker=run_alone)
@@ -546,7 +542,6 @@ def prestart_and_wait(kernel: str, folder: Path, timeout: float) -> float | None
     waited, or None when the kernelspec has no pool (or it is off) or the
     spare did not become ready (the notebook then takes what the pool gives)."""
     try:
-        from jupyter_client.blocking import BlockingKernelClient
         from jupyter_client.kernelspec import KernelSpecManager
         import neorl_pool
     except ImportError:
@@ -560,18 +555,9 @@ def prestart_and_wait(kernel: str, folder: Path, timeout: float) -> float | None
     pool.size = 0  # the one spare only: none is started after it
     spare = pool.spares[0]
     t0 = time.monotonic()
-    client = BlockingKernelClient()
-    client.load_connection_info(spare.connection_info)
-    client.start_channels(**neorl_pool.CHANNELS)
-    try:
-        while spare.alive() and time.monotonic() - t0 < timeout:
-            try:
-                client.wait_for_ready(timeout=2)
-                return round(time.monotonic() - t0, 2)
-            except RuntimeError:
-                continue  # not answering yet
-    finally:
-        client.stop_channels()
+    if neorl_pool.wait_until_answering(
+            spare.connection_info, lambda: spare.alive() and time.monotonic() - t0 < timeout):
+        return round(time.monotonic() - t0, 2)
     return None
 
 

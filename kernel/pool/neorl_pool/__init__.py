@@ -68,7 +68,7 @@ import time
 import uuid
 from multiprocessing import util as mp_util
 from string import Template
-from typing import Any
+from typing import Any, Callable
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.blocking import BlockingKernelClient
@@ -317,18 +317,8 @@ class Pool:
         about 40 s to about 75 s). A ready spare answers at once."""
 
         def wait_then_fill() -> None:
-            client = BlockingKernelClient()
-            client.load_connection_info(connection_info)
-            client.start_channels(**CHANNELS)
-            try:
-                while process.poll() is None and not _exiting.is_set():
-                    try:
-                        client.wait_for_ready(timeout=2)
-                        break
-                    except RuntimeError:
-                        continue  # not answering yet
-            finally:
-                client.stop_channels()
+            wait_until_answering(connection_info,
+                                 lambda: process.poll() is None and not _exiting.is_set())
             self.fill()
 
         threading.Thread(target=wait_then_fill, name="neorl-pool-fill", daemon=True).start()
@@ -466,6 +456,24 @@ def _rust_str(s: str) -> str:
 # had ended kept `launch_kernel` waiting to its timeout (seen: 9.5 minutes).
 # Whether the kernel is alive is told by its process instead.
 CHANNELS = {"hb": False, "stdin": False}
+
+
+def wait_until_answering(connection_info: dict, keep_waiting: Callable[[], bool]) -> bool:
+    """Blocks until the kernel answers kernel_info (a client with CHANNELS:
+    no heartbeat) or keep_waiting() turns false; True when it answered."""
+    client = BlockingKernelClient()
+    client.load_connection_info(connection_info)
+    client.start_channels(**CHANNELS)
+    try:
+        while keep_waiting():
+            try:
+                client.wait_for_ready(timeout=2)
+                return True
+            except RuntimeError:
+                continue  # not answering yet
+        return False
+    finally:
+        client.stop_channels()
 
 
 class SpareRefused(Exception):
