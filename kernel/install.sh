@@ -218,11 +218,21 @@ say "kernelspec '$name' ($display) installed: $(jupyter kernelspec list --json |
 # about 1.4 GB, until then). NEORL_KERNEL_POOL=0 in the server's environment
 # or `jupyter server extension disable --user neorl_pool` turns it off;
 # NEORL_KERNEL_SERVER_EXTENSION=0 leaves it alone here.
+# `jupyter server extension enable` only toggles an extension that some
+# jupyter_server_config.d file already lists (it refuses others, and exits 0),
+# so the extension is listed the way a package ships it: a file in the
+# user's config.d, written once. `jupyter server extension disable` sets it
+# to false in that same file, which later runs of this script leave alone.
 if [ "${NEORL_KERNEL_SERVER_EXTENSION:-1}" != 0 ]; then
-  if jupyter server extension enable --user neorl_pool >/dev/null 2>&1; then
-    say "Jupyter servers start a spare '${NEORL_KERNEL_POOL_PRESTART:-neorl}' kernel (server extension neorl_pool; disable: jupyter server extension disable --user neorl_pool)"
+  confd="$(jupyter --config-dir)/jupyter_server_config.d"
+  mkdir -p "$confd"
+  [ -f "$confd/neorl_pool.json" ] \
+    || printf '{\n  "ServerApp": {\n    "jpserver_extensions": {\n      "neorl_pool": true\n    }\n  }\n}\n' \
+      >"$confd/neorl_pool.json"
+  if grep -q '"neorl_pool": true' "$confd/neorl_pool.json"; then
+    say "Jupyter servers start a spare '${NEORL_KERNEL_POOL_PRESTART:-neorl}' kernel (server extension neorl_pool, $confd/neorl_pool.json; disable: jupyter server extension disable --user neorl_pool)"
   else
-    say "warning: could not enable the server extension neorl_pool (no jupyter_server?); notebooks still work, the first one of a session waits for its kernel"
+    say "the server extension neorl_pool stays disabled ($confd/neorl_pool.json; enable: jupyter server extension enable --user neorl_pool)"
   fi
 fi
 

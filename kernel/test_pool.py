@@ -24,9 +24,9 @@ exited no process of any kernel it launched is left.
      the next spare starts in B. The process exits with that spare starting.
   2. Pool of 0: the kernel is launched plainly and no spare is started.
   3. The server extension: a real `jupyter server` (loopback, a token, its
-     own configuration and data folders) with neorl_pool enabled, as
-     kernel/install.sh enables it, and a folder remembered from an earlier
-     session. It starts a spare there as it starts; a notebook session of
+     own configuration and data folders) with neorl_pool enabled by the
+     listing kernel/install.sh writes to the user's jupyter_server_config.d,
+     and a folder remembered from an earlier session. It starts a spare there as it starts; a notebook session of
      that folder (REST API) gets the spare, whose first cell (sent through
      the server's websocket, as a frontend sends it) runs in that folder;
      after the server's shutdown no kernel is left.
@@ -343,9 +343,17 @@ def run_server_case(env: dict[str, str], root: Path, b: Path) -> dict:
     """Case 3 (see the module doc)."""
     t0 = time.monotonic()
     config, data = root / "server-config", root / "server-data"
-    config.mkdir()
-    (config / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": {"neorl_pool": True}}}))
+    # The listing kernel/install.sh wrote (a `jupyter server extension
+    # enable` alone writes nothing for an unlisted extension), enabled here
+    # even where its user has disabled it.
+    from jupyter_core.paths import jupyter_config_dir
+    installed = Path(jupyter_config_dir()) / "jupyter_server_config.d" / "neorl_pool.json"
+    assert installed.is_file(), f"case server: {installed} is missing; run `bash kernel/install.sh`"
+    listing = json.loads(installed.read_text())
+    assert "neorl_pool" in listing["ServerApp"]["jpserver_extensions"], listing
+    listing["ServerApp"]["jpserver_extensions"]["neorl_pool"] = True
+    (config / "jupyter_server_config.d").mkdir(parents=True)
+    (config / "jupyter_server_config.d" / "neorl_pool.json").write_text(json.dumps(listing))
     (data / "neorl-pool").mkdir(parents=True)
     (data / "neorl-pool" / f"last-dir-{SPEC}").write_text(str(b))
     with socket.socket() as sock:
