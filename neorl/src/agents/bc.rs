@@ -100,7 +100,8 @@ impl Agent for Bc {
         let b = DeviceBatch::upload(batch, self.device.autodiff());
         let d = self.actor.forward(b.obs).tanh() - b.actions;
         let loss = (d.clone() * d).mean();
-        self.actor_opt.minimise(&mut self.actor.params, &loss);
+        self.actor_opt
+            .minimise_on(&self.device, &mut self.actor.params, &loss);
         let mut metrics = read_metrics(vec![("bc_mse", loss.inner())]);
         metrics.push(("lr_actor", self.actor_opt.current_lr() as f32));
         Ok(metrics)

@@ -609,9 +609,19 @@ impl Combo {
                     .termination
                     .forward(tensor3(z, [1, k, 2 * od + ad], dev));
                 let t_loss = termination_bce(logits, tensor3(term, [1, k, 1], dev));
-                self.termination_opt
-                    .minimise(&mut self.termination.params, &t_loss);
-                let out = self.model.forward(tensor3(x, [m, k, od + ad], dev));
+                // The termination head's Adam step (plain tensors) beside the
+                // ensemble's forward pass.
+                let t_grads = t_loss.backward();
+                let (t_opt, t_params, model) = (
+                    &mut self.termination_opt,
+                    &self.termination.params,
+                    &self.model,
+                );
+                let (stepped, out) = self.device.join(
+                    move || t_opt.compute(t_params, &t_grads),
+                    || model.forward(tensor3(x, [m, k, od + ad], dev)),
+                );
+                stepped.install(&mut self.termination.params);
                 let loss = model_loss(
                     &self.model,
                     out,
@@ -621,7 +631,8 @@ impl Combo {
                     c.model_logvar_penalty,
                 );
                 let grads = loss.backward();
-                self.model_opt.step(&mut self.model.params, &grads);
+                self.model_opt
+                    .step_on(&self.device, &mut self.model.params, &grads);
                 let mut bounds = [self.max_logvar.clone(), self.min_logvar.clone()];
                 self.logvar_opt.step(&mut bounds, &grads);
                 [self.max_logvar, self.min_logvar] = bounds;
@@ -886,7 +897,7 @@ impl Agent for Combo {
         let conservative = gap.clone().sum() * c.beta;
         let critic_loss = td_loss.clone() + conservative.clone();
 
-        sac.step(&alpha_loss, &actor_loss, &critic_loss, c.tau);
+        sac.step(&alpha_loss, &actor_loss, &critic_loss, c.tau, dev);
 
         let mut metrics = read_metrics(vec![
             ("td_loss", td_loss.inner()),

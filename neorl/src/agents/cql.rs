@@ -289,7 +289,7 @@ impl Agent for Cql {
             )
         };
         let critic_loss = td_loss.clone() + cql_loss.clone();
-        sac.step(&alpha_loss, &actor_loss, &critic_loss, c.tau);
+        sac.step(&alpha_loss, &actor_loss, &critic_loss, c.tau, dev);
 
         let mut metrics = read_metrics(vec![
             ("td_loss", td_loss.inner()),

@@ -9,7 +9,11 @@
 //! ([`Threads`]: all cores unless told otherwise, `NEORL_THREADS` in the
 //! environment, `--threads` on the command line). The training loop runs
 //! every update inside the device's own rayon pool ([`Device::run`]), where
-//! burn-flex splits its large matrix products over the pool's threads. The
+//! burn-flex splits its large matrix products over the pool's threads, and
+//! agents run the independent parts of an update beside each other
+//! ([`Device::join`]: a target network's forward pass beside the online
+//! network's, one optimiser's Adam step beside another network's forward
+//! or backward pass, the tensors of one Adam step on two threads). The
 //! setting belongs to the device value, not to the process: two devices
 //! with different counts (two notebook cells, two jobs of a score table)
 //! each keep theirs.
@@ -246,6 +250,24 @@ impl Device {
         match pool {
             Some(p) => p.install(f),
             None => f(),
+        }
+    }
+
+    /// `a` and `b`, at the same time on two of this device's threads when
+    /// it has more than one (CPU), else one after the other. The results
+    /// are the same either way: each closure's computations are its own.
+    /// At most one of the two may build or differentiate an autodiff graph
+    /// (the other computes on plain tensors), so the graph, and the order
+    /// in which its gradients add up, never depends on timing.
+    pub fn join<RA: Send, RB: Send>(
+        &self,
+        a: impl FnOnce() -> RA + Send,
+        b: impl FnOnce() -> RB + Send,
+    ) -> (RA, RB) {
+        if self.is_cpu() && self.threads.get() > 1 {
+            self.run(|| rayon::join(a, b))
+        } else {
+            (a(), b())
         }
     }
 

@@ -198,38 +198,60 @@ impl Agent for Iql {
 
     fn update(&mut self, batch: &Batch) -> Result<Vec<(&'static str, f32)>> {
         let c = &self.config;
-        let b = DeviceBatch::upload(batch, self.device.autodiff());
+        let dev = &self.device;
+        let b = DeviceBatch::upload(batch, dev.autodiff());
         let sa = Tensor::cat(vec![b.obs.clone(), b.actions.clone()], 2);
 
-        // V(s') for the Q target, before V moves.
-        let next_v = self.value.inner().forward(b.next_obs.clone().inner());
+        // V(s') for the Q target, before V moves, and the target critics'
+        // minimum: plain tensors, beside the value network's forward pass.
+        let (value, critic_target) = (&self.value, &self.critic_target);
+        let ((next_v, q_target), v) = dev.join(
+            || {
+                let next_v = value.inner().forward(b.next_obs.clone().inner());
+                (next_v, critic_target.forward(sa.clone().inner()).min_dim(0))
+            },
+            || value.forward(b.obs.clone()),
+        );
 
-        // Value: expectile regression on the target critics' minimum.
-        let q_target = self.critic_target.forward(sa.clone().inner()).min_dim(0);
-        let v = self.value.forward(b.obs.clone());
+        // Value: expectile regression on the target critics' minimum; its
+        // Adam step beside the critics' forward pass.
         let adv = Tensor::from_inner(q_target) - v;
         let value_loss = expectile_loss(adv.clone(), c.expectile);
-        self.value_opt.minimise(&mut self.value.params, &value_loss);
+        let grads = value_loss.backward();
+        let (value_opt, value_params, critic) =
+            (&mut self.value_opt, &self.value.params, &self.critic);
+        let (stepped, q) = dev.join(
+            move || value_opt.compute_on(Some(dev), value_params, &grads),
+            || critic.forward(sa),
+        );
+        stepped.install(&mut self.value.params);
 
-        // Critics: one-step TD on V(s').
+        // Critics: one-step TD on V(s'); the target critics then move
+        // (plain tensors) beside the actor's step.
         let y = td_target(&b, next_v, c.discount);
-        let q = self.critic.forward(sa);
         let err = q.clone() - y;
         let critic_loss = (err.clone() * err).mean();
         self.critic_opt
-            .minimise(&mut self.critic.params, &critic_loss);
-        self.critic_target.polyak_from(&self.critic, c.tau);
+            .minimise_on(dev, &mut self.critic.params, &critic_loss);
 
         // Actor: advantage-weighted regression (its rate on the cosine schedule).
         let adv = Tensor::from_inner(adv.inner());
         let weight = (adv.clone() * c.beta).exp().clamp_max(c.max_weight);
-        let mean = self.actor.forward(b.obs.clone()).tanh();
-        let log_std = self.log_std.clone().clamp(LOG_STD_MIN, LOG_STD_MAX);
-        let logp = gaussian_log_prob(mean, log_std, b.actions.clone());
-        let actor_loss = (weight.clone() * logp.neg()).mean();
         let mut params = self.actor.params.clone();
         params.push(self.log_std.clone());
-        self.actor_opt.minimise(&mut params, &actor_loss);
+        let (actor, log_std, actor_opt) = (&self.actor, &self.log_std, &mut self.actor_opt);
+        let (critic_target, critic, tau) = (&mut self.critic_target, &self.critic, c.tau);
+        let ((), actor_loss) = dev.join(
+            || critic_target.polyak_from(critic, tau),
+            || {
+                let mean = actor.forward(b.obs.clone()).tanh();
+                let log_std = log_std.clone().clamp(LOG_STD_MIN, LOG_STD_MAX);
+                let logp = gaussian_log_prob(mean, log_std, b.actions.clone());
+                let actor_loss = (weight.clone() * logp.neg()).mean();
+                actor_opt.minimise_on(dev, &mut params, &actor_loss);
+                actor_loss
+            },
+        );
         if let Some(log_std) = params.pop() {
             self.log_std = log_std;
         }

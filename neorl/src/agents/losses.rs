@@ -21,8 +21,15 @@ fn ln_sqrt_2pi() -> f64 {
 /// values `next_value` of its next states (`[1, n, 1]`, without autodiff),
 /// as a constant of the autodiff graph.
 pub fn td_target(b: &DeviceBatch, next_value: T3, discount: f64) -> T3 {
+    Tensor::from_inner(td_backup(b, next_value, discount))
+}
+
+/// [`td_target`] without autodiff (a plain tensor: computed off the
+/// autodiff graph's thread, then made a constant of the graph by
+/// `Tensor::from_inner`).
+pub fn td_backup(b: &DeviceBatch, next_value: T3, discount: f64) -> T3 {
     let not_done = b.terminals.clone().inner().neg() + 1.0;
-    Tensor::from_inner(b.rewards.clone().inner() + not_done * next_value * discount)
+    b.rewards.clone().inner() + not_done * next_value * discount
 }
 
 /// Sum over critic members of the mean squared error to the target `y`

@@ -344,11 +344,46 @@ impl Adam {
     /// One update of `params` (autodiff leaves) from `grads`. Parameters
     /// without a gradient are left alone, as PyTorch does.
     pub fn step(&mut self, params: &mut [T3], grads: &Grads) {
+        self.compute(params, grads).install(params);
+    }
+
+    /// [`Adam::minimise`] with the step's element-wise work on two of
+    /// `device`'s threads ([`Adam::compute_on`]; the same bits).
+    pub fn minimise_on(&mut self, device: &super::Device, params: &mut [T3], loss: &Tensor<B, 1>) {
+        self.step_on(device, params, &loss.backward());
+    }
+
+    /// [`Adam::step`] on two of `device`'s threads ([`Adam::compute_on`]).
+    pub fn step_on(&mut self, device: &super::Device, params: &mut [T3], grads: &Grads) {
+        self.compute_on(Some(device), params, grads).install(params);
+    }
+
+    /// The arithmetic of [`Adam::step`] on plain tensors: the new
+    /// parameters, with the moments and step count already advanced.
+    /// [`AdamUpdate::install`] then puts them in place as autodiff leaves.
+    /// Split so that an agent can compute one optimiser's step on one
+    /// thread while another thread builds an autodiff graph
+    /// ([`super::Device::join`]); `compute` touches no graph.
+    pub fn compute(&mut self, params: &[T3], grads: &Grads) -> AdamUpdate {
+        self.compute_on(None, params, grads)
+    }
+
+    /// [`Adam::compute`] with the parameters' element-wise work split over
+    /// two of `device`'s threads (by element count, each tensor whole on
+    /// one thread: the same operations on the same values, so the same
+    /// bits as on one thread).
+    pub fn compute_on(
+        &mut self,
+        device: Option<&super::Device>,
+        params: &[T3],
+        grads: &Grads,
+    ) -> AdamUpdate {
         let lr = self.recipe.rate(self.lr, self.t, self.horizon);
         self.t += 1;
         let t = self.t as i32;
-        let bc1 = 1.0 - self.beta1.powi(t);
-        let bc2 = 1.0 - self.beta2.powi(t);
+        let (beta1, beta2, eps) = (self.beta1, self.beta2, self.eps);
+        let bc1 = 1.0 - beta1.powi(t);
+        let bc2 = 1.0 - beta2.powi(t);
         let mut found: Vec<(usize, T3)> = params
             .iter()
             .enumerate()
@@ -362,19 +397,76 @@ impl Adam {
                 .collect();
         }
         let decay = self.recipe.weight_decay;
-        for (i, g) in found {
-            let p = &mut params[i];
-            let mut theta = p.clone().inner();
+        // PyTorch's order of operations, per parameter tensor.
+        let (m_old, v_old) = (&self.m, &self.v);
+        let one = |(i, g): (usize, T3)| -> (usize, T3, T3, T3) {
+            let mut theta = params[i].clone().inner();
             if decay != 0.0 {
                 theta = theta * (1.0 - lr * decay);
             }
-            let m = self.m[i].clone() * self.beta1 + g.clone() * (1.0 - self.beta1);
-            let v = self.v[i].clone() * self.beta2 + g.clone() * g * (1.0 - self.beta2);
-            let denom = v.clone().sqrt() / bc2.sqrt() + self.eps;
-            let new = theta - m.clone() / denom * (lr / bc1);
-            *p = Tensor::from_inner(new).require_grad();
+            let m = m_old[i].clone() * beta1 + g.clone() * (1.0 - beta1);
+            let v = v_old[i].clone() * beta2 + g.clone() * g * (1.0 - beta2);
+            let denom = v.clone().sqrt() / bc2.sqrt() + eps;
+            (i, theta - m.clone() / denom * (lr / bc1), m, v)
+        };
+        let stepped: Vec<(usize, T3, T3, T3)> = match device {
+            Some(device) if found.len() > 1 => {
+                let (a, b) = halves_by_size(found);
+                let (mut a, b) = device.join(
+                    || a.into_iter().map(one).collect::<Vec<_>>(),
+                    || b.into_iter().map(one).collect::<Vec<_>>(),
+                );
+                a.extend(b);
+                a
+            }
+            _ => found.into_iter().map(one).collect(),
+        };
+        let mut new = Vec::with_capacity(stepped.len());
+        for (i, theta, m, v) in stepped {
+            new.push((i, theta));
             self.m[i] = m;
             self.v[i] = v;
+        }
+        new.sort_by_key(|(i, _)| *i);
+        AdamUpdate { new }
+    }
+}
+
+/// Tensors with their index in a parameter list.
+type Indexed = Vec<(usize, T3)>;
+
+/// Tensors split into two groups of about equal element counts (largest
+/// first, each to the lighter group).
+fn halves_by_size(mut items: Indexed) -> (Indexed, Indexed) {
+    items.sort_by_key(|(i, g)| (std::cmp::Reverse(g.shape().num_elements()), *i));
+    let (mut a, mut b) = (vec![], vec![]);
+    let (mut size_a, mut size_b) = (0, 0);
+    for (i, g) in items {
+        let n = g.shape().num_elements();
+        if size_a <= size_b {
+            size_a += n;
+            a.push((i, g));
+        } else {
+            size_b += n;
+            b.push((i, g));
+        }
+    }
+    (a, b)
+}
+
+/// New parameter values from [`Adam::compute`], not yet in place.
+#[must_use = "the parameters change only when the update is installed"]
+pub struct AdamUpdate {
+    /// (index into the parameter list, new value without autodiff).
+    new: Vec<(usize, T3)>,
+}
+
+impl AdamUpdate {
+    /// Replace the updated parameters by their new values, as trainable
+    /// autodiff leaves (on the thread that builds the autodiff graph).
+    pub fn install(self, params: &mut [T3]) {
+        for (i, value) in self.new {
+            params[i] = Tensor::from_inner(value).require_grad();
         }
     }
 }
@@ -458,6 +550,51 @@ mod tests {
             "{got:?}"
         );
         assert_eq!(got[2], 3.0);
+    }
+
+    /// Adam's step with its tensors split over two threads
+    /// ([`Adam::step_on`]) gives the one-thread step's bits: parameters and
+    /// both moments, for a twin network whose tensors differ in size.
+    #[test]
+    fn adam_on_two_threads_is_bit_identical() {
+        let two = Device::cpu_with(crate::agents::Threads::new(2).unwrap());
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let net = Mlp::new(2, &[5, 32, 16, 3], &mut rng, two.autodiff()).require_grad();
+        let x = tensor3(gaussian(&mut rng, 2 * 9 * 5), [2, 9, 5], two.autodiff());
+        let grads = net.forward(x).tanh().sum().backward();
+        let bits = |ts: &[T3]| -> Vec<Vec<u32>> {
+            ts.iter()
+                .map(|t| to_vec(t).into_iter().map(f32::to_bits).collect())
+                .collect()
+        };
+        let (mut one, mut split) = (Adam::new(1e-2, &net.params), Adam::new(1e-2, &net.params));
+        one.m = one.m.iter().map(|m| m.clone() + 0.25).collect();
+        split.m = one.m.clone();
+        let (mut p1, mut p2) = (net.params.clone(), net.params.clone());
+        one.step(&mut p1, &grads);
+        split.step_on(&two, &mut p2, &grads);
+        assert_ne!(
+            bits(&p1),
+            bits(&net.params),
+            "the step moved the parameters"
+        );
+        assert_eq!(bits(&p1), bits(&p2));
+        assert_eq!(bits(&one.m), bits(&split.m));
+        assert_eq!(bits(&one.v), bits(&split.v));
+        let sizes: Vec<(usize, T3)> = p1.iter().cloned().enumerate().collect();
+        let (a, b) = halves_by_size(sizes);
+        assert!(!a.is_empty() && !b.is_empty());
+        let count = |h: &[(usize, T3)]| {
+            h.iter()
+                .map(|(_, t)| t.shape().num_elements())
+                .sum::<usize>()
+        };
+        assert!(
+            count(&a).abs_diff(count(&b)) <= 2 * 32 * 16,
+            "{} vs {}",
+            count(&a),
+            count(&b)
+        );
     }
 
     /// Orthogonal layers have orthonormal columns (in ≥ out) or rows

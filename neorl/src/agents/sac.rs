@@ -260,18 +260,33 @@ impl Sac {
 
     /// One step of each optimiser, in this order: temperatures, actor,
     /// critics; then the target critics move towards the critics by `tau`.
+    /// The temperatures' and the actor's Adam steps (plain tensors) run
+    /// beside the critics' backward pass ([`Device::join`]).
     pub fn step(
         &mut self,
         temperature_loss: &Tensor<B, 1>,
         actor_loss: &Tensor<B, 1>,
         critic_loss: &Tensor<B, 1>,
         tau: f64,
+        device: &Device,
     ) {
-        self.alpha_opt
-            .minimise(&mut self.log_alpha, temperature_loss);
-        self.actor_opt.minimise(&mut self.actor.params, actor_loss);
+        let alpha_grads = temperature_loss.backward();
+        let actor_grads = actor_loss.backward();
+        let (alpha_opt, log_alpha) = (&mut self.alpha_opt, &self.log_alpha);
+        let (actor_opt, actor) = (&mut self.actor_opt, &self.actor);
+        let ((alpha_step, actor_step), critic_grads) = device.join(
+            move || {
+                (
+                    alpha_opt.compute(log_alpha, &alpha_grads),
+                    actor_opt.compute(&actor.params, &actor_grads),
+                )
+            },
+            || critic_loss.backward(),
+        );
+        alpha_step.install(&mut self.log_alpha);
+        actor_step.install(&mut self.actor.params);
         self.critic_opt
-            .minimise(&mut self.critic.params, critic_loss);
+            .step_on(device, &mut self.critic.params, &critic_grads);
         self.critic_target.polyak_from(&self.critic, tau);
     }
 

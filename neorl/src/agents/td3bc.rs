@@ -13,7 +13,7 @@
 
 use super::agent::{Agent, TrainState};
 use super::device::{B, Device};
-use super::losses::td_target;
+use super::losses::td_backup;
 use super::nets::{Adam, DeviceBatch, Mlp, T3, gaussian, layer_sizes, read_metrics, tensor3};
 use super::optim::{OptimConfig, check_planned};
 use super::parts::{self, agent_basics, agent_constructors, declare_parts};
@@ -171,46 +171,66 @@ impl Agent for Td3Bc {
     fn update(&mut self, batch: &Batch) -> Result<Vec<(&'static str, f32)>> {
         let c = &self.config;
         let (n, ad) = (batch.len, batch.act_dim);
-        let b = DeviceBatch::upload(batch, self.device.autodiff());
+        let dev = &self.device;
+        let b = DeviceBatch::upload(batch, dev.autodiff());
 
-        // Critic target: r + γ (1 − d) min_i Q'_i(s', clip(π'(s') + clip(ε)))
+        // Critic target: r + γ (1 − d) min_i Q'_i(s', clip(π'(s') + clip(ε))),
+        // on plain tensors beside the critics' forward pass (autodiff).
         let noise: Vec<f32> = gaussian(&mut self.state.rng, n * ad)
             .into_iter()
             .map(|e| (e * c.policy_noise as f32).clamp(-c.noise_clip as f32, c.noise_clip as f32))
             .collect();
-        let next_obs = b.next_obs.clone().inner();
-        let next_a = (self.actor_target.forward(next_obs.clone()).tanh()
-            + tensor3(noise, [1, n, ad], self.device.base()))
-        .clamp(-1.0, 1.0);
-        let q_next = self
-            .critic_target
-            .forward(Tensor::cat(vec![next_obs, next_a], 2))
-            .min_dim(0);
-        let y = td_target(&b, q_next, c.discount);
-
-        // Critic: both heads regress on y (sum of the two MSEs).
-        let q = self
-            .critic
-            .forward(Tensor::cat(vec![b.obs.clone(), b.actions.clone()], 2));
+        let noise = tensor3(noise, [1, n, ad], self.device.base());
+        let (actor_target, critic_target, critic) =
+            (&self.actor_target, &self.critic_target, &self.critic);
+        let (y, q) = dev.join(
+            || {
+                let next_obs = b.next_obs.clone().inner();
+                let next_a =
+                    (actor_target.forward(next_obs.clone()).tanh() + noise).clamp(-1.0, 1.0);
+                let q_next = critic_target
+                    .forward(Tensor::cat(vec![next_obs, next_a], 2))
+                    .min_dim(0);
+                td_backup(&b, q_next, c.discount)
+            },
+            // Critic: both heads regress on y (sum of the two MSEs).
+            || critic.forward(Tensor::cat(vec![b.obs.clone(), b.actions.clone()], 2)),
+        );
+        let y = Tensor::from_inner(y);
         let critic_loss = twin_mse(q.clone(), y);
-        self.critic_opt
-            .minimise(&mut self.critic.params, &critic_loss);
+        let grads = critic_loss.backward();
+        // Delayed actor and target updates (below): the critics' Adam step
+        // (plain tensors) runs beside the actor's forward pass.
+        let actor_step = (self.state.step + 1).is_multiple_of(c.policy_freq.max(1));
+        let (critic_opt, critic_params, actor) =
+            (&mut self.critic_opt, &self.critic.params, &self.actor);
+        let (stepped, pi) = dev.join(
+            move || critic_opt.compute_on(Some(dev), critic_params, &grads),
+            || actor_step.then(|| actor.forward(b.obs.clone()).tanh()),
+        );
+        stepped.install(&mut self.critic.params);
         let mut metrics = vec![
             ("critic_loss", critic_loss.inner()),
             ("q_mean", q.inner().mean()),
         ];
 
-        // Delayed actor and target updates: λ·Q₁(s, π(s)) with behaviour cloning.
-        if (self.state.step + 1).is_multiple_of(c.policy_freq.max(1)) {
-            let pi = self.actor.forward(b.obs.clone()).tanh();
-            let q1 = self
-                .critic
-                .frozen()
-                .member(0)
-                .forward(Tensor::cat(vec![b.obs.clone(), pi.clone()], 2));
-            let (actor_loss, bc, lambda) = actor_objective(q1, pi, b.actions.clone(), c.alpha);
-            self.actor_opt.minimise(&mut self.actor.params, &actor_loss);
-            self.critic_target.polyak_from(&self.critic, c.tau);
+        // λ·Q₁(s, π(s)) with behaviour cloning, on the updated critics.
+        if let Some(pi) = pi {
+            // The target critics move (plain tensors) beside the actor's step.
+            let (actor, actor_opt, critic) = (&mut self.actor, &mut self.actor_opt, &self.critic);
+            let (critic_target, tau) = (&mut self.critic_target, c.tau);
+            let ((), (actor_loss, bc, lambda)) = dev.join(
+                || critic_target.polyak_from(critic, tau),
+                || {
+                    let q1 = critic
+                        .frozen()
+                        .member(0)
+                        .forward(Tensor::cat(vec![b.obs.clone(), pi.clone()], 2));
+                    let (loss, bc, lambda) = actor_objective(q1, pi, b.actions.clone(), c.alpha);
+                    actor_opt.minimise_on(dev, &mut actor.params, &loss);
+                    (loss, bc, lambda)
+                },
+            );
             self.actor_target.polyak_from(&self.actor, c.tau);
             // Actor metrics exist on actor steps only (NaN gaps in the history).
             metrics.extend([
