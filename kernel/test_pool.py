@@ -171,7 +171,8 @@ def child(case: str, a: str, b: str, scratch: str) -> None:
     def record(km, out: str, t0: float) -> None:
         report["kernels"].append({"from_pool": km.provisioner.from_pool, "out": out,
                                   "first_result_s": round(time.monotonic() - t0, 1),
-                                  "nice": sorted(group_nices(km.provisioner.pgid))})
+                                  "nice": sorted(group_nices(km.provisioner.pgid)),
+                                  "autogroup": neorl_pool._autogroup_nice(km.provisioner.pgid)})
 
     def start(cwd: str, extra: dict[str, str], keep: bool = False):
         km = KernelManager(kernel_name=SPEC)
@@ -215,6 +216,8 @@ def child(case: str, a: str, b: str, scratch: str) -> None:
         report["spare_cwd"] = pool.spares[0].cwd if pool.spares else None
         report["spare_nice"] = sorted(group_nices(pool.spares[0].pgid)) if pool.spares else []
         report["spare_niced"] = bool(pool.spares and pool.spares[0].niced)
+        report["spare_autogroup"] = (neorl_pool._autogroup_nice(pool.spares[0].pgid)
+                                     if pool.spares else None)
         report["spares_at_exit"] = len(pool.spares)
     else:
         start(a, {})
@@ -473,6 +476,16 @@ def main() -> None:
         if r["spare_niced"]:
             from neorl_pool import SPARE_NICE
             assert r["spare_nice"] == [min(own + SPARE_NICE, 19)], r
+        # With autogroup scheduling the spare's whole session is niced too
+        # (else it shares the CPU equally with the kernel in use), and a
+        # kernel handed out gets the pool's session's niceness back.
+        if os.path.exists("/proc/self/autogroup"):
+            from neorl_pool import SPARE_NICE, _autogroup_nice
+            own_group = _autogroup_nice(os.getpid())
+            for k in r["kernels"]:
+                assert k["autogroup"] == own_group, k
+            if r["spare_niced"]:
+                assert r["spare_autogroup"] == SPARE_NICE, r
 
         r = run_case("off", dict(env, NEORL_KERNEL_POOL="0"), a, b, root)
         assert not r["kernels"][0]["from_pool"] and r["pools"] == 0, r
