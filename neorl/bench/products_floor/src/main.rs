@@ -12,10 +12,17 @@
 //!
 //! The data flow as in an update: each product reads the activations and
 //! gradients that the previous ones wrote, in row-major buffers allocated
-//! once, so caches hold what a real update would find in them. Products of
-//! m·n·k ≥ 192³ are split over the threads as burn-flex splits them; the
-//! others run on one. No bias, activation, loss or optimiser: whatever an
-//! implementation adds to these products makes it slower than this.
+//! once, so caches hold what a real update would find in them. No bias,
+//! activation, loss or optimiser: whatever an implementation adds to these
+//! products makes it slower than this.
+//!
+//! Two schedules (second argument, after the thread count):
+//! - `inner` (the default), burn-flex 0.21's: each product of m·n·k ≥ 192³
+//!   split over the threads by output tiles, one product after another; the
+//!   others on one thread;
+//! - `members`: whole products per thread: each twin critic on a thread of
+//!   its own, the actor's rows in two halves (its weight gradient the sum of
+//!   the halves'). Measured 1.6–1.7× `inner` on two threads (RESULTS.md).
 
 use std::time::Instant;
 
@@ -31,9 +38,9 @@ fn matrix(rows: usize, cols: usize) -> Matrix {
 /// `ta`), `b` k×n (its transpose when `tb`).
 #[allow(clippy::too_many_arguments)]
 fn product(
-    c: &mut Matrix,
-    a: &Matrix,
-    b: &Matrix,
+    c: &mut [f32],
+    a: &[f32],
+    b: &[f32],
     m: usize,
     k: usize,
     n: usize,
@@ -82,6 +89,8 @@ struct Net {
     activations: Vec<Matrix>,
     grad_activations: Vec<Matrix>,
     grad_weights: Vec<Matrix>,
+    /// The second half's share of a weight gradient (`backward_halves`).
+    scratch: Vec<Matrix>,
 }
 
 impl Net {
@@ -95,6 +104,9 @@ impl Net {
             activations: sizes.iter().map(|&s| matrix(rows, s)).collect(),
             grad_activations: sizes.iter().map(|&s| matrix(rows, s)).collect(),
             grad_weights: (0..layers)
+                .map(|l| matrix(sizes[l], sizes[l + 1]))
+                .collect(),
+            scratch: (0..layers)
                 .map(|l| matrix(sizes[l], sizes[l + 1]))
                 .collect(),
         }
@@ -154,12 +166,66 @@ impl Net {
     }
 }
 
+impl Net {
+    /// `forward` with the rows in two halves side by side, each product of a
+    /// half on one thread (no product split inside).
+    fn forward_halves(&mut self, rows: usize) {
+        let half = rows / 2;
+        for l in 0..self.weights.len() {
+            let (inputs, outputs) = self.activations.split_at_mut(l + 1);
+            let (i, o) = (self.sizes[l], self.sizes[l + 1]);
+            let (x0, x1) = inputs[l].split_at(half * i);
+            let (y0, y1) = outputs[0].split_at_mut(half * o);
+            let w = &self.weights[l];
+            rayon::join(
+                || product(y0, x0, w, half, i, o, false, false, 1),
+                || product(y1, x1, w, rows - half, i, o, false, false, 1),
+            );
+        }
+    }
+
+    /// `backward` with the rows in two halves side by side: the input's
+    /// gradient half by half, a weight gradient as the sum of the halves'.
+    fn backward_halves(&mut self, rows: usize, weights: bool, input: bool) {
+        let half = rows / 2;
+        for l in (0..self.weights.len()).rev() {
+            let (i, o) = (self.sizes[l], self.sizes[l + 1]);
+            if weights {
+                let (a0, a1) = self.activations[l].split_at(half * i);
+                let (g0, g1) = self.grad_activations[l + 1].split_at(half * o);
+                let (gw, rest) = (&mut self.grad_weights[l], &mut self.scratch[l]);
+                rayon::join(
+                    || product(gw, a0, g0, i, half, o, true, false, 1),
+                    || product(rest, a1, g1, i, rows - half, o, true, false, 1),
+                );
+                for (w, r) in gw.iter_mut().zip(rest.iter()) {
+                    *w += *r;
+                }
+            }
+            if l > 0 || input {
+                let (below, above) = self.grad_activations.split_at_mut(l + 1);
+                let (d0, d1) = below[l].split_at_mut(half * i);
+                let (g0, g1) = above[0].split_at(half * o);
+                let w = &self.weights[l];
+                rayon::join(
+                    || product(d0, g0, w, half, o, i, false, true, 1),
+                    || product(d1, g1, w, rows - half, o, i, false, true, 1),
+                );
+            }
+        }
+    }
+}
+
 fn main() {
     let threads: usize = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .filter(|&t| t >= 1)
         .unwrap_or(2);
+    // "inner" (burn-flex 0.21's schedule: each large product split over the
+    // threads) or "members" (each twin critic on a thread of its own, the
+    // actor's rows in two halves; every product on one thread).
+    let members = std::env::args().nth(2).is_some_and(|s| s == "members");
     let seconds = 6.0;
     let (rows, hidden, obs, act) = (256, 256, 7, 1);
     let mut actor = Net::new(&[obs, hidden, hidden, act], rows);
@@ -172,6 +238,29 @@ fn main() {
         .expect("a thread pool");
     pool.install(|| {
         let mut update = |step: u64| {
+            if members {
+                actor_target.forward_halves(rows);
+                let [t0, t1] = &mut critic_targets;
+                rayon::join(|| t0.forward(rows, 1), || t1.forward(rows, 1));
+                let [c0, c1] = &mut critics;
+                rayon::join(
+                    || {
+                        c0.forward(rows, 1);
+                        c0.backward(rows, 1, true, false)
+                    },
+                    || {
+                        c1.forward(rows, 1);
+                        c1.backward(rows, 1, true, false)
+                    },
+                );
+                if step % 2 == 1 {
+                    actor.forward_halves(rows);
+                    critics[0].forward_halves(rows);
+                    critics[0].backward_halves(rows, false, true);
+                    actor.backward_halves(rows, true, false);
+                }
+                return;
+            }
             actor_target.forward(rows, threads);
             for c in critic_targets.iter_mut() {
                 c.forward(rows, threads);
@@ -197,6 +286,9 @@ fn main() {
             steps += 1;
         }
         let rate = steps as f64 / started.elapsed().as_secs_f64();
-        println!("{{\"threads\": {threads}, \"updates_per_s\": {rate:.1}}}");
+        let schedule = if members { "members" } else { "inner" };
+        println!(
+            "{{\"threads\": {threads}, \"schedule\": \"{schedule}\", \"updates_per_s\": {rate:.1}}}"
+        );
     });
 }
