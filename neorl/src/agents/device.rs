@@ -11,7 +11,8 @@
 //! every update inside the device's own rayon pool ([`Device::run`]), where
 //! burn-flex splits its large matrix products over the pool's threads, and
 //! agents run the independent parts of an update beside each other
-//! ([`Device::join`]: a target network's forward pass beside the online
+//! ([`Device::join`]: each twin critic's forward and backward pass beside
+//! the other's, a target network's forward pass beside the online
 //! network's, one optimiser's Adam step beside another network's forward
 //! or backward pass, the tensors of one Adam step on two threads). The
 //! setting belongs to the device value, not to the process: two devices
@@ -256,9 +257,12 @@ impl Device {
     /// `a` and `b`, at the same time on two of this device's threads when
     /// it has more than one (CPU), else one after the other. The results
     /// are the same either way: each closure's computations are its own.
-    /// At most one of the two may build or differentiate an autodiff graph
-    /// (the other computes on plain tensors), so the graph, and the order
-    /// in which its gradients add up, never depends on timing.
+    /// The two may not build or differentiate the same autodiff graph:
+    /// either one computes on plain tensors, or each builds a graph of its
+    /// own that shares no tracked tensor with the other's (each twin
+    /// critic's step, from the networks' `Mlp::member_leaves`);
+    /// burn keeps such graphs apart. So no graph, and no order in which its
+    /// gradients add up, depends on timing.
     pub fn join<RA: Send, RB: Send>(
         &self,
         a: impl FnOnce() -> RA + Send,

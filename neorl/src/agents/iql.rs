@@ -21,7 +21,7 @@
 
 use super::agent::{Agent, TrainState};
 use super::device::{B, Device};
-use super::losses::{LOG_STD_MAX, LOG_STD_MIN, td_target};
+use super::losses::{LOG_STD_MAX, LOG_STD_MIN, regress_members, td_target};
 use super::nets::{Adam, DeviceBatch, Mlp, T3, layer_sizes, read_metrics, tensor3};
 use super::optim::{OptimConfig, check_planned};
 use super::parts::{self, agent_basics, agent_constructors, declare_parts};
@@ -213,26 +213,24 @@ impl Agent for Iql {
             || value.forward(b.obs.clone()),
         );
 
-        // Value: expectile regression on the target critics' minimum; its
-        // Adam step beside the critics' forward pass.
+        // Value: expectile regression on the target critics' minimum.
         let adv = Tensor::from_inner(q_target) - v;
         let value_loss = expectile_loss(adv.clone(), c.expectile);
-        let grads = value_loss.backward();
-        let (value_opt, value_params, critic) =
-            (&mut self.value_opt, &self.value.params, &self.critic);
-        let (stepped, q) = dev.join(
-            move || value_opt.compute_on(Some(dev), value_params, &grads),
-            || critic.forward(sa),
-        );
-        stepped.install(&mut self.value.params);
+        let value_grads = value_loss.backward();
 
-        // Critics: one-step TD on V(s'); the target critics then move
-        // (plain tensors) beside the actor's step.
+        // Critics: one-step TD on V(s') (the mean of the two members'
+        // errors), each member on a thread of its own; then both Adam steps
+        // (plain tensors) side by side.
         let y = td_target(&b, next_v, c.discount);
-        let err = q.clone() - y;
-        let critic_loss = (err.clone() * err).mean();
-        self.critic_opt
-            .minimise_on(dev, &mut self.critic.params, &critic_loss);
+        let (critic_loss, q, critic_grads) = regress_members(dev, &self.critic, sa, y, 0.5);
+        let (value_opt, value_params) = (&mut self.value_opt, &self.value.params);
+        let (critic_opt, critic_params) = (&mut self.critic_opt, &self.critic.params);
+        let (value_step, critic_step) = dev.join(
+            move || value_opt.compute_on(Some(dev), value_params, &value_grads),
+            move || critic_opt.compute_with(Some(dev), critic_params, critic_grads),
+        );
+        value_step.install(&mut self.value.params);
+        critic_step.install(&mut self.critic.params);
 
         // Actor: advantage-weighted regression (its rate on the cosine schedule).
         let adv = Tensor::from_inner(adv.inner());

@@ -4,8 +4,8 @@
 //! conservative term. Each algorithm's own objective (TD3+BC's actor loss,
 //! IQL's expectile, COMBO's ensemble likelihood) stays in its file.
 
-use super::device::B;
-use super::nets::{DeviceBatch, T3};
+use super::device::{B, Device};
+use super::nets::{DeviceBatch, Mlp, T3};
 use burn::tensor::Tensor;
 
 /// Bounds of a Gaussian policy's log standard deviation (SAC's, IQL's).
@@ -38,6 +38,59 @@ pub fn twin_mse(q: T3, y: T3) -> Tensor<B, 1> {
     let members = q.dims()[0] as f64;
     let err = q - y;
     (err.clone() * err).mean() * members
+}
+
+/// The critics' regression on the target `y` (`[1, n, 1]`, a constant),
+/// each member on a thread of its own: member `e`'s loss is
+/// `scale · mean (Q_e(x) − y)²`, differentiated in an autodiff graph of
+/// its own ([`Mlp::member_leaves`]), so the members' forward and backward
+/// passes run side by side ([`Device::join`]) and each is the same
+/// operations in the same order whatever the threads. `scale` 1 gives
+/// [`twin_mse`]'s sum of the members' errors, ½ their mean. Returns the
+/// loss summed over members, the members' values `[members, n, 1]` and
+/// the gradients in `critic`'s layout (for [`super::nets::Adam::compute_with`]).
+pub fn regress_members(
+    dev: &Device,
+    critic: &Mlp,
+    x: T3,
+    y: T3,
+    scale: f64,
+) -> (Tensor<B, 1>, T3, Vec<Option<T3>>) {
+    let members = critic.member_leaves();
+    let regress = |m: &Mlp| {
+        let q = m.forward(x.clone());
+        let err = q.clone() - y.clone();
+        let loss = (err.clone() * err).mean() * scale;
+        let grads = loss.backward();
+        (loss, q, grads)
+    };
+    let (mut losses, mut qs, mut grads) = (vec![], vec![], vec![]);
+    for (loss, q, g) in each_member(dev, &members, &regress) {
+        losses.push(loss);
+        qs.push(q);
+        grads.push(g);
+    }
+    let gradients = Mlp::gather_member_grads(&members, &grads);
+    let loss = losses
+        .into_iter()
+        .reduce(|a, b| a + b)
+        .expect("a critic has at least one member");
+    (loss, Tensor::cat(qs, 0), gradients)
+}
+
+/// `f` of every member, the members split in halves over the device's
+/// threads (recursively), results in the members' order.
+fn each_member<R: Send>(dev: &Device, members: &[Mlp], f: &(impl Fn(&Mlp) -> R + Sync)) -> Vec<R> {
+    match members {
+        [] => vec![],
+        [m] => vec![f(m)],
+        _ => {
+            let (a, b) = members.split_at(members.len() / 2);
+            let (mut ra, rb) = dev.join(|| each_member(dev, a, f), || each_member(dev, b, f));
+            ra.extend(rb);
+            ra
+        }
+    }
 }
 
 /// Element-wise log-density of a standard-normal `z` scaled by

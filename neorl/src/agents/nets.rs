@@ -4,7 +4,11 @@
 //! dimension: one member for an actor or a value function, two for the twin
 //! critics of TD3/SAC, seven for COMBO's dynamics ensemble. Members are
 //! evaluated together by one batched matrix multiply per layer (a
-//! hand-batched ensemble), so twin critics cost one call, not two.
+//! hand-batched ensemble), so twin critics cost one call, not two. Where
+//! the members' steps are better run side by side on two threads (TD3+BC's
+//! and IQL's twin critics), [`Mlp::member_leaves`] splits a network into
+//! members of its own for the step, and [`Mlp::gather_member_grads`] puts
+//! their gradients back together.
 //!
 //! Parameters are plain tensors (not burn `Module`s) so that checkpoints are
 //! exact byte copies of every parameter and optimiser moment, and so that
@@ -180,6 +184,45 @@ impl Mlp {
                 .map(|p| p.clone().narrow(0, e, 1))
                 .collect(),
         }
+    }
+
+    /// Each member as a network of its own whose parameters are new
+    /// trainable leaves holding that member's values. A member's forward
+    /// and backward pass then builds an autodiff graph of its own, apart
+    /// from the other members' (burn keeps graphs that share no tracked
+    /// tensor apart), so members can be trained on different threads
+    /// ([`super::Device::join`]). [`Mlp::gather_member_grads`] puts their
+    /// gradients back in this network's layout.
+    pub fn member_leaves(&self) -> Vec<Mlp> {
+        (0..self.members)
+            .map(|e| Mlp {
+                members: 1,
+                sizes: self.sizes.clone(),
+                params: self
+                    .params
+                    .iter()
+                    .map(|p| Tensor::from_inner(p.clone().inner().narrow(0, e, 1)).require_grad())
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The gradients of [`Mlp::member_leaves`]' parameters (`grads[e]` from
+    /// member `e`'s backward pass), joined member by member into one per
+    /// parameter of this network (plain tensors; `None` where a member's
+    /// parameter got no gradient).
+    pub fn gather_member_grads(members: &[Mlp], grads: &[Grads]) -> Vec<Option<T3>> {
+        let n_params = members.first().map_or(0, |m| m.params.len());
+        (0..n_params)
+            .map(|i| {
+                let per_member: Option<Vec<T3>> = members
+                    .iter()
+                    .zip(grads)
+                    .map(|(m, g)| m.params[i].grad(g))
+                    .collect();
+                per_member.map(|gs| Tensor::cat(gs, 0))
+            })
+            .collect()
     }
 
     /// Polyak averaging `self ← (1 − τ)·self + τ·online` (self is a target,
@@ -378,16 +421,29 @@ impl Adam {
         params: &[T3],
         grads: &Grads,
     ) -> AdamUpdate {
+        let grads = params.iter().map(|p| p.grad(grads)).collect();
+        self.compute_with(device, params, grads)
+    }
+
+    /// [`Adam::compute_on`] from gradients given one per parameter (plain
+    /// tensors, `None` for a parameter without one), such as
+    /// [`Mlp::gather_member_grads`]'.
+    pub fn compute_with(
+        &mut self,
+        device: Option<&super::Device>,
+        params: &[T3],
+        grads: Vec<Option<T3>>,
+    ) -> AdamUpdate {
         let lr = self.recipe.rate(self.lr, self.t, self.horizon);
         self.t += 1;
         let t = self.t as i32;
         let (beta1, beta2, eps) = (self.beta1, self.beta2, self.eps);
         let bc1 = 1.0 - beta1.powi(t);
         let bc2 = 1.0 - beta2.powi(t);
-        let mut found: Vec<(usize, T3)> = params
-            .iter()
+        let mut found: Vec<(usize, T3)> = grads
+            .into_iter()
             .enumerate()
-            .filter_map(|(i, p)| p.grad(grads).map(|g| (i, g)))
+            .filter_map(|(i, g)| g.map(|g| (i, g)))
             .collect();
         if let Some(max_norm) = self.recipe.clip_norm {
             let (idx, gs): (Vec<usize>, Vec<T3>) = found.into_iter().unzip();
@@ -550,6 +606,46 @@ mod tests {
             "{got:?}"
         );
         assert_eq!(got[2], 3.0);
+    }
+
+    /// Members trained apart (`member_leaves`, one autodiff graph each)
+    /// get the gradients the batched network gets for the same loss, and
+    /// `regress_members` gives the same bits on one and two threads.
+    #[test]
+    fn member_leaves_give_the_batched_gradients() {
+        let one = Device::cpu_with(crate::agents::Threads::one());
+        let two = Device::cpu_with(crate::agents::Threads::new(2).unwrap());
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let net = Mlp::new(2, &[6, 32, 32, 1], &mut rng, one.autodiff()).require_grad();
+        let x = tensor3(gaussian(&mut rng, 40 * 6), [1, 40, 6], one.autodiff());
+        let y = tensor3(gaussian(&mut rng, 40), [1, 40, 1], one.autodiff());
+        // Batched: the sum over members of each member's mean squared error.
+        let err = net.forward(x.clone()) - y.clone();
+        let batched = (err.clone() * err).mean() * 2.0;
+        let grads = batched.backward();
+        let (loss, q, apart) =
+            super::super::losses::regress_members(&one, &net, x.clone(), y.clone(), 1.0);
+        assert!((scalar(&loss) - scalar(&batched)).abs() <= 1e-5 * scalar(&batched).abs());
+        assert_eq!(q.dims(), [2, 40, 1]);
+        for (p, g) in net.params.iter().zip(&apart) {
+            let (want, got) = (
+                to_vec(&p.grad(&grads).unwrap()),
+                to_vec(g.as_ref().unwrap()),
+            );
+            assert_eq!(want.len(), got.len());
+            let scale = want.iter().fold(0f32, |m, w| m.max(w.abs()));
+            assert!(scale > 0.0);
+            for (w, g) in want.iter().zip(&got) {
+                assert!((w - g).abs() <= 1e-5 * scale, "{w} vs {g}");
+            }
+        }
+        let (loss2, q2, apart2) = super::super::losses::regress_members(&two, &net, x, y, 1.0);
+        let bits = |t: &T3| to_vec(t).into_iter().map(f32::to_bits).collect::<Vec<_>>();
+        assert_eq!(scalar(&loss).to_bits(), scalar(&loss2).to_bits());
+        assert_eq!(bits(&q), bits(&q2));
+        for (a, b) in apart.iter().zip(&apart2) {
+            assert_eq!(bits(a.as_ref().unwrap()), bits(b.as_ref().unwrap()));
+        }
     }
 
     /// Adam's step with its tensors split over two threads

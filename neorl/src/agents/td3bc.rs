@@ -13,7 +13,7 @@
 
 use super::agent::{Agent, TrainState};
 use super::device::{B, Device};
-use super::losses::td_backup;
+use super::losses::{regress_members, td_backup};
 use super::nets::{Adam, DeviceBatch, Mlp, T3, gaussian, layer_sizes, read_metrics, tensor3};
 use super::optim::{OptimConfig, check_planned};
 use super::parts::{self, agent_basics, agent_constructors, declare_parts};
@@ -175,37 +175,34 @@ impl Agent for Td3Bc {
         let b = DeviceBatch::upload(batch, dev.autodiff());
 
         // Critic target: r + γ (1 − d) min_i Q'_i(s', clip(π'(s') + clip(ε))),
-        // on plain tensors beside the critics' forward pass (autodiff).
+        // on plain tensors.
         let noise: Vec<f32> = gaussian(&mut self.state.rng, n * ad)
             .into_iter()
             .map(|e| (e * c.policy_noise as f32).clamp(-c.noise_clip as f32, c.noise_clip as f32))
             .collect();
         let noise = tensor3(noise, [1, n, ad], self.device.base());
-        let (actor_target, critic_target, critic) =
-            (&self.actor_target, &self.critic_target, &self.critic);
-        let (y, q) = dev.join(
-            || {
-                let next_obs = b.next_obs.clone().inner();
-                let next_a =
-                    (actor_target.forward(next_obs.clone()).tanh() + noise).clamp(-1.0, 1.0);
-                let q_next = critic_target
-                    .forward(Tensor::cat(vec![next_obs, next_a], 2))
-                    .min_dim(0);
-                td_backup(&b, q_next, c.discount)
-            },
-            // Critic: both heads regress on y (sum of the two MSEs).
-            || critic.forward(Tensor::cat(vec![b.obs.clone(), b.actions.clone()], 2)),
+        let next_obs = b.next_obs.clone().inner();
+        let next_a = (self.actor_target.forward(next_obs.clone()).tanh() + noise).clamp(-1.0, 1.0);
+        let next_sa = Tensor::cat(vec![next_obs, next_a], 2);
+        let sa = Tensor::cat(vec![b.obs.clone(), b.actions.clone()], 2);
+
+        let (target, next_sa) = (&self.critic_target, &next_sa);
+        let (q_next0, q_next1) = dev.join(
+            || target.member(0).forward(next_sa.clone()),
+            || target.member(1).forward(next_sa.clone()),
         );
-        let y = Tensor::from_inner(y);
-        let critic_loss = twin_mse(q.clone(), y);
-        let grads = critic_loss.backward();
+        let y = Tensor::from_inner(td_backup(&b, q_next0.min_pair(q_next1), c.discount));
+
+        // Critic: both heads regress on y (sum of the two MSEs), each on a
+        // thread of its own.
+        let (critic_loss, q, critic_grads) = regress_members(dev, &self.critic, sa, y, 1.0);
         // Delayed actor and target updates (below): the critics' Adam step
         // (plain tensors) runs beside the actor's forward pass.
         let actor_step = (self.state.step + 1).is_multiple_of(c.policy_freq.max(1));
         let (critic_opt, critic_params, actor) =
             (&mut self.critic_opt, &self.critic.params, &self.actor);
         let (stepped, pi) = dev.join(
-            move || critic_opt.compute_on(Some(dev), critic_params, &grads),
+            move || critic_opt.compute_with(Some(dev), critic_params, critic_grads),
             || actor_step.then(|| actor.forward(b.obs.clone()).tanh()),
         );
         stepped.install(&mut self.critic.params);
