@@ -61,6 +61,19 @@ if ! cargo install --list 2>/dev/null | grep -q "^evcxr_jupyter v$evcxr_version:
   say "installing evcxr_jupyter $evcxr_version (cargo install; about 10 minutes on 2 cores)"
   cargo install evcxr_jupyter --version "$evcxr_version" --locked
 fi
+# evcxr's rust-analyzer types a cell's variables from the sources it sees,
+# the standard library's among them: without the rust-src component even
+# `let env = neorl::make(…)?;` fails ("Couldn't automatically determine type
+# of variable"). Machine images do not always carry it.
+if command -v rustup >/dev/null 2>&1 \
+  && ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+  say "installing the rust-src component (rustup; evcxr's type inference reads it)"
+  rustup component add rust-src
+fi
+if [ ! -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
+  say "the Rust standard library's sources (rust-src) are missing from $(rustc --print sysroot); evcxr cannot infer cells' types without them: run 'rustup component add rust-src'"
+  exit 1
+fi
 evcxr=$(command -v evcxr_jupyter || echo "$cargo_bin/evcxr_jupyter")
 [ -x "$evcxr" ] || { say "evcxr_jupyter is not on PATH after installing it"; exit 1; }
 
@@ -156,10 +169,28 @@ done
   echo '# of the whole dependency graph goes through kernel/ra_metadata.py, and a'
   echo '# `cargo build` through kernel/cell_build.py (a cell compiled without'
   echo '# cargo when only the cell changed).'
-  printf 'real=%q\nfilter=%q\nfast=%q\n' "$sysroot/bin/cargo" "$repo/kernel/ra_metadata.py" "$repo/kernel/cell_build.py"
+  printf 'real=%q\nfilter=%q\nfast=%q\nlock=%q\n' "$sysroot/bin/cargo" "$repo/kernel/ra_metadata.py" "$repo/kernel/cell_build.py" "$home/Cargo.lock"
   cat <<'WRAPPER'
+# The dependency versions neorl is tested with. A slot's lock file starts as
+# the checkout's, but evcxr's first build has no dependency yet, and cargo
+# then prunes the lock file to nothing; the resolution that adds neorl (not
+# all of it through this wrapper) would then take every package afresh from
+# the registry, versions neorl was never tested with. So whenever the slot's
+# lock file does not list neorl, the checkout's is put back, before and after
+# each command run in a slot (cargo keeps what it can use of it).
+keep_lock() {
+  case "$PWD/" in "${lock%/Cargo.lock}/slots/"*) ;; *) return ;; esac
+  if [ -f Cargo.toml ] && [ -f "$lock" ] \
+    && ! grep -q '^name = "neorl-notebook"$' Cargo.lock 2>/dev/null; then
+    cp "$lock" Cargo.lock
+  fi
+}
+keep_lock
 if [ "${1-}" = build ]; then
-  exec python3 "$fast" --cargo "$real" "$@"
+  python3 "$fast" --cargo "$real" "$@"
+  code=$?
+  keep_lock
+  exit "$code"
 fi
 metadata=0
 for arg in "$@"; do
@@ -171,9 +202,12 @@ done
 if [ "$metadata" = 1 ]; then
   set -o pipefail
   "$real" "$@" | python3 "$filter"
-  exit
+else
+  "$real" "$@"
 fi
-exec "$real" "$@"
+code=$?
+keep_lock
+exit "$code"
 WRAPPER
 } >"$toolchain.new/bin/cargo"
 chmod +x "$toolchain.new/bin/cargo"
