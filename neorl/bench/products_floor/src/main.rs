@@ -1,7 +1,7 @@
 //! The matrix products of one TD3+BC update, and nothing else: the floor of
-//! any CPU implementation that multiplies with gemm (the kernels burn-flex
-//! uses), to judge how much a hand-written update could gain over neorl's
-//! (issue 13).
+//! a CPU implementation that multiplies with gemm (the kernels burn-flex
+//! uses) on a given schedule, to judge how much another schedule or a
+//! hand-written update could gain over neorl's (issue 13).
 //!
 //! Shapes are `neorl bench train --algo td3bc`'s: minibatches of 256,
 //! two hidden layers of 256, ChemicalReactor's 7 observations and 1 action,
@@ -164,9 +164,7 @@ impl Net {
             }
         }
     }
-}
 
-impl Net {
     /// `forward` with the rows in two halves side by side, each product of a
     /// half on one thread (no product split inside).
     fn forward_halves(&mut self, rows: usize) {
